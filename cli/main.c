@@ -1,0 +1,52 @@
+/* main.c — the `terragrad` command: dispatch to one file per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "terragrad.h"
+
+typedef struct {
+    const char *name, *help;
+    int (*run)(int, char **);
+} command;
+
+#define TG_ENTRY(n, h) {#n, h, tg_cmd_##n},
+static const command commands[] = {TG_COMMANDS(TG_ENTRY)};
+#undef TG_ENTRY
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "terragrad %s (%s build) — differentiable modelling for the geosciences\n\n"
+               "usage: terragrad <command> [options]   (terragrad <command> --help)\n\ncommands:\n",
+            "0.1.0", TG_REAL_NAME);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (commands[i].run)
+            fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        if (tg_cmd_demo)
+            return tg_cmd_demo(1, (char *[]){"demo", NULL});
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(argv[1], commands[i].name))
+            continue;
+        if (!commands[i].run) {
+            fprintf(stderr, "terragrad: '%s' is not available in this build\n", argv[1]);
+            return 2;
+        }
+        return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "terragrad: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,25 @@
+/* gradcheck_suite.h — the finite-difference check of every built-in op, shared by the
+ * tests and `terragrad gradcheck`. */
+#ifndef TG_GRADCHECK_SUITE_H
+#define TG_GRADCHECK_SUITE_H
+#include <stdio.h>
+
+typedef struct tg_suite_result {
+    const char *op;      /* built-in op name (TG_BUILTIN_OPS) */
+    const char *variant; /* which shapes / broadcasting */
+    double max_abs_err, max_rel_err;
+    int pass, status;
+} tg_suite_result;
+
+int tg_suite_case_count(void);
+/* Runs case i; tol is the relative-error threshold for pass. */
+int tg_suite_run_case(int i, double tol, tg_suite_result *r);
+/* Number of built-in ops and the name of op k. */
+int tg_builtin_op_count(void);
+const char *tg_builtin_op_name(int k);
+/* Runs everything and prints the table; returns the number of failures (cases that did
+ * not pass plus ops that no case covers). */
+int tg_suite_run_all(FILE *out, double tol, unsigned long seed);
+/* Default tolerance: 1e-6 in double, looser in float where differences are noisy. */
+double tg_suite_default_tol(void);
+#endif

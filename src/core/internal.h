@@ -1,0 +1,76 @@
+/* internal.h — what the core and the built-in ops share and users never see:
+ * the tape node, the context layout, and helpers for recording ops. */
+#ifndef TG_CORE_INTERNAL_H
+#define TG_CORE_INTERNAL_H
+
+#include "terragrad.h"
+
+/* Every built-in op, once: the gradient-check suite must cover each name (a test fails
+ * if one is missing), and nodes carry these names for error messages. */
+#define TG_BUILTIN_OPS(X)                                                                     \
+    X(add) X(sub) X(mul) X(div) X(pow) X(minimum) X(maximum) X(adds) X(muls) X(rsubs)          \
+    X(rdivs) X(pows) X(neg) X(exp) X(log) X(log1p) X(sqrt) X(abs) X(tanh) X(sigmoid) X(relu)   \
+    X(softplus) X(sin) X(cos) X(clamp) X(step) X(where) X(sum) X(mean) X(sum_axis)             \
+    X(mean_axis) X(matmul) X(transpose) X(reshape) X(slice) X(select) X(concat) X(stack)       \
+    X(copy) X(custom)
+
+typedef void (*tg_backward_fn)(tg_ctx *ctx, tg_node *node);
+
+struct tg_node {
+    tg_backward_fn backward;
+    const char *name;
+    int n_in, n_out;
+    tg_tensor **in;   /* (n_in) */
+    tg_tensor **out;  /* (n_out) */
+    tg_real s[4];     /* op scalars (exponent, bounds, ...) */
+    int i[8];         /* op integers (axes, offsets, ...) */
+    void *saved;      /* op-specific saved data, in the arena */
+    const tg_custom_op *custom;
+    void *user_data;
+};
+
+/* ---------------------------------------------------------------- arena */
+typedef struct tg_chunk {
+    struct tg_chunk *next;
+    size_t size, used;
+    unsigned char *mem;
+} tg_chunk;
+
+typedef struct tg_arena {
+    tg_chunk *head, *cur;
+    size_t reserved, used_total, peak;
+} tg_arena;
+
+void tg_arena_init(tg_arena *a);
+void *tg_arena_alloc(tg_arena *a, size_t bytes);
+void tg_arena_reset(tg_arena *a);
+void tg_arena_free(tg_arena *a);
+
+struct tg_ctx {
+    tg_arena arena;
+    tg_node **tape;
+    size_t tape_len, tape_cap;
+    int grad_enabled;
+    int status;
+    int swept; /* backward already ran on this tape */
+};
+
+/* ---------------------------------------------------------------- recording helpers */
+/* Sets the sticky status and the message; returns NULL for `return tg__fail(...)`. */
+tg_tensor *tg__fail(tg_ctx *ctx, int code, const char *fmt, ...) TG_PRINTF(3, 4);
+/* A fresh tensor of the given shape; data uninitialised unless zero != 0. */
+tg_tensor *tg__tensor(tg_ctx *ctx, int ndim, const int *shape, int zero);
+/* Records a node when gradient mode is on and an input requires a gradient; marks the
+ * outputs requires_grad accordingly. Returns the node or NULL (nothing to record). */
+tg_node *tg__record(tg_ctx *ctx, const char *name, tg_backward_fn bw, tg_tensor *const *in,
+                    int n_in, tg_tensor *const *out, int n_out);
+/* The gradient buffer of t, allocated zeroed on first use. */
+tg_real *tg__grad(tg_ctx *ctx, tg_tensor *t);
+/* Normalises a possibly negative axis; -1 if out of range. */
+int tg__axis(int axis, int ndim);
+int tg__same_shape(const tg_tensor *a, const tg_tensor *b);
+void tg__shape_str(const tg_tensor *t, char *buf, size_t n);
+/* Elementwise loops go parallel above this many elements (below it threads cost more). */
+#define TG_PAR_MIN 32768
+
+#endif

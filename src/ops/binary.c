@@ -1,0 +1,263 @@
+/* binary.c — elementwise ops of two tensors with broadcasting: add, sub, mul, div, pow,
+ * minimum, maximum, and where (three tensors).
+ * Broadcasting: shapes aligned at the right; a size-1 dimension stretches. The kernels
+ * work on "rows" along the last output dimension with input strides 0 or 1, so the
+ * same-shape case is one long row (split over threads) and a broadcast row or column is
+ * many rows. Backward of a stretched input sums over the stretched dimensions. */
+#include <string.h>
+
+#include "core/internal.h"
+#include "core/realmath.h"
+
+enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MIN, B_MAX };
+static const char *const bname[] = {"add", "sub", "mul", "div", "pow", "minimum", "maximum"};
+
+/* ---------------------------------------------------------------- row kernels */
+static void row_forward(int op, size_t n, const tg_real *a, size_t sa, const tg_real *b, size_t sb, tg_real *y)
+{
+    size_t i;
+    switch (op) {
+    case B_ADD: for (i = 0; i < n; i++) y[i] = a[i * sa] + b[i * sb]; break;
+    case B_SUB: for (i = 0; i < n; i++) y[i] = a[i * sa] - b[i * sb]; break;
+    case B_MUL: for (i = 0; i < n; i++) y[i] = a[i * sa] * b[i * sb]; break;
+    case B_DIV: for (i = 0; i < n; i++) y[i] = a[i * sa] / b[i * sb]; break;
+    case B_POW: for (i = 0; i < n; i++) y[i] = R_POW(a[i * sa], b[i * sb]); break;
+    case B_MIN: for (i = 0; i < n; i++) y[i] = a[i * sa] <= b[i * sb] ? a[i * sa] : b[i * sb]; break;
+    case B_MAX: for (i = 0; i < n; i++) y[i] = a[i * sa] >= b[i * sb] ? a[i * sa] : b[i * sb]; break;
+    }
+}
+
+/* ga/gb may be NULL (that input needs no gradient). Ties of min/max go to a. */
+static void row_backward(int op, size_t n, const tg_real *g, const tg_real *y, const tg_real *a, size_t sa,
+                         const tg_real *b, size_t sb, tg_real *ga, tg_real *gb)
+{
+    size_t i;
+    switch (op) {
+    case B_ADD:
+        if (ga) for (i = 0; i < n; i++) ga[i * sa] += g[i];
+        if (gb) for (i = 0; i < n; i++) gb[i * sb] += g[i];
+        break;
+    case B_SUB:
+        if (ga) for (i = 0; i < n; i++) ga[i * sa] += g[i];
+        if (gb) for (i = 0; i < n; i++) gb[i * sb] -= g[i];
+        break;
+    case B_MUL:
+        if (ga) for (i = 0; i < n; i++) ga[i * sa] += g[i] * b[i * sb];
+        if (gb) for (i = 0; i < n; i++) gb[i * sb] += g[i] * a[i * sa];
+        break;
+    case B_DIV:
+        if (ga) for (i = 0; i < n; i++) ga[i * sa] += g[i] / b[i * sb];
+        if (gb) for (i = 0; i < n; i++) gb[i * sb] -= g[i] * y[i] / b[i * sb];
+        break;
+    case B_POW:
+        if (ga) for (i = 0; i < n; i++) ga[i * sa] += g[i] * b[i * sb] * R_POW(a[i * sa], b[i * sb] - 1);
+        if (gb) for (i = 0; i < n; i++) gb[i * sb] += g[i] * y[i] * R_LOG(a[i * sa]);
+        break;
+    case B_MIN:
+        for (i = 0; i < n; i++) {
+            int first = a[i * sa] <= b[i * sb];
+            if (first && ga) ga[i * sa] += g[i];
+            if (!first && gb) gb[i * sb] += g[i];
+        }
+        break;
+    case B_MAX:
+        for (i = 0; i < n; i++) {
+            int first = a[i * sa] >= b[i * sb];
+            if (first && ga) ga[i * sa] += g[i];
+            if (!first && gb) gb[i * sb] += g[i];
+        }
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------- broadcasting geometry */
+typedef struct {
+    int shape[4];            /* output shape, padded to 4 dims */
+    size_t stride[3][4];     /* element strides of up to 3 inputs in output coordinates */
+} bcast;
+
+/* Output shape of broadcasting xs[0..k); 0 on success. */
+static int broadcast_shape(tg_tensor *const *xs, int k, int *ndim, int *shape)
+{
+    int nd = 0;
+    for (int j = 0; j < k; j++)
+        if (xs[j]->ndim > nd)
+            nd = xs[j]->ndim;
+    for (int d = 0; d < nd; d++) {
+        int s = 1;
+        for (int j = 0; j < k; j++) {
+            int off = d - (nd - xs[j]->ndim);
+            int sj = off >= 0 ? xs[j]->shape[off] : 1;
+            if (sj == 1)
+                continue;
+            if (s != 1 && s != sj)
+                return -1;
+            s = sj;
+        }
+        shape[d] = s;
+    }
+    *ndim = nd;
+    return 0;
+}
+
+static void bcast_init(bcast *bc, const tg_tensor *y, tg_tensor *const *xs, int k)
+{
+    for (int d = 0; d < 4; d++)
+        bc->shape[d] = d < 4 - y->ndim ? 1 : y->shape[d - (4 - y->ndim)];
+    for (int j = 0; j < k; j++) {
+        size_t st = 1;
+        for (int d = 3; d >= 0; d--) {
+            int off = d - (4 - xs[j]->ndim);
+            int sj = off >= 0 ? xs[j]->shape[off] : 1;
+            bc->stride[j][d] = (sj == 1) ? 0 : st;
+            st *= (size_t)sj;
+        }
+    }
+}
+
+static tg_tensor *shape_error(tg_ctx *ctx, const char *op, tg_tensor *const *xs, int k)
+{
+    char s[3][64];
+    for (int j = 0; j < k; j++)
+        tg__shape_str(xs[j], s[j], sizeof s[j]);
+    return tg__fail(ctx, TG_ESHAPE, "%s: shapes %s and %s%s%s do not broadcast", op, s[0], s[1],
+                    k > 2 ? " and " : "", k > 2 ? s[2] : "");
+}
+
+/* ---------------------------------------------------------------- binary op */
+static void binary_backward(tg_ctx *ctx, tg_node *node)
+{
+    int op = node->i[0];
+    tg_tensor *a = node->in[0], *b = node->in[1], *y = node->out[0];
+    tg_real *ga = a->requires_grad ? tg__grad(ctx, a) : NULL;
+    tg_real *gb = b->requires_grad ? tg__grad(ctx, b) : NULL;
+    if (a->n == y->n && b->n == y->n) {
+        size_t n = y->n;
+        if (n >= TG_PAR_MIN) {
+            int nt = 64;
+            #pragma omp parallel for schedule(static)
+            for (int c = 0; c < nt; c++) {
+                size_t lo = n * (size_t)c / (size_t)nt, hi = n * (size_t)(c + 1) / (size_t)nt;
+                row_backward(op, hi - lo, y->grad + lo, y->data + lo, a->data + lo, 1, b->data + lo, 1,
+                             ga ? ga + lo : NULL, gb ? gb + lo : NULL);
+            }
+        } else
+            row_backward(op, n, y->grad, y->data, a->data, 1, b->data, 1, ga, gb);
+        return;
+    }
+    tg_tensor *xs[2] = {a, b};
+    bcast bc;
+    bcast_init(&bc, y, xs, 2);
+    size_t row = (size_t)bc.shape[3], k = 0;
+    for (int i0 = 0; i0 < bc.shape[0]; i0++)
+        for (int i1 = 0; i1 < bc.shape[1]; i1++)
+            for (int i2 = 0; i2 < bc.shape[2]; i2++, k += row) {
+                size_t oa = i0 * bc.stride[0][0] + i1 * bc.stride[0][1] + i2 * bc.stride[0][2];
+                size_t ob = i0 * bc.stride[1][0] + i1 * bc.stride[1][1] + i2 * bc.stride[1][2];
+                row_backward(op, row, y->grad + k, y->data + k, a->data + oa, bc.stride[0][3], b->data + ob,
+                             bc.stride[1][3], ga ? ga + oa : NULL, gb ? gb + ob : NULL);
+            }
+}
+
+static tg_tensor *binary(tg_ctx *ctx, int op, tg_tensor *a, tg_tensor *b)
+{
+    if (!a || !b)
+        return NULL;
+    tg_tensor *xs[2] = {a, b};
+    int nd, shape[4];
+    if (broadcast_shape(xs, 2, &nd, shape))
+        return shape_error(ctx, bname[op], xs, 2);
+    tg_tensor *y = tg__tensor(ctx, nd, shape, 0);
+    if (!y)
+        return NULL;
+    if (a->n == y->n && b->n == y->n) {
+        size_t n = y->n;
+        if (n >= TG_PAR_MIN) {
+            int nt = 64;
+            #pragma omp parallel for schedule(static)
+            for (int c = 0; c < nt; c++) {
+                size_t lo = n * (size_t)c / (size_t)nt, hi = n * (size_t)(c + 1) / (size_t)nt;
+                row_forward(op, hi - lo, a->data + lo, 1, b->data + lo, 1, y->data + lo);
+            }
+        } else
+            row_forward(op, n, a->data, 1, b->data, 1, y->data);
+    } else {
+        bcast bc;
+        bcast_init(&bc, y, xs, 2);
+        size_t row = (size_t)bc.shape[3], k = 0;
+        for (int i0 = 0; i0 < bc.shape[0]; i0++)
+            for (int i1 = 0; i1 < bc.shape[1]; i1++)
+                for (int i2 = 0; i2 < bc.shape[2]; i2++, k += row) {
+                    size_t oa = i0 * bc.stride[0][0] + i1 * bc.stride[0][1] + i2 * bc.stride[0][2];
+                    size_t ob = i0 * bc.stride[1][0] + i1 * bc.stride[1][1] + i2 * bc.stride[1][2];
+                    row_forward(op, row, a->data + oa, bc.stride[0][3], b->data + ob, bc.stride[1][3], y->data + k);
+                }
+    }
+    tg_node *node = tg__record(ctx, bname[op], binary_backward, xs, 2, &y, 1);
+    if (node)
+        node->i[0] = op;
+    return ctx->status ? NULL : y;
+}
+
+tg_tensor *tg_add(tg_ctx *ctx, tg_tensor *a, tg_tensor *b) { return binary(ctx, B_ADD, a, b); }
+tg_tensor *tg_sub(tg_ctx *ctx, tg_tensor *a, tg_tensor *b) { return binary(ctx, B_SUB, a, b); }
+tg_tensor *tg_mul(tg_ctx *ctx, tg_tensor *a, tg_tensor *b) { return binary(ctx, B_MUL, a, b); }
+tg_tensor *tg_div(tg_ctx *ctx, tg_tensor *a, tg_tensor *b) { return binary(ctx, B_DIV, a, b); }
+tg_tensor *tg_pow(tg_ctx *ctx, tg_tensor *a, tg_tensor *b) { return binary(ctx, B_POW, a, b); }
+tg_tensor *tg_minimum(tg_ctx *ctx, tg_tensor *a, tg_tensor *b) { return binary(ctx, B_MIN, a, b); }
+tg_tensor *tg_maximum(tg_ctx *ctx, tg_tensor *a, tg_tensor *b) { return binary(ctx, B_MAX, a, b); }
+
+/* ---------------------------------------------------------------- where */
+static void where_backward(tg_ctx *ctx, tg_node *node)
+{
+    tg_tensor *c = node->in[0], *a = node->in[1], *b = node->in[2], *y = node->out[0];
+    tg_real *ga = a->requires_grad ? tg__grad(ctx, a) : NULL;
+    tg_real *gb = b->requires_grad ? tg__grad(ctx, b) : NULL;
+    tg_tensor *xs[3] = {c, a, b};
+    bcast bc;
+    bcast_init(&bc, y, xs, 3);
+    size_t k = 0;
+    for (int i0 = 0; i0 < bc.shape[0]; i0++)
+        for (int i1 = 0; i1 < bc.shape[1]; i1++)
+            for (int i2 = 0; i2 < bc.shape[2]; i2++)
+                for (int i3 = 0; i3 < bc.shape[3]; i3++, k++) {
+                    size_t o[3];
+                    for (int j = 0; j < 3; j++)
+                        o[j] = i0 * bc.stride[j][0] + i1 * bc.stride[j][1] + i2 * bc.stride[j][2] + i3 * bc.stride[j][3];
+                    if (c->data[o[0]] > 0) {
+                        if (ga) ga[o[1]] += y->grad[k];
+                    } else if (gb)
+                        gb[o[2]] += y->grad[k];
+                }
+}
+
+tg_tensor *tg_where(tg_ctx *ctx, tg_tensor *cond, tg_tensor *a, tg_tensor *b)
+{
+    if (!cond || !a || !b)
+        return NULL;
+    tg_tensor *xs[3] = {cond, a, b};
+    int nd, shape[4];
+    if (broadcast_shape(xs, 3, &nd, shape))
+        return shape_error(ctx, "where", xs, 3);
+    tg_tensor *y = tg__tensor(ctx, nd, shape, 0);
+    if (!y)
+        return NULL;
+    bcast bc;
+    bcast_init(&bc, y, xs, 3);
+    size_t k = 0;
+    for (int i0 = 0; i0 < bc.shape[0]; i0++)
+        for (int i1 = 0; i1 < bc.shape[1]; i1++)
+            for (int i2 = 0; i2 < bc.shape[2]; i2++)
+                for (int i3 = 0; i3 < bc.shape[3]; i3++, k++) {
+                    size_t o[3];
+                    for (int j = 0; j < 3; j++)
+                        o[j] = i0 * bc.stride[j][0] + i1 * bc.stride[j][1] + i2 * bc.stride[j][2] + i3 * bc.stride[j][3];
+                    y->data[k] = cond->data[o[0]] > 0 ? a->data[o[1]] : b->data[o[2]];
+                }
+    /* cond never receives a gradient: record only a and b as differentiable sources. */
+    int crg = cond->requires_grad;
+    cond->requires_grad = 0;
+    tg__record(ctx, "where", where_backward, xs, 3, &y, 1);
+    cond->requires_grad = crg;
+    return ctx->status ? NULL : y;
+}

@@ -1,0 +1,68 @@
+/* custom.c — user ops with a hand-written backward: one tape node for a whole model run,
+ * an LSTM sequence or a solver step. */
+#include <string.h>
+
+#include "core/internal.h"
+
+static void custom_backward(tg_ctx *ctx, tg_node *node)
+{
+    const tg_real **gout = tg_ctx_alloc(ctx, (size_t)node->n_out * sizeof *gout);
+    tg_real **gin = tg_ctx_alloc(ctx, (size_t)node->n_in * sizeof *gin);
+    if (!gout || !gin) {
+        tg__fail(ctx, TG_ENOMEM, "%s: out of memory in backward", node->custom->name);
+        return;
+    }
+    for (int k = 0; k < node->n_out; k++) {
+        /* outputs the sweep never reached get zeros, so callbacks need no NULL checks */
+        gout[k] = tg__grad(ctx, node->out[k]);
+        if (!gout[k]) {
+            tg__fail(ctx, TG_ENOMEM, "%s: out of memory in backward", node->custom->name);
+            return;
+        }
+    }
+    for (int k = 0; k < node->n_in; k++)
+        gin[k] = node->in[k]->requires_grad ? tg__grad(ctx, node->in[k]) : NULL;
+    int rc = node->custom->backward(node->user_data, node->in, node->n_in, node->out, node->n_out, gout, gin);
+    if (rc)
+        tg__fail(ctx, TG_EEXTERNAL, "custom op '%s': backward callback returned %d%s%s",
+                 node->custom->name, rc, tg_error_code() ? ": " : "", tg_error_code() ? tg_error_message() : "");
+}
+
+int tg_custom(tg_ctx *ctx, const tg_custom_op *op, void *user_data, tg_tensor *const *in, int n_in, int n_out,
+              const int *out_ndim, const int (*out_shape)[TG_MAX_DIMS], tg_tensor **out)
+{
+    if (!ctx)
+        return tg_error_set(TG_EINVAL, "tg_custom: no context");
+    if (ctx->status)
+        return ctx->status;
+    if (!op || !op->forward || n_out <= 0)
+        return tg__fail(ctx, TG_EINVAL, "tg_custom: op needs a forward callback and at least one output"), TG_EINVAL;
+    for (int k = 0; k < n_in; k++)
+        if (!in[k])
+            return ctx->status ? ctx->status : (tg__fail(ctx, TG_EINVAL, "custom op '%s': input %d is NULL", op->name, k), TG_EINVAL);
+    for (int k = 0; k < n_out; k++) {
+        out[k] = tg__tensor(ctx, out_ndim[k], out_shape[k], 1);
+        if (!out[k])
+            return ctx->status;
+    }
+    tg_error_clear();
+    int rc = op->forward(user_data, in, n_in, out, n_out);
+    if (rc) {
+        tg__fail(ctx, TG_EEXTERNAL, "custom op '%s': forward callback returned %d%s%s", op->name, rc,
+                 tg_error_code() ? ": " : "", tg_error_code() ? tg_error_message() : "");
+        return ctx->status;
+    }
+    int any = 0;
+    for (int k = 0; k < n_in; k++)
+        any |= in[k]->requires_grad;
+    if (any && ctx->grad_enabled && !op->backward) {
+        tg__fail(ctx, TG_EINVAL, "custom op '%s' has no backward but an input requires a gradient", op->name);
+        return ctx->status;
+    }
+    tg_node *node = tg__record(ctx, op->name, custom_backward, in, n_in, out, n_out);
+    if (node) {
+        node->custom = op;
+        node->user_data = user_data;
+    }
+    return ctx->status;
+}
