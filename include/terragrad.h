@@ -45,6 +45,9 @@
  *   terragrad/data.h   catchment data (CAMELS-US, Caravan, generic CSV, NetCDF), sampling
  *   terragrad/eval.h   hydrological skill metrics (NSE, KGE, FHV, FLV, ...)
  *   terragrad/models.h process models (HBV, routing) with hand-written backward
+ *   terragrad/config.h YAML run configs checked against a schema
+ *   terragrad/adjoint.h implicit-step op (Newton + adjoint), Richards equation
+ *   terragrad/pinn.h   physics-informed networks (Taylor-mode input derivatives)
  * Each module header is self-contained and included here; include only this file.
  */
 #ifndef TERRAGRAD_H
@@ -65,6 +68,9 @@
 #endif
 #if __has_include("terragrad/adjoint.h")
 #include "terragrad/adjoint.h"
+#endif
+#if __has_include("terragrad/config.h")
+#include "terragrad/config.h"
 #endif
 #if __has_include("terragrad/pinn.h")
 #include "terragrad/pinn.h"

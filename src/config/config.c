@@ -1,0 +1,456 @@
+/* config.c — YAML (libyaml) into flat dotted keys, validated against a schema.
+ * Why flat: every config key of a run is a leaf; nesting in the file is only grouping, so
+ * "training.epochs" is the natural key for lookups, errors and documentation. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "terragrad.h"
+
+typedef struct {
+    char *key;
+    int line;
+    int is_list;
+    int n;          /* items (1 for a scalar) */
+    char **items;
+} entry;
+
+struct tg_cfg {
+    char *name;
+    entry *e;
+    int n, cap;
+    const tg_cfg_key *schema;
+    int nkeys;
+};
+
+static char *dupstr(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = tg_malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static void free_entry(entry *e)
+{
+    for (int i = 0; i < e->n; i++)
+        tg_free(e->items[i], strlen(e->items[i]) + 1);
+    tg_free(e->items, (size_t)e->n * sizeof(char *));
+    tg_free(e->key, strlen(e->key) + 1);
+}
+
+void tg_cfg_free(tg_cfg **pc)
+{
+    if (!pc || !*pc)
+        return;
+    tg_cfg *c = *pc;
+    for (int i = 0; i < c->n; i++)
+        free_entry(&c->e[i]);
+    tg_free(c->e, (size_t)c->cap * sizeof(entry));
+    tg_free(c->name, strlen(c->name) + 1);
+    tg_free(c, sizeof *c);
+    *pc = NULL;
+}
+
+static entry *add_entry(tg_cfg *c, const char *key, int line)
+{
+    if (c->n == c->cap) {
+        int cap = c->cap ? 2 * c->cap : 32;
+        entry *e = tg_realloc(c->e, (size_t)c->cap * sizeof(entry), (size_t)cap * sizeof(entry));
+        if (!e)
+            return NULL;
+        c->e = e;
+        c->cap = cap;
+    }
+    entry *e = &c->e[c->n];
+    memset(e, 0, sizeof *e);
+    e->key = dupstr(key);
+    if (!e->key)
+        return NULL;
+    e->line = line;
+    c->n++;
+    return e;
+}
+
+static int push_item(entry *e, const char *v)
+{
+    char **it = tg_realloc(e->items, (size_t)e->n * sizeof(char *), (size_t)(e->n + 1) * sizeof(char *));
+    if (!it)
+        return TG_ENOMEM;
+    e->items = it;
+    if (!(e->items[e->n] = dupstr(v)))
+        return TG_ENOMEM;
+    e->n++;
+    return 0;
+}
+
+static entry *find(const tg_cfg *c, const char *key)
+{
+    for (int i = 0; i < c->n; i++)
+        if (!strcmp(c->e[i].key, key))
+            return &c->e[i];
+    return NULL;
+}
+
+static const tg_cfg_key *schema_find(const tg_cfg *c, const char *key)
+{
+    for (int i = 0; i < c->nkeys; i++)
+        if (!strcmp(c->schema[i].path, key))
+            return &c->schema[i];
+    return NULL;
+}
+
+/* Is `prefix` a group in the schema (some key starts with "prefix.")? */
+static int schema_is_group(const tg_cfg *c, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    for (int i = 0; i < c->nkeys; i++)
+        if (!strncmp(c->schema[i].path, prefix, n) && c->schema[i].path[n] == '.')
+            return 1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- parsing */
+typedef struct {
+    yaml_parser_t p;
+    tg_cfg *c;
+} parse_state;
+
+static int parse_error(parse_state *s, const char *what, size_t line)
+{
+    return tg_error_set(TG_EINVAL, "%s:%zu: %s", s->c->name, line + 1, what);
+}
+
+static int next(parse_state *s, yaml_event_t *ev)
+{
+    if (!yaml_parser_parse(&s->p, ev))
+        return tg_error_set(TG_EINVAL, "%s:%zu: YAML syntax error: %s", s->c->name, s->p.problem_mark.line + 1,
+                            s->p.problem ? s->p.problem : "unknown");
+    return 0;
+}
+
+static int parse_mapping(parse_state *s, const char *prefix);
+
+static int parse_value(parse_state *s, const char *key, yaml_event_t *ev)
+{
+    int line = (int)ev->start_mark.line + 1;
+    if (ev->type == YAML_SCALAR_EVENT) {
+        if (schema_is_group(s->c, key) && !schema_find(s->c, key))
+            return parse_error(s, "expected a mapping (nested keys) here", ev->start_mark.line);
+        entry *e = add_entry(s->c, key, line);
+        if (!e || push_item(e, (const char *)ev->data.scalar.value))
+            return TG_ENOMEM;
+        return 0;
+    }
+    if (ev->type == YAML_SEQUENCE_START_EVENT) {
+        entry *e = add_entry(s->c, key, line);
+        if (!e)
+            return TG_ENOMEM;
+        e->is_list = 1;
+        for (;;) {
+            yaml_event_t it;
+            if (next(s, &it))
+                return TG_EINVAL;
+            if (it.type == YAML_SEQUENCE_END_EVENT) {
+                yaml_event_delete(&it);
+                return 0;
+            }
+            if (it.type != YAML_SCALAR_EVENT) {
+                int rc = parse_error(s, "lists may hold only plain values", it.start_mark.line);
+                yaml_event_delete(&it);
+                return rc;
+            }
+            int rc = push_item(e, (const char *)it.data.scalar.value);
+            yaml_event_delete(&it);
+            if (rc)
+                return rc;
+        }
+    }
+    if (ev->type == YAML_MAPPING_START_EVENT)
+        return parse_mapping(s, key);
+    return parse_error(s, "unsupported YAML construct (anchors/aliases are not supported)", ev->start_mark.line);
+}
+
+static int parse_mapping(parse_state *s, const char *prefix)
+{
+    for (;;) {
+        yaml_event_t kev;
+        if (next(s, &kev))
+            return TG_EINVAL;
+        if (kev.type == YAML_MAPPING_END_EVENT) {
+            yaml_event_delete(&kev);
+            return 0;
+        }
+        if (kev.type != YAML_SCALAR_EVENT) {
+            int rc = parse_error(s, "expected a key", kev.start_mark.line);
+            yaml_event_delete(&kev);
+            return rc;
+        }
+        char key[256];
+        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", (const char *)kev.data.scalar.value);
+        size_t kline = kev.start_mark.line;
+        yaml_event_delete(&kev);
+        if (find(s->c, key))
+            return parse_error(s, "duplicate key", kline) ? tg_error_set(TG_EINVAL, "%s:%zu: key '%s' given twice",
+                                                                         s->c->name, kline + 1, key) : TG_EINVAL;
+        if (!schema_find(s->c, key) && !schema_is_group(s->c, key))
+            return tg_error_set(TG_EINVAL, "%s:%zu: unknown key '%s' (see docs/config.md for the keys)", s->c->name,
+                                kline + 1, key);
+        yaml_event_t vev;
+        if (next(s, &vev))
+            return TG_EINVAL;
+        int rc = parse_value(s, key, &vev);
+        yaml_event_delete(&vev);
+        if (rc)
+            return rc;
+    }
+}
+
+/* ---------------------------------------------------------------- validation */
+static int is_int(const char *v, long *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno)
+        return 0;
+    if (out) *out = x;
+    return 1;
+}
+
+static int is_float(const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || *end || errno)
+        return 0;
+    if (out) *out = x;
+    return 1;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    static const char *t[] = {"true", "yes", "on", "1"}, *f[] = {"false", "no", "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (!strcmp(v, t[i])) { *out = 1; return 1; }
+        if (!strcmp(v, f[i])) { *out = 0; return 1; }
+    }
+    return 0;
+}
+
+static int in_choices(const char *v, const char *choices)
+{
+    size_t n = strlen(v);
+    for (const char *p = choices; p && *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !strncmp(p, v, n))
+            return 1;
+        p = bar ? bar + 1 : NULL;
+    }
+    return 0;
+}
+
+static const char *type_name(tg_cfg_type t)
+{
+    static const char *n[] = {"a string", "an integer", "a number", "true or false", "a date YYYY-MM-DD",
+                              "a list", "a list of numbers"};
+    return n[t];
+}
+
+static int validate(tg_cfg *c)
+{
+    for (int i = 0; i < c->n; i++) {
+        entry *e = &c->e[i];
+        const tg_cfg_key *k = schema_find(c, e->key);
+        if (e->is_list && k->type != TG_CFG_LIST && k->type != TG_CFG_FLOATS)
+            return tg_error_set(TG_EINVAL, "%s:%d: key '%s': expected %s, got a list", c->name, e->line, e->key,
+                                type_name(k->type));
+        for (int j = 0; j < e->n; j++) {
+            const char *v = e->items[j];
+            int ok = 1, b, d;
+            switch (k->type) {
+            case TG_CFG_INT: ok = is_int(v, NULL); break;
+            case TG_CFG_FLOAT: case TG_CFG_FLOATS: ok = is_float(v, NULL); break;
+            case TG_CFG_BOOL: ok = parse_bool(v, &b); break;
+            case TG_CFG_DATE: ok = tg_date_parse(v, &d) == 0; break;
+            case TG_CFG_STR: ok = !k->choices || in_choices(v, k->choices); break;
+            case TG_CFG_LIST: break;
+            }
+            if (!ok) {
+                if (k->type == TG_CFG_STR)
+                    return tg_error_set(TG_EINVAL, "%s:%d: key '%s': '%s' is not one of %s", c->name, e->line, e->key, v,
+                                        k->choices);
+                return tg_error_set(TG_EINVAL, "%s:%d: key '%s': expected %s, got '%s'", c->name, e->line, e->key,
+                                    type_name(k->type), v);
+            }
+        }
+    }
+    for (int i = 0; i < c->nkeys; i++)
+        if (c->schema[i].required && !find(c, c->schema[i].path))
+            return tg_error_set(TG_EINVAL, "%s: missing required key '%s' (%s)", c->name, c->schema[i].path,
+                                c->schema[i].doc);
+    return 0;
+}
+
+static tg_cfg *load(FILE *f, const char *text, const char *name, const tg_cfg_key *schema, int nkeys)
+{
+    tg_cfg *c = tg_calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->name = dupstr(name);
+    c->schema = schema;
+    c->nkeys = nkeys;
+    parse_state s = {.c = c};
+    yaml_parser_initialize(&s.p);
+    if (f)
+        yaml_parser_set_input_file(&s.p, f);
+    else
+        yaml_parser_set_input_string(&s.p, (const unsigned char *)text, strlen(text));
+    int rc = 0, done = 0;
+    while (!rc && !done) {
+        yaml_event_t ev;
+        if ((rc = next(&s, &ev)))
+            break;
+        switch (ev.type) {
+        case YAML_MAPPING_START_EVENT: rc = parse_mapping(&s, ""); break;
+        case YAML_STREAM_END_EVENT: done = 1; break;
+        case YAML_SCALAR_EVENT: case YAML_SEQUENCE_START_EVENT:
+            rc = tg_error_set(TG_EINVAL, "%s:%zu: the top level must be a mapping of keys", name, ev.start_mark.line + 1);
+            break;
+        default: break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&s.p);
+    if (!rc)
+        rc = validate(c);
+    if (rc) {
+        tg_cfg_free(&c);
+        return NULL;
+    }
+    return c;
+}
+
+tg_cfg *tg_cfg_load(const char *path, const tg_cfg_key *schema, int nkeys)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        tg_error_set(TG_EIO, "%s: cannot open config: %s", path, strerror(errno));
+        return NULL;
+    }
+    tg_cfg *c = load(f, NULL, path, schema, nkeys);
+    fclose(f);
+    return c;
+}
+
+tg_cfg *tg_cfg_parse_string(const char *text, const char *name, const tg_cfg_key *schema, int nkeys)
+{
+    return load(NULL, text, name, schema, nkeys);
+}
+
+/* ---------------------------------------------------------------- getters */
+const char *tg_cfg_path(const tg_cfg *c) { return c->name; }
+int tg_cfg_has(const tg_cfg *c, const char *key) { return find(c, key) != NULL; }
+int tg_cfg_line(const tg_cfg *c, const char *key)
+{
+    entry *e = find(c, key);
+    return e ? e->line : 0;
+}
+
+const char *tg_cfg_str(const tg_cfg *c, const char *key)
+{
+    entry *e = find(c, key);
+    if (e && e->n)
+        return e->items[0];
+    const tg_cfg_key *k = schema_find(c, key);
+    return k ? k->def : NULL;
+}
+
+long tg_cfg_int(const tg_cfg *c, const char *key)
+{
+    const char *v = tg_cfg_str(c, key);
+    long x = 0;
+    return v && is_int(v, &x) ? x : 0;
+}
+
+double tg_cfg_float(const tg_cfg *c, const char *key)
+{
+    const char *v = tg_cfg_str(c, key);
+    double x = 0;
+    return v && is_float(v, &x) ? x : 0;
+}
+
+int tg_cfg_bool(const tg_cfg *c, const char *key)
+{
+    const char *v = tg_cfg_str(c, key);
+    int b = 0;
+    return v && parse_bool(v, &b) ? b : 0;
+}
+
+int tg_cfg_date(const tg_cfg *c, const char *key)
+{
+    const char *v = tg_cfg_str(c, key);
+    int d;
+    return v && tg_date_parse(v, &d) == 0 ? d : INT_MIN;
+}
+
+int tg_cfg_list_len(const tg_cfg *c, const char *key)
+{
+    entry *e = find(c, key);
+    if (e)
+        return e->n;
+    const tg_cfg_key *k = schema_find(c, key);
+    if (!k || !k->def || !*k->def)
+        return 0;
+    int n = 1; /* defaults of lists are comma-separated */
+    for (const char *p = k->def; *p; p++)
+        n += *p == ',';
+    return n;
+}
+
+const char *tg_cfg_list_item(const tg_cfg *c, const char *key, int i)
+{
+    entry *e = find(c, key);
+    if (e)
+        return i >= 0 && i < e->n ? e->items[i] : NULL;
+    const tg_cfg_key *k = schema_find(c, key);
+    if (!k || !k->def)
+        return NULL;
+    static _Thread_local char buf[256];
+    const char *p = k->def;
+    for (int j = 0; j < i && p; j++) {
+        p = strchr(p, ',');
+        if (p) p++;
+    }
+    if (!p)
+        return NULL;
+    size_t len = strcspn(p, ",");
+    if (len >= sizeof buf)
+        len = sizeof buf - 1;
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+    return buf;
+}
+
+void tg_cfg_schema_markdown(FILE *out, const tg_cfg_key *schema, int nkeys)
+{
+    fprintf(out, "| key | type | required | default | meaning |\n|---|---|---|---|---|\n");
+    for (int i = 0; i < nkeys; i++) {
+        const tg_cfg_key *k = &schema[i];
+        char choices[256] = "";
+        if (k->choices) { /* '|' would split the markdown cell */
+            snprintf(choices, sizeof choices, ": %s", k->choices);
+            for (char *p = choices; *p; p++)
+                if (*p == '|') *p = '/';
+        }
+        fprintf(out, "| `%s` | %s%s | %s | %s%s%s | %s |\n", k->path, type_name(k->type), choices,
+                k->required ? "yes" : "no",
+                k->def ? "`" : "", k->def ? k->def : "—", k->def ? "`" : "", k->doc);
+    }
+}
