@@ -1,0 +1,229 @@
+/* hbv_tables.c — the PARAMS.csv and ROUTE.csv files of `terragrad simulate --model hbv`. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "terragrad.h"
+
+#define MAXCOLS 32
+
+/* Splits a CSV line in place (no quoting in these files); returns the field count. */
+static int split(char *line, char **f)
+{
+    int n = 0;
+    line[strcspn(line, "\r\n")] = '\0';
+    for (char *p = line;; ) {
+        if (n == MAXCOLS)
+            return n + 1;
+        f[n++] = p;
+        char *c = strchr(p, ',');
+        if (!c)
+            break;
+        *c = '\0';
+        p = c + 1;
+    }
+    for (int i = 0; i < n; i++) { /* trim spaces */
+        while (*f[i] == ' ') f[i]++;
+        size_t l = strlen(f[i]);
+        while (l && f[i][l - 1] == ' ') f[i][--l] = '\0';
+    }
+    return n;
+}
+
+static int number(const char *path, int line, const char *field, const char *s, double *x)
+{
+    char *end;
+    errno = 0;
+    *x = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(*x))
+        return tg_error_set(TG_EINVAL, "%s: line %d, field '%s': '%s' is not a number", path, line, field, s);
+    return 0;
+}
+
+static int find_col(char **hdr, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(hdr[i], name))
+            return i;
+    return -1;
+}
+
+void tg_hbv_params_free(tg_hbv_param_table *t)
+{
+    free(t->basin);
+    free(t->value);
+    memset(t, 0, sizeof *t);
+}
+
+int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
+{
+    memset(t, 0, sizeof *t);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return tg_error_set(TG_EIO, "%s: cannot open parameter file: %s", path, strerror(errno));
+    char line[4096], hline[4096], *hdr[MAXCOLS + 1], *fld[MAXCOLS + 1];
+    int rc = 0, lineno = 1;
+    if (!fgets(hline, sizeof hline, f)) {
+        fclose(f);
+        return tg_error_set(TG_EINVAL, "%s: line 1: empty file (expected a header)", path);
+    }
+    int nh = split(hline, hdr), col[TG_HBV_NPARAM];
+    int cb = find_col(hdr, nh, "basin"), cc = find_col(hdr, nh, "component");
+    if (cb < 0 || cc < 0)
+        rc = tg_error_set(TG_EINVAL, "%s: line 1: header needs columns 'basin' and 'component'", path);
+    for (int p = 0; p < TG_HBV_NPARAM && !rc; p++)
+        if ((col[p] = find_col(hdr, nh, tg_hbv_param_names[p])) < 0)
+            rc = tg_error_set(TG_EINVAL, "%s: line 1: header has no column '%s'", path, tg_hbv_param_names[p]);
+    /* rows: collect (basin, component, values) */
+    int cap = 0, nrows = 0;
+    char (*rb)[32] = NULL;
+    int *rcomp = NULL;
+    double *rv = NULL;
+    while (!rc && fgets(line, sizeof line, f)) {
+        lineno++;
+        if (strspn(line, " \r\n") == strlen(line))
+            continue;
+        int n = split(line, fld);
+        if (n != nh) {
+            rc = tg_error_set(TG_EINVAL, "%s: line %d: %d fields, the header has %d", path, lineno, n, nh);
+            break;
+        }
+        if (nrows == cap) {
+            cap = cap ? 2 * cap : 64;
+            rb = realloc(rb, (size_t)cap * sizeof *rb);
+            rcomp = realloc(rcomp, (size_t)cap * sizeof *rcomp);
+            rv = realloc(rv, (size_t)cap * TG_HBV_NPARAM * sizeof *rv);
+        }
+        if (strlen(fld[cb]) == 0 || strlen(fld[cb]) >= 32) {
+            rc = tg_error_set(TG_EINVAL, "%s: line %d, field 'basin': empty or longer than 31 characters", path, lineno);
+            break;
+        }
+        snprintf(rb[nrows], 32, "%s", fld[cb]);
+        double comp;
+        if ((rc = number(path, lineno, "component", fld[cc], &comp)))
+            break;
+        rcomp[nrows] = (int)comp;
+        for (int p = 0; p < TG_HBV_NPARAM && !rc; p++) {
+            double x;
+            if ((rc = number(path, lineno, tg_hbv_param_names[p], fld[col[p]], &x)))
+                break;
+            if (x < tg_hbv_param_range[p][0] - 1e-9 || x > tg_hbv_param_range[p][1] + 1e-9)
+                fprintf(stderr, "warning: %s: line %d, field '%s': %g outside the usual range [%g, %g]\n", path,
+                        lineno, tg_hbv_param_names[p], x, tg_hbv_param_range[p][0], tg_hbv_param_range[p][1]);
+            rv[(size_t)nrows * TG_HBV_NPARAM + p] = x;
+        }
+        nrows++;
+    }
+    fclose(f);
+    if (!rc && nrows == 0)
+        rc = tg_error_set(TG_EINVAL, "%s: no parameter rows", path);
+    /* group by basin; every basin must have the same components */
+    if (!rc) {
+        t->basin = calloc((size_t)nrows, sizeof *t->basin);
+        int *count = calloc((size_t)nrows, sizeof(int));
+        for (int r = 0; r < nrows; r++) {
+            int b = 0;
+            while (b < t->B && strcmp(t->basin[b], rb[r]))
+                b++;
+            if (b == t->B)
+                snprintf(t->basin[t->B++], 32, "%s", rb[r]);
+            count[b]++;
+        }
+        t->M = count[0];
+        for (int b = 0; b < t->B && !rc; b++)
+            if (count[b] != t->M)
+                rc = tg_error_set(TG_EINVAL, "%s: basin '%s' has %d components, basin '%s' has %d", path, t->basin[b],
+                                  count[b], t->basin[0], t->M);
+        /* components: sorted by their number within each basin */
+        t->value = calloc((size_t)t->B * TG_HBV_NPARAM * (size_t)(t->M > 0 ? t->M : 1), sizeof(double));
+        for (int b = 0; b < t->B && !rc; b++) {
+            int m = 0;
+            int minc = 1 << 30;
+            for (int r = 0; r < nrows; r++)
+                if (!strcmp(rb[r], t->basin[b]) && rcomp[r] < minc)
+                    minc = rcomp[r];
+            for (int r = 0; r < nrows; r++) {
+                if (strcmp(rb[r], t->basin[b]))
+                    continue;
+                m = rcomp[r] - minc;
+                if (m < 0 || m >= t->M) {
+                    rc = tg_error_set(TG_EINVAL, "%s: basin '%s': components must be consecutive numbers", path,
+                                      t->basin[b]);
+                    break;
+                }
+                for (int p = 0; p < TG_HBV_NPARAM; p++)
+                    t->value[((size_t)b * TG_HBV_NPARAM + p) * t->M + m] = rv[(size_t)r * TG_HBV_NPARAM + p];
+            }
+        }
+        free(count);
+    }
+    free(rb);
+    free(rcomp);
+    free(rv);
+    if (rc)
+        tg_hbv_params_free(t);
+    return rc;
+}
+
+void tg_route_free(tg_route_table *t)
+{
+    free(t->basin);
+    free(t->a);
+    free(t->theta);
+    memset(t, 0, sizeof *t);
+}
+
+int tg_route_find(const tg_route_table *t, const char *basin)
+{
+    for (int b = 0; b < t->B; b++)
+        if (!strcmp(t->basin[b], basin))
+            return b;
+    return -1;
+}
+
+int tg_route_read(const char *path, tg_route_table *t)
+{
+    memset(t, 0, sizeof *t);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return tg_error_set(TG_EIO, "%s: cannot open routing file: %s", path, strerror(errno));
+    char line[1024], *fld[MAXCOLS + 1];
+    int rc = 0, lineno = 1, cap = 0;
+    if (!fgets(line, sizeof line, f)) {
+        fclose(f);
+        return tg_error_set(TG_EINVAL, "%s: line 1: empty file (expected 'basin,a,theta')", path);
+    }
+    int n = split(line, fld);
+    int cb = find_col(fld, n, "basin"), ca = find_col(fld, n, "a"), ct = find_col(fld, n, "theta"), nh = n;
+    if (cb < 0 || ca < 0 || ct < 0)
+        rc = tg_error_set(TG_EINVAL, "%s: line 1: header needs columns basin, a, theta", path);
+    while (!rc && fgets(line, sizeof line, f)) {
+        lineno++;
+        if (strspn(line, " \r\n") == strlen(line))
+            continue;
+        if ((n = split(line, fld)) != nh) {
+            rc = tg_error_set(TG_EINVAL, "%s: line %d: %d fields, the header has %d", path, lineno, n, nh);
+            break;
+        }
+        if (t->B == cap) {
+            cap = cap ? 2 * cap : 64;
+            t->basin = realloc(t->basin, (size_t)cap * sizeof *t->basin);
+            t->a = realloc(t->a, (size_t)cap * sizeof(double));
+            t->theta = realloc(t->theta, (size_t)cap * sizeof(double));
+        }
+        snprintf(t->basin[t->B], 32, "%s", fld[cb]);
+        if ((rc = number(path, lineno, "a", fld[ca], &t->a[t->B])) ||
+            (rc = number(path, lineno, "theta", fld[ct], &t->theta[t->B])))
+            break;
+        if (t->a[t->B] <= 0 || t->theta[t->B] <= 0) {
+            rc = tg_error_set(TG_EINVAL, "%s: line %d: a and theta must be positive", path, lineno);
+            break;
+        }
+        t->B++;
+    }
+    fclose(f);
+    if (rc)
+        tg_route_free(t);
+    return rc;
+}

@@ -1,0 +1,101 @@
+/* train_internal.h — the pieces of `terragrad train/test`: dataset, model, loss, trainer,
+ * evaluation, run directory. */
+#ifndef TG_TRAIN_INTERNAL_H
+#define TG_TRAIN_INTERNAL_H
+
+#include <stdio.h>
+
+#include "terragrad.h"
+
+extern const tg_cfg_key tg_train_schema[];
+extern const int tg_train_schema_len;
+
+/* ---------------------------------------------------------------- run directory + log */
+typedef struct tg_runlog {
+    FILE *log;          /* <run>/train.log (or test.log) */
+    int tty;            /* stderr is a terminal: progress line with \r */
+} tg_runlog;
+int tg_runlog_open(tg_runlog *rl, const char *dir, const char *name);
+void tg_runlog_close(tg_runlog *rl);
+/* A line to stdout and the log file. */
+void tg_runlog_printf(tg_runlog *rl, const char *fmt, ...) TG_PRINTF(2, 3);
+/* Progress (epoch, iteration, loss, it/s, ETA): rewritten in place on a terminal,
+ * a plain line every `every` iterations otherwise. */
+void tg_runlog_progress(tg_runlog *rl, int epoch, int epochs, int it, int iters, double loss, double elapsed,
+                        double total_done_frac);
+int tg_mkdir_p(const char *path);
+/* Copies a file via temp file + rename. */
+int tg_copy_file(const char *src, const char *dst);
+
+/* ---------------------------------------------------------------- dataset */
+#define TG_MAX_INPUTS 16
+typedef struct tg_dataset {
+    int B;
+    tg_basin *raw;          /* (B) physical units */
+    tg_basin *norm;         /* (B) normalised inputs (same day axes as raw) */
+    int F;                  /* dynamic inputs */
+    int vars[TG_MAX_INPUTS];/* their TG_VAR_* */
+    int S;                  /* static attributes */
+    char (*static_names)[TG_NAME_MAX];
+    tg_real *statics;       /* (B, S) normalised */
+    double *q_std;          /* (B) std of observed Q in the training period (NSE* weights) */
+    double q_mean_all, q_std_all; /* over all basins: LSTM output scaling */
+    tg_norm nm;
+} tg_dataset;
+/* Reads basins, attributes, fits (fit = 1; saves to <dir>/normalisation.txt) or loads
+ * (fit = 0) the normalisation, and normalises inputs. */
+int tg_dataset_load(tg_dataset *d, const tg_cfg *cfg, const char *run_dir, int fit, tg_runlog *rl);
+void tg_dataset_free(tg_dataset *d);
+/* Basin ids of the config (list, file, or everything in the folder). */
+int tg_dataset_basin_ids(const tg_cfg *cfg, tg_basin_list *ids);
+
+/* ---------------------------------------------------------------- model */
+enum { TG_MODEL_LSTM = 0, TG_MODEL_DHBV };
+typedef struct tg_model {
+    int type;
+    int in;                 /* F + S */
+    int hidden;
+    double dropout;
+    tg_lstm_layer lstm;
+    tg_linear_layer head;
+    /* dHBV */
+    tg_hbv_config hbv;      /* T, B filled per call */
+    int M, n_out_params, routing, hbv_warmup;
+    double q_mean, q_std;   /* LSTM output scaling: q = mean + std * y */
+} tg_model;
+int tg_model_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_params *ps);
+int tg_model_init_weights(const tg_model *m, tg_params *ps, tg_rng *rng, const tg_cfg *cfg);
+/* Batch in, streamflow out. x (L, nb, F+S) normalised; forcing (L, nb, 3) raw P,T,PET.
+ * Returns q (L - skip, nb) in mm/day where skip = model's own warm-up (dHBV) — the
+ * prediction covers the last L - skip days of the window. Extra outputs (dHBV): if
+ * fluxes != NULL, *fluxes = HBV outputs (L - skip, NOUT, nb) and *params_static =
+ * (NPARAM, nb*M) physical parameters. */
+typedef struct tg_model_out {
+    tg_tensor *q;           /* (Lp, nb) */
+    tg_tensor *fluxes;      /* (Lp, NOUT, nb) or NULL */
+    tg_tensor *par_static;  /* (NPARAM, nb*M) or NULL */
+    tg_tensor *routing;     /* (2, nb): a, theta, or NULL */
+    int skip;
+} tg_model_out;
+int tg_model_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, const tg_real *x, const tg_real *forcing,
+                     int L, int nb, int train, tg_rng *rng, tg_model_out *out);
+
+/* ---------------------------------------------------------------- loss */
+enum { TG_LOSS_NSE = 0, TG_LOSS_MSE, TG_LOSS_RMSE, TG_LOSS_RMSE_COMB };
+int tg_loss_parse(const char *name);
+/* Masked loss of q (Lp, nb) against obs (Lp, nb; NaN = missing). basin_std (nb) for NSE*.
+ * Returns a scalar tensor, or NULL (status in ctx) — also when no observation is valid. */
+tg_tensor *tg_streamflow_loss(tg_ctx *ctx, int type, tg_tensor *q, const tg_real *obs, const double *basin_std,
+                              double log_weight);
+
+/* ---------------------------------------------------------------- train / evaluate */
+typedef struct tg_train_options {
+    int resume;             /* continue from <run>/last.ckpt */
+    const char *run_dir;    /* override output.dir */
+} tg_train_options;
+int tg_train(const char *config_path, const tg_train_options *opt);
+/* Evaluates a trained run on its test period (or [first, last] if given): metrics CSV,
+ * predictions CSV + NetCDF, summary. period: "test" or "valid". */
+int tg_evaluate(const char *run_dir, const char *period);
+
+#endif
