@@ -1,0 +1,23 @@
+/* cli_util.h — shared argument handling of `terragrad simulate --model hbv` and
+ * `terragrad sensitivity`: the basins of a generic-CSV folder with HBV parameters. */
+#ifndef TG_CLI_UTIL_H
+#define TG_CLI_UTIL_H
+#include "terragrad.h"
+
+typedef struct tg_hbv_cli {
+    const char *data, *params_path, *route_path, *out, *loss;
+    int warmup, warmup_grad;
+    tg_hbv_param_table params;
+    tg_route_table route;
+    tg_basin *basins;        /* (params.B) read from data/<basin>.csv */
+    tg_real **forcing;       /* (params.B) (T, 3) */
+} tg_hbv_cli;
+/* Parses argv; sensitivity = 1 also accepts --loss and --warmup-grad. Returns 0, or the
+ * exit status to use (usage errors: 2). */
+int tg_hbv_cli_parse(tg_hbv_cli *a, int argc, char **argv, const char *cmd, int sensitivity);
+/* Reads the tables and every basin's forcing (P, T, PET; Q when present). */
+int tg_hbv_cli_load(tg_hbv_cli *a);
+/* Simulates basin b and writes out/<basin>.csv (temp file + rename). */
+int tg_hbv_cli_simulate_write(const tg_hbv_cli *a, int b);
+void tg_hbv_cli_free(tg_hbv_cli *a);
+#endif

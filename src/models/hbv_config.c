@@ -1,0 +1,94 @@
+/* hbv_config.c — HBV parameter names and ranges, configuration checks, and the linear
+ * map from [0,1] to physical parameter ranges (with its backward). */
+#include "terragrad/models.h"
+
+const char *const tg_hbv_param_names[TG_HBV_NPARAM] = {
+    "BETA", "FC", "K0", "K1", "K2", "LP", "PERC", "UZL", "TT", "CFMAX", "CFR", "CWH", "BETAET"};
+
+/* δHBV 1.0 ranges (Feng et al. 2022), the same as the PyTorch peer. */
+const double tg_hbv_param_range[TG_HBV_NPARAM][2] = {
+    {1.0, 6.0},     /* BETA   - */
+    {50.0, 1000.0}, /* FC     mm */
+    {0.05, 0.9},    /* K0     1/d */
+    {0.01, 0.5},    /* K1     1/d */
+    {0.001, 0.2},   /* K2     1/d */
+    {0.2, 1.0},     /* LP     - */
+    {0.0, 10.0},    /* PERC   mm/d */
+    {0.0, 100.0},   /* UZL    mm */
+    {-2.5, 2.5},    /* TT     °C */
+    {0.5, 10.0},    /* CFMAX  mm/°C/d */
+    {0.0, 0.1},     /* CFR    - */
+    {0.0, 0.2},     /* CWH    - */
+    {0.3, 5.0},     /* BETAET - */
+};
+
+const char *const tg_hbv_output_names[TG_HBV_NOUT] = {
+    "Q", "Q0", "Q1", "Q2", "ET", "rain", "snow", "melt", "SWE", "MELTWATER", "SM", "SUZ",
+    "SLZ", "recharge", "excess", "perc"};
+
+void tg_hbv_config_init(tg_hbv_config *c, int T, int warmup, int B, int M)
+{
+    c->T = T;
+    c->warmup = warmup;
+    c->B = B;
+    c->M = M;
+    c->dynamic = 0;
+    c->warmup_grad = 0;
+    c->smooth_temp = TG_R(0.0);
+    c->smooth_store = TG_R(0.0);
+}
+
+int tg_hbv_config_check(const tg_hbv_config *c)
+{
+    if (!c) return tg_error_set(TG_EINVAL, "hbv: config is NULL");
+    if (c->T < 1) return tg_error_set(TG_EINVAL, "hbv: T = %d, need >= 1", c->T);
+    if (c->warmup < 0 || c->warmup >= c->T)
+        return tg_error_set(TG_EINVAL, "hbv: warmup = %d, need 0 <= warmup < T = %d", c->warmup, c->T);
+    if (c->B < 1 || c->M < 1)
+        return tg_error_set(TG_EINVAL, "hbv: B = %d, M = %d, need >= 1", c->B, c->M);
+    if ((size_t)c->B * (size_t)c->M > (size_t)1 << 30)
+        return tg_error_set(TG_EINVAL, "hbv: B*M = %zu lanes is too many", (size_t)c->B * (size_t)c->M);
+    if (c->dynamic & ~TG_HBV_ALL_PARAMS)
+        return tg_error_set(TG_EINVAL, "hbv: dynamic mask 0x%x has bits beyond the %d parameters",
+                            (unsigned)c->dynamic, TG_HBV_NPARAM);
+    if (!(c->smooth_temp >= TG_R(0.0)) || !(c->smooth_store >= TG_R(0.0)))
+        return tg_error_set(TG_EINVAL, "hbv: smoothing widths must be >= 0 (smooth_temp = %g, smooth_store = %g)",
+                            (double)c->smooth_temp, (double)c->smooth_store);
+    return TG_OK;
+}
+
+int tg_hbv_ndynamic(const tg_hbv_config *c)
+{
+    int n = 0;
+    for (int p = 0; p < TG_HBV_NPARAM; p++) n += (int)((c->dynamic >> p) & 1u);
+    return n;
+}
+
+size_t tg_hbv_hist_size(const tg_hbv_config *c)
+{
+    size_t steps = (size_t)(c->warmup_grad ? c->T : c->T - c->warmup);
+    return steps * TG_HBV_NSTATE * (size_t)c->B * (size_t)c->M;
+}
+
+void tg_hbv_scale_forward(tg_real *phys, const tg_real *u, int R, uint32_t mask, int L)
+{
+    size_t i = 0;
+    for (int r = 0; r < R; r++)
+        for (int p = 0; p < TG_HBV_NPARAM; p++) {
+            if (!((mask >> p) & 1u)) continue;
+            tg_real lo = (tg_real)tg_hbv_param_range[p][0];
+            tg_real span = (tg_real)(tg_hbv_param_range[p][1] - tg_hbv_param_range[p][0]);
+            for (int l = 0; l < L; l++, i++) phys[i] = lo + u[i] * span;
+        }
+}
+
+void tg_hbv_scale_backward(tg_real *g_u, const tg_real *g_phys, int R, uint32_t mask, int L)
+{
+    size_t i = 0;
+    for (int r = 0; r < R; r++)
+        for (int p = 0; p < TG_HBV_NPARAM; p++) {
+            if (!((mask >> p) & 1u)) continue;
+            tg_real span = (tg_real)(tg_hbv_param_range[p][1] - tg_hbv_param_range[p][0]);
+            for (int l = 0; l < L; l++, i++) g_u[i] += g_phys[i] * span;
+        }
+}

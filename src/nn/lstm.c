@@ -1,0 +1,169 @@
+/* lstm.c — the LSTM layer (parameters, initialisation) and the fused sequence op that puts
+ * tg_lstm_forward / tg_lstm_backward on the tape as ONE node. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "nn/nn_internal.h"
+
+/* ---------------------------------------------------------------- tape op */
+typedef struct lstm_saved {
+    int T, B, F, H, chunks;
+    int i_h0, i_c0;         /* input index of h0 / c0, -1 if absent */
+    tg_real *gates;         /* (T, B, 4H): activated gates; backward turns them into dL/da */
+    tg_real *c;             /* (T, B, H) */
+} lstm_saved;
+
+static int lstm_fwd_cb(void *ud, tg_tensor *const *in, int n_in, tg_tensor *const *out, int n_out)
+{
+    (void)n_in, (void)n_out;
+    lstm_saved *s = ud;
+    const tg_real *h0 = s->i_h0 >= 0 ? in[s->i_h0]->data : NULL, *c0 = s->i_c0 >= 0 ? in[s->i_c0]->data : NULL;
+    if (tg_lstm_forward(out[0]->data, s->c, s->gates, in[0]->data, in[1]->data, in[2]->data, in[3]->data,
+                        in[4]->data, h0, c0, s->T, s->B, s->F, s->H, s->chunks))
+        return tg_error_set(TG_ENOMEM, "lstm: out of memory");
+    memcpy(out[1]->data, s->c + (size_t)(s->T - 1) * (size_t)s->B * (size_t)s->H,
+           sizeof(tg_real) * (size_t)s->B * (size_t)s->H);
+    return 0;
+}
+
+static int lstm_bwd_cb(void *ud, tg_tensor *const *in, int n_in, tg_tensor *const *out, int n_out,
+                       const tg_real *const *gout, tg_real *const *gin)
+{
+    (void)n_in, (void)n_out;
+    lstm_saved *s = ud;
+    const tg_real *h0 = s->i_h0 >= 0 ? in[s->i_h0]->data : NULL, *c0 = s->i_c0 >= 0 ? in[s->i_c0]->data : NULL;
+    tg_real *dh0 = s->i_h0 >= 0 ? gin[s->i_h0] : NULL, *dc0 = s->i_c0 >= 0 ? gin[s->i_c0] : NULL;
+    if (tg_lstm_backward(gin[0], gin[1], gin[2], gin[3], gin[4], dh0, dc0, s->gates, gout[0], gout[1], out[0]->data,
+                         s->c, in[0]->data, in[1]->data, in[2]->data, h0, c0, s->T, s->B, s->F, s->H, s->chunks))
+        return tg_error_set(TG_ENOMEM, "lstm: out of memory in backward");
+    return 0;
+}
+
+static const tg_custom_op lstm_op = {"lstm", lstm_fwd_cb, lstm_bwd_cb};
+
+static int has_shape(const tg_tensor *t, int ndim, int d0, int d1)
+{
+    return t->ndim == ndim && t->shape[0] == d0 && (ndim < 2 || t->shape[1] == d1);
+}
+
+tg_tensor *tg_lstm_op(tg_ctx *ctx, tg_tensor *x, tg_tensor *w_ih, tg_tensor *w_hh, tg_tensor *b_ih,
+                      tg_tensor *b_hh, tg_tensor *h0, tg_tensor *c0, int chunks, tg_tensor **out_c_last)
+{
+    if (out_c_last)
+        *out_c_last = NULL;
+    if (!ctx || !x || !w_ih || !w_hh || !b_ih || !b_hh)
+        return NULL;
+    if (tg_ctx_status(ctx))
+        return NULL;
+    char sx[64], sw[64];
+    if (x->ndim != 3 || w_hh->ndim != 2 || w_hh->shape[0] != 4 * w_hh->shape[1]) {
+        tg__shape_str(x, sx, sizeof sx);
+        tg__shape_str(w_hh, sw, sizeof sw);
+        return tg__fail(ctx, TG_ESHAPE, "lstm: x %s must be (T, B, F) and weight_hh %s (4H, H)", sx, sw);
+    }
+    const int T = x->shape[0], B = x->shape[1], F = x->shape[2], H = w_hh->shape[1];
+    const struct { const tg_tensor *t; const char *name; int ndim, d0, d1; } want[] = {
+        {w_ih, "weight_ih", 2, 4 * H, F}, {b_ih, "bias_ih", 1, 4 * H, 0}, {b_hh, "bias_hh", 1, 4 * H, 0},
+        {h0, "h0", 2, B, H}, {c0, "c0", 2, B, H}};
+    for (size_t k = 0; k < sizeof want / sizeof *want; k++)
+        if (want[k].t && !has_shape(want[k].t, want[k].ndim, want[k].d0, want[k].d1)) {
+            tg__shape_str(want[k].t, sw, sizeof sw);
+            if (want[k].ndim == 2)
+                return tg__fail(ctx, TG_ESHAPE, "lstm: %s is %s, want (%d, %d) for T=%d B=%d F=%d H=%d",
+                                want[k].name, sw, want[k].d0, want[k].d1, T, B, F, H);
+            return tg__fail(ctx, TG_ESHAPE, "lstm: %s is %s, want (%d) for H=%d", want[k].name, sw, want[k].d0, H);
+        }
+    lstm_saved *s = tg_ctx_alloc(ctx, sizeof *s);
+    const size_t TBH = (size_t)T * (size_t)B * (size_t)H;
+    tg_real *gates = tg_ctx_alloc(ctx, sizeof(tg_real) * 4 * TBH), *c = tg_ctx_alloc(ctx, sizeof(tg_real) * TBH);
+    if (!s || !gates || !c)
+        return tg__fail(ctx, TG_ENOMEM, "lstm: out of memory for saved gates (%zu scalars)", 5 * TBH);
+    *s = (lstm_saved){T, B, F, H, chunks, -1, -1, gates, c};
+    tg_tensor *in[7] = {x, w_ih, w_hh, b_ih, b_hh, NULL, NULL};
+    int n_in = 5;
+    if (h0)
+        s->i_h0 = n_in, in[n_in++] = h0;
+    if (c0)
+        s->i_c0 = n_in, in[n_in++] = c0;
+    const int ndim[2] = {3, 2};
+    const int shape[2][TG_MAX_DIMS] = {{T, B, H, 1}, {B, H, 1, 1}};
+    tg_tensor *out[2] = {NULL, NULL};
+    if (tg_custom(ctx, &lstm_op, s, in, n_in, 2, ndim, shape, out))
+        return NULL;
+    if (out_c_last)
+        *out_c_last = out[1];
+    return out[0];
+}
+
+/* ---------------------------------------------------------------- layer */
+int tg_lstm_layer_init(tg_lstm_layer *l, tg_params *ps, const char *prefix, int in, int hidden, int in_width)
+{
+    char name[64];
+    if (in <= 0 || hidden <= 0 || in_width < 0)
+        return tg_error_set(TG_EINVAL, "lstm layer '%s': in %d, hidden %d, input layer width %d", prefix, in, hidden,
+                            in_width);
+    memset(l, 0, sizeof *l);
+    l->in = in, l->hidden = hidden, l->in_width = in_width;
+    if (in_width > 0) {
+        snprintf(name, sizeof name, "%s.input", prefix);
+        int rc = tg_linear_layer_init(&l->inp, ps, name, in, in_width, 1);
+        if (rc)
+            return rc;
+    }
+    const int F = in_width > 0 ? in_width : in, G = 4 * hidden;
+    struct { int *id; const char *suffix; int ndim, d0, d1; } p[] = {
+        {&l->w_ih, "weight_ih", 2, G, F}, {&l->w_hh, "weight_hh", 2, G, hidden},
+        {&l->b_ih, "bias_ih", 1, G, 1}, {&l->b_hh, "bias_hh", 1, G, 1}};
+    for (int k = 0; k < 4; k++) {
+        snprintf(name, sizeof name, "%s.%s", prefix, p[k].suffix);
+        const int shape[2] = {p[k].d0, p[k].d1};
+        if ((*p[k].id = tg_params_add(ps, name, p[k].ndim, shape)) < 0)
+            return tg_error_code();
+    }
+    return 0;
+}
+
+int tg_lstm_reset(const tg_lstm_layer *l, tg_params *ps, tg_init scheme, tg_rng *rng)
+{
+    const int H = l->hidden, F = l->in_width > 0 ? l->in_width : l->in;
+    int rc = 0;
+    if (l->in_width > 0)
+        rc = tg_linear_reset(&l->inp, ps, scheme, rng);
+    if (scheme == TG_INIT_TORCH) {
+        /* PyTorch's LSTM: every parameter U(+-1/sqrt(H)), in registration order. */
+        const int ids[4] = {l->w_ih, l->w_hh, l->b_ih, l->b_hh};
+        for (int k = 0; k < 4 && !rc; k++)
+            rc = tg_init_param(ps, ids[k], TG_INIT_TORCH, H, 4 * H, k >= 2, rng);
+        return rc;
+    }
+    if (!rc)
+        rc = tg_init_param(ps, l->w_ih, scheme, F, 4 * H, 0, rng);
+    if (!rc)
+        rc = tg_init_param(ps, l->w_hh, scheme, H, 4 * H, 0, rng);
+    if (!rc)
+        rc = tg_init_param(ps, l->b_ih, scheme, H, 4 * H, 1, rng);
+    if (!rc)
+        rc = tg_init_param(ps, l->b_hh, scheme, H, 4 * H, 1, rng);
+    return rc;
+}
+
+int tg_lstm_set_forget_bias(const tg_lstm_layer *l, tg_params *ps, double value)
+{
+    if (!ps || l->b_hh < 0 || l->b_hh >= ps->count)
+        return tg_error_set(TG_EINVAL, "tg_lstm_set_forget_bias: layer has no bias_hh");
+    tg_real *b = tg_params_data(ps, l->b_hh);
+    for (int j = 0; j < l->hidden; j++)
+        b[l->hidden + j] = (tg_real)value;     /* gate order i, f, g, o: f is block 1 */
+    return 0;
+}
+
+tg_tensor *tg_lstm(tg_ctx *ctx, tg_params *ps, const tg_lstm_layer *l, tg_tensor *x, tg_tensor *h0, tg_tensor *c0,
+                   tg_tensor **c_last)
+{
+    if (l->in_width > 0)
+        x = tg_relu(ctx, tg_linear(ctx, ps, &l->inp, x));
+    return tg_lstm_op(ctx, x, tg_param(ctx, ps, l->w_ih), tg_param(ctx, ps, l->w_hh), tg_param(ctx, ps, l->b_ih),
+                      tg_param(ctx, ps, l->b_hh), h0, c0, l->chunks, c_last);
+}

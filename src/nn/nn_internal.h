@@ -1,0 +1,58 @@
+/* nn_internal.h — BLAS and threading helpers shared by the layers in src/nn.
+ *
+ * Why a fixed partition: OpenBLAS does not promise bit-identical results when the same
+ * product is computed by a different number of threads or in different row blocks (its
+ * Haswell sgemm kernel differs in the last bit between a 256-row call and two 128-row
+ * calls, measured). So every parallel product here is cut into blocks that depend only on
+ * the sizes, each block is one single-threaded BLAS call, and OpenMP spreads the blocks.
+ * Same bits on 1 or N threads, and OpenBLAS's own thread pool never competes with ours. */
+#ifndef TG_NN_INTERNAL_H
+#define TG_NN_INTERNAL_H
+
+#include <cblas.h>
+
+#include "terragrad/nn.h"
+
+/* One single-threaded (by the caller's arrangement) row-major BLAS call in tg_real. */
+static inline void tg_nn_blas(int trans_a, int trans_b, int M, int N, int K, tg_real alpha, const tg_real *A,
+                              int lda, const tg_real *B, int ldb, tg_real beta, tg_real *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+#ifdef TG_DOUBLE
+    cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
+                alpha, A, lda, B, ldb, beta, C, ldc);
+#else
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
+                alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+}
+
+/* Saved thread settings: OpenBLAS is set to 1 thread while our OpenMP regions run. */
+typedef struct tg_nn_threads {
+    int omp;                /* threads for our parallel regions (omp_get_max_threads on entry) */
+    int blas;               /* OpenBLAS threads to restore */
+    int touched;
+} tg_nn_threads;
+tg_nn_threads tg_nn_threads_enter(void);
+void tg_nn_threads_leave(tg_nn_threads t);
+
+/* C (M, N) = alpha op(A) op(B) + beta C with a size-determined block partition (rows,
+ * columns, or K with partial sums added in a fixed order), blocks spread over
+ * `nthreads` OpenMP threads. Call between tg_nn_threads_enter/leave.
+ * Returns 0 or TG_ENOMEM (K-split partial buffers). */
+int tg_nn_gemm(int nthreads, int trans_a, int trans_b, int M, int N, int K, tg_real alpha, const tg_real *A,
+               int lda, const tg_real *B, int ldb, tg_real beta, tg_real *C, int ldc);
+
+/* LSTM cell kernels on R rows (lstm_cell.c).
+ * forward: a (R, 4H) holds x W_ih^T + h W_hh^T (no bias); on return the activated gates
+ *   i, f, g, o (the biases b_ih + b_hh are added here). cprev (R, H) or NULL (zeros). Writes c, h (R, H).
+ * backward: a (R, 4H) activated gates in, dL/da out. dh_ext / dh_rec (R, H): gradient from
+ *   the output and from step t+1 (either may be NULL). dc (R, H): in dL/dc_t carried from
+ *   t+1, out dL/dc_{t-1}. dbias (4H) += column sums of dL/da. */
+void tg_lstm_cell_forward(tg_real *a, tg_real *c, tg_real *h, const tg_real *cprev, const tg_real *b_ih,
+                          const tg_real *b_hh, int R, int H);
+void tg_lstm_cell_backward(tg_real *a, tg_real *dc, const tg_real *dh_ext, const tg_real *dh_rec,
+                           const tg_real *c, const tg_real *cprev, int R, int H, double *dbias, tg_real *tmp4h);
+
+#endif

@@ -1,0 +1,377 @@
+/* dataset.c — the basins of a run: ids, series, static attributes, normalisation. */
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train_internal.h"
+
+static int cmp_id(const void *a, const void *b) { return strcmp((const char *)a, (const char *)b); }
+
+/* Every "<id>.csv" in a folder except attributes.csv, sorted. */
+static int ids_from_folder(const char *dir, tg_basin_list *ids)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return tg_error_set(TG_EIO, "%s: cannot open data folder", dir);
+    struct dirent *e;
+    int cap = 0;
+    ids->n = 0;
+    ids->id = NULL;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".csv") || !strcmp(e->d_name, "attributes.csv") ||
+            len - 4 >= TG_ID_MAX)
+            continue;
+        if (ids->n == cap) {
+            int nc = cap ? 2 * cap : 64;
+            void *p = realloc(ids->id, (size_t)nc * TG_ID_MAX);
+            if (!p) {
+                closedir(d);
+                return tg_error_set(TG_ENOMEM, "out of memory");
+            }
+            ids->id = p;
+            cap = nc;
+        }
+        memcpy(ids->id[ids->n], e->d_name, len - 4);
+        ids->id[ids->n][len - 4] = '\0';
+        ids->n++;
+    }
+    closedir(d);
+    qsort(ids->id, (size_t)ids->n, TG_ID_MAX, cmp_id);
+    if (ids->n == 0)
+        return tg_error_set(TG_EINVAL, "%s: no <basin>.csv files", dir);
+    return 0;
+}
+
+/* Caravan: the gauge_id column of basins.csv. */
+static int ids_from_caravan(const char *root, tg_basin_list *ids)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/basins.csv", root);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(path, sizeof path, "%s/timeseries", root);
+        return ids_from_folder(path, ids);
+    }
+    char line[1024];
+    int cap = 0, lineno = 0;
+    ids->n = 0;
+    ids->id = NULL;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (lineno == 1)
+            continue; /* header */
+        size_t len = strcspn(line, ",\r\n");
+        if (len == 0)
+            continue;
+        if (len >= TG_ID_MAX) {
+            fclose(f);
+            return tg_error_set(TG_EINVAL, "%s: line %d, field 'gauge_id': too long", path, lineno);
+        }
+        if (ids->n == cap) {
+            cap = cap ? 2 * cap : 256;
+            ids->id = realloc(ids->id, (size_t)cap * TG_ID_MAX);
+            if (!ids->id) {
+                fclose(f);
+                return tg_error_set(TG_ENOMEM, "out of memory");
+            }
+        }
+        memcpy(ids->id[ids->n], line, len);
+        ids->id[ids->n][len] = '\0';
+        ids->n++;
+    }
+    fclose(f);
+    return 0;
+}
+
+int tg_dataset_basin_ids(const tg_cfg *cfg, tg_basin_list *ids)
+{
+    memset(ids, 0, sizeof *ids);
+    const char *src = tg_cfg_str(cfg, "data.source"), *path = tg_cfg_str(cfg, "data.path");
+    int rc = 0;
+    int n = tg_cfg_list_len(cfg, "data.basins");
+    if (n > 0) {
+        ids->id = calloc((size_t)n, TG_ID_MAX);
+        if (!ids->id)
+            return tg_error_set(TG_ENOMEM, "out of memory");
+        for (int i = 0; i < n; i++)
+            snprintf(ids->id[i], TG_ID_MAX, "%s", tg_cfg_list_item(cfg, "data.basins", i));
+        ids->n = n;
+    } else if (tg_cfg_str(cfg, "data.basin_file"))
+        rc = tg_basin_list_read(tg_cfg_str(cfg, "data.basin_file"), ids);
+    else if (!strcmp(src, "caravan"))
+        rc = ids_from_caravan(path, ids);
+    else if (!strcmp(src, "csv"))
+        rc = ids_from_folder(path, ids);
+    else
+        rc = tg_error_set(TG_EINVAL, "%s: data.source '%s' needs data.basins or data.basin_file", tg_cfg_path(cfg), src);
+    if (rc)
+        return rc;
+    long nmax = tg_cfg_int(cfg, "data.n_basins");
+    if (nmax > 0 && nmax < ids->n)
+        ids->n = (int)nmax;
+    return 0;
+}
+
+static int read_basin(const tg_cfg *cfg, const char *id, tg_basin *b)
+{
+    const char *src = tg_cfg_str(cfg, "data.source"), *path = tg_cfg_str(cfg, "data.path");
+    if (!strcmp(src, "caravan"))
+        return tg_caravan_read(path, id, b);
+    if (!strcmp(src, "csv"))
+        return tg_csv_read(path, id, b);
+    if (!strcmp(src, "camels_us")) {
+        tg_camels_options o = {.product = tg_cfg_str(cfg, "data.product"), .pet_method = TG_PET_AUTO};
+        return tg_camels_read(path, id, &o, b);
+    }
+    return tg_error_set(TG_EINVAL, "data.source '%s' is read as a whole file", src);
+}
+
+static int load_basins(tg_dataset *d, const tg_cfg *cfg, const tg_basin_list *ids)
+{
+    const char *src = tg_cfg_str(cfg, "data.source");
+    d->B = ids->n;
+    d->raw = calloc((size_t)d->B, sizeof(tg_basin));
+    if (!d->raw)
+        return tg_error_set(TG_ENOMEM, "out of memory");
+    if (!strcmp(src, "netcdf")) {
+        tg_basin *all = NULL;
+        int nall = 0;
+        int rc = tg_netcdf_read(tg_cfg_str(cfg, "data.path"), &all, &nall);
+        if (rc)
+            return rc;
+        for (int i = 0; i < d->B && !rc; i++) {
+            int j = 0;
+            while (j < nall && strcmp(all[j].id, ids->id[i]))
+                j++;
+            if (j == nall)
+                rc = tg_error_set(TG_EINVAL, "%s: no basin '%s'", tg_cfg_str(cfg, "data.path"), ids->id[i]);
+            else
+                rc = tg_basin_slice(&all[j], all[j].start, all[j].start + all[j].T - 1, &d->raw[i]);
+        }
+        tg_basin_array_free(&all, nall);
+        return rc;
+    }
+    int rc = 0;
+    char msg[2048] = "";
+    /* Basins are independent files: read them in parallel, report the first failure. */
+    #pragma omp parallel for schedule(dynamic)
+    for (int i = 0; i < d->B; i++) {
+        int r;
+        #pragma omp atomic read
+        r = rc;
+        if (r)
+            continue;
+        int e = read_basin(cfg, ids->id[i], &d->raw[i]);
+        if (e) {
+            #pragma omp critical(tg_dataset_err)
+            if (!rc) {
+                rc = e;
+                snprintf(msg, sizeof msg, "%s", tg_error_message());
+            }
+        }
+    }
+    if (rc)
+        return tg_error_set(rc, "%s", msg);
+    return 0;
+}
+
+static int load_statics(tg_dataset *d, const tg_cfg *cfg, tg_runlog *rl)
+{
+    const char *apath = tg_cfg_str(cfg, "data.attributes");
+    if (!apath)
+        return 0;
+    int ncol = tg_cfg_list_len(cfg, "data.attribute_names");
+    const char **cols = ncol ? calloc((size_t)ncol, sizeof(char *)) : NULL;
+    for (int i = 0; i < ncol; i++)
+        cols[i] = strdup(tg_cfg_list_item(cfg, "data.attribute_names", i));
+    tg_attributes a;
+    memset(&a, 0, sizeof a);
+    size_t len = strlen(apath);
+    int rc;
+    if (len > 4 && !strcmp(apath + len - 4, ".csv"))
+        rc = tg_attributes_read_csv(apath, &a);
+    else {
+        tg_attr_options o = {.columns = cols, .n_columns = ncol, .include_hydro = 0, .categorical = TG_CAT_ONEHOT};
+        rc = tg_camels_attributes_read(apath, &o, &a);
+    }
+    /* csv: select the named columns here */
+    int *pick = NULL;
+    int S = a.F;
+    if (!rc) {
+        pick = malloc((size_t)(a.F > 0 ? a.F : 1) * sizeof(int));
+        if (ncol && len > 4 && !strcmp(apath + len - 4, ".csv")) {
+            S = ncol;
+            for (int i = 0; i < ncol && !rc; i++) {
+                pick[i] = tg_attributes_column(&a, cols[i]);
+                if (pick[i] < 0)
+                    rc = tg_error_set(TG_EINVAL, "%s: no attribute column '%s' (data.attribute_names)", apath, cols[i]);
+            }
+        } else
+            for (int i = 0; i < S; i++)
+                pick[i] = i;
+    }
+    if (!rc) {
+        d->S = S;
+        d->statics = calloc((size_t)d->B * (size_t)(S > 0 ? S : 1), sizeof(tg_real));
+        d->static_names = calloc((size_t)(S > 0 ? S : 1), TG_NAME_MAX);
+        for (int s = 0; s < S; s++)
+            snprintf(d->static_names[s], TG_NAME_MAX, "%s", a.name[pick[s]]);
+        for (int b = 0; b < d->B && !rc; b++) {
+            int row = tg_attributes_basin(&a, d->raw[b].id);
+            if (row < 0)
+                rc = tg_error_set(TG_EINVAL, "%s: no attributes for basin '%s'", apath, d->raw[b].id);
+            else
+                for (int s = 0; s < S; s++)
+                    d->statics[(size_t)b * S + s] = a.value[(size_t)row * a.F + pick[s]];
+        }
+    }
+    if (!rc)
+        tg_runlog_printf(rl, "static attributes: %d columns from %s\n", d->S, apath);
+    free(pick);
+    for (int i = 0; i < ncol; i++)
+        free((void *)cols[i]);
+    free(cols);
+    tg_attributes_free(&a);
+    return rc;
+}
+
+/* z-score of statics over basins (stored as features "attr:<name>"); missing -> 0 (the mean). */
+static int normalise_statics(tg_dataset *d, int fit)
+{
+    for (int s = 0; s < d->S; s++) {
+        char name[TG_NAME_MAX + 8];
+        snprintf(name, sizeof name, "attr:%.60s", d->static_names[s]);
+        int k = tg_norm_find(&d->nm, name);
+        if (fit) {
+            if (k < 0)
+                k = tg_norm_add(&d->nm, name, 0, 0);
+            if (k < 0)
+                return tg_error_code();
+            tg_norm_update(&d->nm, k, d->statics + s, (size_t)d->B, (size_t)d->S);
+        } else if (k < 0)
+            return tg_error_set(TG_EINVAL, "normalisation file has no feature '%s'", name);
+    }
+    if (fit && tg_norm_finish(&d->nm))
+        return tg_error_code();
+    for (int s = 0; s < d->S; s++) {
+        char name[TG_NAME_MAX + 8];
+        snprintf(name, sizeof name, "attr:%.60s", d->static_names[s]);
+        int k = tg_norm_find(&d->nm, name);
+        tg_norm_apply(&d->nm, k, d->statics + s, (size_t)d->B, (size_t)d->S);
+        for (int b = 0; b < d->B; b++)
+            if (isnan((double)d->statics[(size_t)b * d->S + s]))
+                d->statics[(size_t)b * d->S + s] = 0;
+    }
+    return 0;
+}
+
+int tg_dataset_load(tg_dataset *d, const tg_cfg *cfg, const char *run_dir, int fit, tg_runlog *rl)
+{
+    memset(d, 0, sizeof *d);
+    tg_basin_list ids;
+    int rc = tg_dataset_basin_ids(cfg, &ids);
+    if (rc)
+        return rc;
+    rc = load_basins(d, cfg, &ids);
+    tg_basin_list_free(&ids);
+    if (rc)
+        return rc;
+    tg_runlog_printf(rl, "data: %d basins from %s (%s)\n", d->B, tg_cfg_str(cfg, "data.path"),
+                     tg_cfg_str(cfg, "data.source"));
+    if (d->B > 0 && d->raw[0].note[0])
+        tg_runlog_printf(rl, "data: %s: %s\n", d->raw[0].id, d->raw[0].note);
+    /* dynamic inputs */
+    d->F = tg_cfg_list_len(cfg, "inputs.dynamic");
+    if (d->F > TG_MAX_INPUTS)
+        return tg_error_set(TG_EINVAL, "%s: at most %d dynamic inputs", tg_cfg_path(cfg), TG_MAX_INPUTS);
+    unsigned need = TG_VAR_BIT(TG_VAR_Q);
+    for (int f = 0; f < d->F; f++) {
+        const char *name = tg_cfg_list_item(cfg, "inputs.dynamic", f);
+        d->vars[f] = tg_var_find(name);
+        if (d->vars[f] < 0)
+            return tg_error_set(TG_EINVAL, "%s:%d: inputs.dynamic: unknown variable '%s'", tg_cfg_path(cfg),
+                                tg_cfg_line(cfg, "inputs.dynamic"), name);
+        need |= TG_VAR_BIT(d->vars[f]);
+    }
+    if (!strcmp(tg_cfg_str(cfg, "model.type"), "dhbv"))
+        need |= TG_VAR_BIT(TG_VAR_P) | TG_VAR_BIT(TG_VAR_TEMP) | TG_VAR_BIT(TG_VAR_PET);
+    for (int b = 0; b < d->B; b++)
+        if ((rc = tg_basin_require(&d->raw[b], need, "the run's inputs")))
+            return rc;
+    if ((rc = load_statics(d, cfg, rl)))
+        return rc;
+    /* normalisation: fit on the training period, or load the run's statistics */
+    char npath[4200];
+    snprintf(npath, sizeof npath, "%s/normalisation.txt", run_dir);
+    int first = tg_cfg_date(cfg, "periods.train_start"), last = tg_cfg_date(cfg, "periods.train_end");
+    if (fit) {
+        for (int f = 0; f < d->F; f++) {
+            const char *name = tg_var_name(d->vars[f]);
+            int lg = 0;
+            for (int i = 0; i < tg_cfg_list_len(cfg, "inputs.log"); i++)
+                lg |= !strcmp(tg_cfg_list_item(cfg, "inputs.log", i), name);
+            if ((rc = tg_norm_fit_basins(&d->nm, name, lg, 0.1, d->raw, d->B, d->vars[f], first, last)))
+                return tg_error_prefix(rc, "normalising input '%s': ", name);
+        }
+        if ((rc = tg_norm_fit_basins(&d->nm, "Q", 0, 0, d->raw, d->B, TG_VAR_Q, first, last)))
+            return tg_error_prefix(rc, "normalising Q: ");
+    } else if ((rc = tg_norm_load(&d->nm, npath)))
+        return rc;
+    if ((rc = normalise_statics(d, fit)))
+        return rc;
+    if (fit && (rc = tg_norm_save(&d->nm, npath)))
+        return rc;
+    int kq = tg_norm_find(&d->nm, "Q");
+    d->q_mean_all = d->nm.f[kq].mean;
+    d->q_std_all = d->nm.f[kq].std;
+    /* normalised copies of the inputs */
+    d->norm = calloc((size_t)d->B, sizeof(tg_basin));
+    d->q_std = calloc((size_t)d->B, sizeof(double));
+    if (!d->norm || !d->q_std)
+        return tg_error_set(TG_ENOMEM, "out of memory");
+    for (int b = 0; b < d->B && !rc; b++) {
+        tg_basin *r = &d->raw[b], *n = &d->norm[b];
+        if ((rc = tg_basin_init(n, r->id, r->start, r->T)))
+            break;
+        for (int f = 0; f < d->F && !rc; f++) {
+            tg_real *dst = tg_basin_add_var(n, d->vars[f]);
+            if (!dst) {
+                rc = TG_ENOMEM;
+                break;
+            }
+            memcpy(dst, r->var[d->vars[f]], (size_t)r->T * sizeof(tg_real));
+            tg_norm_apply(&d->nm, tg_norm_find(&d->nm, tg_var_name(d->vars[f])), dst, (size_t)r->T, 1);
+        }
+        /* per-basin flow std over the training period: the NSE* weights */
+        double s = 0, s2 = 0;
+        int cnt = 0;
+        for (int t = 0; t < r->T; t++) {
+            int day = r->start + t;
+            double q = (double)r->var[TG_VAR_Q][t];
+            if (day < first || day > last || isnan(q))
+                continue;
+            s += q;
+            s2 += q * q;
+            cnt++;
+        }
+        d->q_std[b] = cnt > 1 ? sqrt(fmax(0, (s2 - s * s / cnt) / (cnt - 1))) : 1;
+    }
+    return rc;
+}
+
+void tg_dataset_free(tg_dataset *d)
+{
+    for (int b = 0; b < d->B; b++) {
+        if (d->raw) tg_basin_free(&d->raw[b]);
+        if (d->norm) tg_basin_free(&d->norm[b]);
+    }
+    free(d->raw);
+    free(d->norm);
+    free(d->statics);
+    free(d->static_names);
+    free(d->q_std);
+    tg_norm_free(&d->nm);
+    memset(d, 0, sizeof *d);
+}

@@ -1,0 +1,248 @@
+/* evaluate.c — `terragrad test RUN_DIR`: run the trained model over a whole period per
+ * basin (with a spin-up before it), score it, and write metrics and predictions. */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train_internal.h"
+
+/* Writes one basin's predictions CSV (temp file + rename). */
+static int write_predictions(const char *dir, const char *id, int first_day, int n, const tg_real *obs,
+                             const tg_real *sim, const tg_real *fluxes /* (n, NOUT) or NULL */, const tg_real *pet)
+{
+    char path[4400], tmp[4500], date[16];
+    snprintf(path, sizeof path, "%s/%s.csv", dir, id);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return tg_error_set(TG_EIO, "%s: cannot write", tmp);
+    fprintf(f, "date,Q_obs,Q");
+    if (fluxes) {
+        fprintf(f, ",PET");
+        for (int k = 1; k < TG_HBV_NOUT; k++)
+            fprintf(f, ",%s", tg_hbv_output_names[k]);
+    }
+    fputc('\n', f);
+    for (int t = 0; t < n; t++) {
+        fprintf(f, "%s,", tg_date_format(first_day + t, date));
+        if (isnan((double)obs[t]))
+            fprintf(f, "NA");
+        else
+            fprintf(f, "%.6g", (double)obs[t]);
+        fprintf(f, ",%.6g", (double)sim[t]);
+        if (fluxes) {
+            fprintf(f, ",%.6g", (double)pet[t]);
+            for (int k = 1; k < TG_HBV_NOUT; k++)
+                fprintf(f, ",%.6g", (double)fluxes[(size_t)t * TG_HBV_NOUT + k]);
+        }
+        fputc('\n', f);
+    }
+    if (fclose(f) || rename(tmp, path)) {
+        remove(tmp);
+        return tg_error_set(TG_EIO, "%s: write failed", path);
+    }
+    return 0;
+}
+
+static int write_metrics(const char *path, const tg_dataset *d, const tg_metrics *m)
+{
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return tg_error_set(TG_EIO, "%s: cannot write", tmp);
+    fprintf(f, "basin");
+    for (int k = 0; k < TG_METRIC_COUNT; k++)
+        fprintf(f, ",%s", tg_metric_names[k]);
+    fprintf(f, ",n_days\n");
+    for (int b = 0; b < d->B; b++) {
+        fprintf(f, "%s", d->raw[b].id);
+        for (int k = 0; k < TG_METRIC_COUNT; k++)
+            fprintf(f, ",%.6g", tg_metric_get(&m[b], k));
+        fprintf(f, ",%d\n", m[b].n);
+    }
+    if (fclose(f) || rename(tmp, path)) {
+        remove(tmp);
+        return tg_error_set(TG_EIO, "%s: write failed", path);
+    }
+    return 0;
+}
+
+int tg_evaluate(const char *run_dir, const char *period)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.yaml", run_dir);
+    tg_cfg *cfg = tg_cfg_load(path, tg_train_schema, tg_train_schema_len);
+    if (!cfg)
+        return tg_error_code();
+    char ks[64], ke[64];
+    snprintf(ks, sizeof ks, "periods.%s_start", period);
+    snprintf(ke, sizeof ke, "periods.%s_end", period);
+    int first = tg_cfg_date(cfg, ks), last = tg_cfg_date(cfg, ke);
+    tg_runlog rl = {0};
+    int rc = tg_runlog_open(&rl, run_dir, "test.log");
+    if (!rc && (first == INT_MIN || last == INT_MIN || last < first))
+        rc = tg_error_set(TG_EINVAL, "%s: no valid %s period (%s, %s)", path, period, ks, ke);
+    if (rc) {
+        tg_cfg_free(&cfg);
+        tg_runlog_close(&rl);
+        return rc;
+    }
+    tg_dataset d;
+    tg_model m;
+    tg_params *ps = tg_params_create();
+    tg_ctx *ctx = tg_ctx_create();
+    tg_metrics *met = NULL;
+    rc = tg_dataset_load(&d, cfg, run_dir, 0, &rl);
+    if (!rc)
+        rc = tg_model_build(&m, cfg, &d, ps);
+    snprintf(path, sizeof path, "%s/last.ckpt", run_dir);
+    if (!rc)
+        rc = tg_checkpoint_load(path, ps, NULL, NULL, NULL);
+    const int warm = (int)tg_cfg_int(cfg, "training.warmup");
+    const int n = last - first + 1, L = warm + n, in = d.F + d.S;
+    char pred_dir[4200];
+    snprintf(pred_dir, sizeof pred_dir, "%s/predictions_%s", run_dir, period);
+    if (!rc)
+        rc = tg_mkdir_p(pred_dir);
+    /* basins per forward pass: bound the LSTM's saved activations to ~200 MB */
+    int chunk = (int)(5e7 / ((double)L * (6.0 * m.hidden + 3.0 * in + 50.0)));
+    if (chunk < 1) chunk = 1;
+    if (chunk > d.B) chunk = d.B;
+    if (chunk > 1024) chunk = 1024;
+    tg_real *x = NULL, *forc = NULL, *obs = NULL, *sim = NULL, *flux = NULL, *pet = NULL, *obs_b = NULL;
+    tg_basin *sl_norm = NULL, *sl_raw = NULL;
+    tg_basin *sims = NULL;
+    if (!rc) {
+        x = malloc((size_t)L * chunk * in * sizeof(tg_real));
+        forc = malloc((size_t)L * chunk * 3 * sizeof(tg_real));
+        obs = malloc((size_t)L * chunk * sizeof(tg_real));
+        sim = malloc((size_t)n * sizeof(tg_real));
+        flux = malloc((size_t)n * TG_HBV_NOUT * sizeof(tg_real));
+        pet = malloc((size_t)n * sizeof(tg_real));
+        obs_b = malloc((size_t)n * sizeof(tg_real));
+        sl_norm = calloc((size_t)chunk, sizeof(tg_basin));
+        sl_raw = calloc((size_t)chunk, sizeof(tg_basin));
+        met = calloc((size_t)d.B, sizeof(tg_metrics));
+        sims = calloc((size_t)d.B, sizeof(tg_basin));
+        if (!x || !forc || !obs || !sim || !flux || !pet || !obs_b || !sl_norm || !sl_raw || !met || !sims)
+            rc = tg_error_set(TG_ENOMEM, "out of memory");
+    }
+    tg_ctx_set_grad(ctx, 0);
+    long filled = 0;
+    for (int b0 = 0; !rc && b0 < d.B; b0 += chunk) {
+        int nb = d.B - b0 < chunk ? d.B - b0 : chunk;
+        int zero_off[1024] = {0}, idx[1024];
+        for (int k = 0; k < nb && !rc; k++) {
+            idx[k] = k;
+            rc = tg_basin_slice(&d.norm[b0 + k], first - warm, last, &sl_norm[k]);
+            if (!rc)
+                rc = tg_basin_slice(&d.raw[b0 + k], first - warm, last, &sl_raw[k]);
+        }
+        if (rc)
+            break;
+        /* statics of this chunk */
+        tg_batch_gather(sl_norm, idx, zero_off, nb, L, d.vars, d.F, d.statics ? d.statics + (size_t)b0 * d.S : NULL,
+                        d.S, x);
+        for (size_t i = 0; i < (size_t)L * nb * in; i++)
+            if (isnan((double)x[i])) { /* days outside a basin's record: the normalised mean */
+                x[i] = 0;
+                filled++;
+            }
+        int qv = TG_VAR_Q, fv[3] = {TG_VAR_P, TG_VAR_TEMP, TG_VAR_PET};
+        tg_batch_gather(sl_raw, idx, zero_off, nb, L, &qv, 1, NULL, 0, obs);
+        tg_batch_gather(sl_raw, idx, zero_off, nb, L, fv, 3, NULL, 0, forc);
+        for (size_t i = 0; i < (size_t)L * nb * 3; i++)
+            if (isnan((double)forc[i])) {
+                forc[i] = 0;
+                filled++;
+            }
+        tg_model_out mo;
+        rc = tg_model_forward(&m, ctx, ps, x, forc, L, nb, 0, NULL, &mo);
+        if (rc)
+            break;
+        int Lq = mo.q->shape[0];
+        for (int k = 0; k < nb && !rc; k++) {
+            int b = b0 + k;
+            double *o = malloc((size_t)n * sizeof(double)), *s = malloc((size_t)n * sizeof(double));
+            if (!o || !s) {
+                free(o);
+                free(s);
+                rc = tg_error_set(TG_ENOMEM, "out of memory");
+                break;
+            }
+            for (int t = 0; t < n; t++) {
+                obs_b[t] = obs[(size_t)(warm + t) * nb + k];
+                sim[t] = mo.q->data[(size_t)(Lq - n + t) * nb + k];
+                o[t] = (double)obs[(size_t)(warm + t) * nb + k];
+                s[t] = (double)sim[t];
+                pet[t] = forc[((size_t)(warm + t) * nb + k) * 3 + 2];
+                if (mo.fluxes)
+                    for (int j = 0; j < TG_HBV_NOUT; j++)
+                        flux[(size_t)t * TG_HBV_NOUT + j] =
+                            mo.fluxes->data[((size_t)(Lq - n + t) * TG_HBV_NOUT + j) * nb + k];
+            }
+            tg_metrics_compute(o, s, n, &met[b]); /* NaN metrics for basins without data */
+            free(o);
+            free(s);
+            rc = write_predictions(pred_dir, d.raw[b].id, first, n, obs_b, sim,
+                                   mo.fluxes ? flux : NULL, pet);
+            /* the simulated series for the NetCDF file */
+            if (!rc && !(rc = tg_basin_init(&sims[b], d.raw[b].id, first, n))) {
+                tg_real *qv2 = tg_basin_add_var(&sims[b], TG_VAR_Q);
+                if (!qv2)
+                    rc = TG_ENOMEM;
+                else
+                    memcpy(qv2, sim, (size_t)n * sizeof(tg_real));
+                sims[b].lat = d.raw[b].lat;
+                sims[b].lon = d.raw[b].lon;
+                sims[b].area_km2 = d.raw[b].area_km2;
+            }
+        }
+        for (int k = 0; k < nb; k++) {
+            tg_basin_free(&sl_norm[k]);
+            tg_basin_free(&sl_raw[k]);
+        }
+        tg_ctx_reset(ctx);
+        tg_ctx_set_grad(ctx, 0);
+    }
+    if (!rc && filled)
+        tg_runlog_printf(&rl, "note: %ld missing input values (outside the basins' records) set to the mean\n", filled);
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/metrics_%s.csv", run_dir, period);
+        rc = write_metrics(path, &d, met);
+    }
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/predictions_%s.nc", run_dir, period);
+        rc = tg_netcdf_write(path, sims, d.B);
+    }
+    if (!rc) {
+        tg_metrics med, mean;
+        int cnt[TG_METRIC_COUNT];
+        rc = tg_metrics_summary(met, d.B, 30, &med, &mean, cnt);
+        char date0[16], date1[16];
+        tg_runlog_printf(&rl, "%s period %s..%s, %d basins (%d with >= 30 observed days)\n", period,
+                         tg_date_format(first, date0), tg_date_format(last, date1), d.B, med.n);
+        tg_runlog_printf(&rl, "%-12s %10s %10s\n", "metric", "median", "mean");
+        for (int k = 0; k < TG_METRIC_COUNT; k++)
+            tg_runlog_printf(&rl, "%-12s %10.4f %10.4f\n", tg_metric_names[k], tg_metric_get(&med, k),
+                             tg_metric_get(&mean, k));
+        tg_runlog_printf(&rl, "wrote %s/metrics_%s.csv, predictions_%s/ and predictions_%s.nc\n", run_dir, period,
+                         period, period);
+    } else
+        tg_runlog_printf(&rl, "error: %s\n", tg_error_message());
+    free(x); free(forc); free(obs); free(sim); free(flux); free(pet); free(obs_b);
+    free(sl_norm); free(sl_raw); free(met);
+    if (sims) {
+        for (int b = 0; b < d.B; b++)
+            tg_basin_free(&sims[b]);
+        free(sims);
+    }
+    tg_ctx_free(&ctx);
+    tg_params_free(&ps);
+    tg_dataset_free(&d);
+    tg_runlog_close(&rl);
+    tg_cfg_free(&cfg);
+    return rc;
+}

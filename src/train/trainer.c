@@ -1,0 +1,240 @@
+/* trainer.c — `terragrad train CONFIG`: minibatches of basin x window, forward, masked
+ * loss, backward, clipping, optimizer step; per-epoch checkpoint (atomic), loss log. */
+#include <limits.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "train_internal.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int make_schedule(const tg_cfg *cfg, tg_schedule *s)
+{
+    const char *kind = tg_cfg_str(cfg, "optim.schedule");
+    double lr = tg_cfg_float(cfg, "optim.lr");
+    if (!strcmp(kind, "step"))
+        *s = tg_schedule_step(lr, (int)tg_cfg_int(cfg, "optim.step_size"), tg_cfg_float(cfg, "optim.gamma"));
+    else if (!strcmp(kind, "exponential"))
+        *s = tg_schedule_exponential(lr, tg_cfg_float(cfg, "optim.gamma"));
+    else if (!strcmp(kind, "cosine"))
+        *s = tg_schedule_cosine(lr, (int)tg_cfg_int(cfg, "training.epochs"), tg_cfg_float(cfg, "optim.lr_min"));
+    else if (!strcmp(kind, "table")) {
+        int n = tg_cfg_list_len(cfg, "optim.table_epochs");
+        if (n == 0 || n != tg_cfg_list_len(cfg, "optim.table_lrs") || n > TG_SCHED_MAX_TABLE)
+            return tg_error_set(TG_EINVAL, "%s: optim.table_epochs and optim.table_lrs need the same length (1..%d)",
+                                tg_cfg_path(cfg), TG_SCHED_MAX_TABLE);
+        int ep[TG_SCHED_MAX_TABLE];
+        double lrs[TG_SCHED_MAX_TABLE];
+        for (int i = 0; i < n; i++) {
+            ep[i] = atoi(tg_cfg_list_item(cfg, "optim.table_epochs", i));
+            lrs[i] = atof(tg_cfg_list_item(cfg, "optim.table_lrs", i));
+        }
+        *s = tg_schedule_constant(lr);
+        return tg_schedule_table(s, n, ep, lrs);
+    } else
+        *s = tg_schedule_constant(lr);
+    return 0;
+}
+
+/* Gathers x (L, nb, F+S), forcing (L, nb, 3) and obs (L, nb) of the sampled windows. */
+typedef struct {
+    tg_real *x, *forcing, *obs;
+} batch_buf;
+
+static void gather(const tg_dataset *d, const int *bi, const int *off, int nb, int L, batch_buf *bb, int need_forcing)
+{
+    tg_batch_gather(d->norm, bi, off, nb, L, d->vars, d->F, d->statics, d->S, bb->x);
+    int qv = TG_VAR_Q;
+    tg_batch_gather(d->raw, bi, off, nb, L, &qv, 1, NULL, 0, bb->obs);
+    if (need_forcing) {
+        int fv[3] = {TG_VAR_P, TG_VAR_TEMP, TG_VAR_PET};
+        tg_batch_gather(d->raw, bi, off, nb, L, fv, 3, NULL, 0, bb->forcing);
+    }
+}
+
+int tg_train(const char *config_path, const tg_train_options *opt)
+{
+    tg_cfg *cfg = tg_cfg_load(config_path, tg_train_schema, tg_train_schema_len);
+    if (!cfg)
+        return tg_error_code();
+    char run_dir[4096];
+    if (opt && opt->run_dir)
+        snprintf(run_dir, sizeof run_dir, "%s", opt->run_dir);
+    else if (tg_cfg_str(cfg, "output.dir"))
+        snprintf(run_dir, sizeof run_dir, "%s", tg_cfg_str(cfg, "output.dir"));
+    else {
+        const char *base = strrchr(config_path, '/');
+        base = base ? base + 1 : config_path;
+        snprintf(run_dir, sizeof run_dir, "runs/%.*s", (int)strcspn(base, "."), base);
+    }
+    int rc = tg_mkdir_p(run_dir);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.yaml", run_dir);
+    if (!rc && !(opt && opt->resume))
+        rc = tg_copy_file(config_path, path);
+    tg_runlog rl = {0};
+    if (!rc)
+        rc = tg_runlog_open(&rl, run_dir, "train.log");
+    if (rc) {
+        tg_cfg_free(&cfg);
+        return rc;
+    }
+    int threads = (int)tg_cfg_int(cfg, "training.threads");
+    if (threads > 0)
+        omp_set_num_threads(threads);
+    tg_runlog_printf(&rl, "terragrad train %s -> %s (%s build, %d threads)\n", config_path, run_dir, TG_REAL_NAME,
+                     omp_get_max_threads());
+
+    tg_dataset d;
+    tg_model m;
+    tg_params *ps = tg_params_create();
+    tg_optim *op = NULL;
+    tg_ctx *ctx = tg_ctx_create();
+    tg_sampler smp;
+    memset(&smp, 0, sizeof smp);
+    batch_buf bb = {0};
+    FILE *lossf = NULL;
+    tg_rng rng;
+    tg_rng_seed(&rng, (uint64_t)tg_cfg_int(cfg, "seed"));
+
+    rc = tg_dataset_load(&d, cfg, run_dir, !(opt && opt->resume), &rl);
+    if (!rc)
+        rc = tg_model_build(&m, cfg, &d, ps);
+    if (!rc)
+        rc = tg_model_init_weights(&m, ps, &rng, cfg);
+    int loss_type = tg_loss_parse(tg_cfg_str(cfg, "loss.type"));
+    tg_optim_config oc = {0};
+    if (!rc) {
+        tg_optim_kind kind;
+        rc = tg_optim_parse(tg_cfg_str(cfg, "optim.type"), &kind);
+        oc.kind = kind;
+        oc.lr = tg_cfg_float(cfg, "optim.lr");
+        oc.weight_decay = tg_cfg_float(cfg, "optim.weight_decay");
+    }
+    if (!rc && !(op = tg_optim_create(&oc, ps)))
+        rc = tg_error_code() ? tg_error_code() : TG_ENOMEM;
+    tg_schedule sched;
+    if (!rc)
+        rc = make_schedule(cfg, &sched);
+    int64_t start_epoch = 0;
+    snprintf(path, sizeof path, "%s/last.ckpt", run_dir);
+    if (!rc && opt && opt->resume) {
+        rc = tg_checkpoint_load(path, ps, op, &rng, &start_epoch);
+        if (!rc)
+            tg_runlog_printf(&rl, "resumed from %s after epoch %lld\n", path, (long long)start_epoch);
+    }
+    const int warm = (int)tg_cfg_int(cfg, "training.warmup"), hor = (int)tg_cfg_int(cfg, "training.horizon");
+    const int L = warm + hor, nb = (int)tg_cfg_int(cfg, "training.batch");
+    const int epochs = (int)tg_cfg_int(cfg, "training.epochs"), iters = (int)tg_cfg_int(cfg, "training.iterations");
+    if (!rc && (hor <= 0 || warm < 0 || nb <= 0 || epochs < 0 || iters <= 0))
+        rc = tg_error_set(TG_EINVAL, "%s: training.horizon, batch and iterations must be positive", config_path);
+    if (!rc)
+        rc = tg_sampler_init(&smp, d.raw, d.B, d.vars, d.F, TG_VAR_Q, tg_cfg_date(cfg, "periods.train_start"),
+                             tg_cfg_date(cfg, "periods.train_end"), warm, hor,
+                             (uint64_t)tg_cfg_int(cfg, "seed") * 7919u + (uint64_t)start_epoch);
+    if (!rc && smp.n_windows == 0)
+        rc = tg_error_set(TG_EINVAL, "%s: no training window of %d days with observed flow in the training period",
+                          config_path, L);
+    int *bi = NULL, *off = NULL;
+    double *bstd = NULL;
+    if (!rc) {
+        size_t in = (size_t)(d.F + d.S);
+        bb.x = malloc((size_t)L * nb * in * sizeof(tg_real));
+        bb.forcing = malloc((size_t)L * nb * 3 * sizeof(tg_real));
+        bb.obs = malloc((size_t)L * nb * sizeof(tg_real));
+        bi = malloc((size_t)nb * sizeof(int));
+        off = malloc((size_t)nb * sizeof(int));
+        bstd = malloc((size_t)nb * sizeof(double));
+        if (!bb.x || !bb.forcing || !bb.obs || !bi || !off || !bstd)
+            rc = tg_error_set(TG_ENOMEM, "out of memory for batches");
+    }
+    if (!rc) {
+        tg_runlog_printf(&rl, "model %s: %zu parameters; %ld training windows of %d days (%d warm-up); loss %s; "
+                         "optimizer %s lr %g\n", tg_cfg_str(cfg, "model.type"), ps->size, smp.n_windows, L, warm,
+                         tg_cfg_str(cfg, "loss.type"), tg_cfg_str(cfg, "optim.type"), oc.lr);
+        snprintf(path, sizeof path, "%s/loss.csv", run_dir);
+        lossf = fopen(path, start_epoch ? "a" : "w");
+        if (!lossf)
+            rc = tg_error_set(TG_EIO, "%s: cannot write", path);
+        else if (!start_epoch)
+            fprintf(lossf, "epoch,loss,lr,seconds\n");
+    }
+    const double clip = tg_cfg_float(cfg, "optim.clip"), lw = tg_cfg_float(cfg, "loss.log_weight");
+    double t0 = now();
+    for (int ep = (int)start_epoch + 1; !rc && ep <= epochs; ep++) {
+        double lr = tg_schedule_lr(&sched, ep - 1), sum = 0;
+        tg_optim_set_lr(op, lr);
+        double te = now();
+        for (int it = 1; it <= iters && !rc; it++) {
+            int got = tg_sampler_next(&smp, nb, bi, off);
+            if (got < nb) /* epoch of the sampler ended: fill up from the next one */
+                got += tg_sampler_next(&smp, nb - got, bi + got, off + got);
+            gather(&d, bi, off, got, L, &bb, m.type == TG_MODEL_DHBV);
+            for (int k = 0; k < got; k++)
+                bstd[k] = d.q_std[bi[k]];
+            tg_model_out mo;
+            rc = tg_model_forward(&m, ctx, ps, bb.x, bb.forcing, L, got, 1, &rng, &mo);
+            if (rc)
+                break;
+            int Lq = mo.q->shape[0];
+            tg_tensor *q = tg_slice(ctx, mo.q, 0, Lq - hor, hor);
+            tg_tensor *loss = tg_streamflow_loss(ctx, loss_type, q, bb.obs + (size_t)(L - hor) * got, bstd, lw);
+            if (!loss) {
+                rc = tg_error_code() ? tg_error_code() : TG_EINVAL;
+                break;
+            }
+            double lv = (double)loss->data[0];
+            if (!isfinite(lv)) {
+                rc = tg_error_set(TG_EINVAL, "epoch %d iteration %d: the loss is not finite (%g); lower optim.lr?", ep,
+                                  it, lv);
+                break;
+            }
+            if ((rc = tg_backward(ctx, loss)))
+                break;
+            if (clip > 0)
+                tg_clip_grad_norm(ps, clip);
+            if ((rc = tg_optim_step(op, ps)))
+                break;
+            tg_ctx_reset(ctx);
+            sum += lv;
+            double frac = ((double)(ep - 1 - start_epoch) * iters + it) / ((double)(epochs - start_epoch) * iters);
+            tg_runlog_progress(&rl, ep, epochs, it, iters, sum / it, now() - t0, frac);
+        }
+        if (rc)
+            break;
+        tg_runlog_printf(&rl, "epoch %d/%d  loss %.5f  lr %.3g  %.1fs\n", ep, epochs, sum / iters, lr, now() - te);
+        fprintf(lossf, "%d,%.8g,%.6g,%.3f\n", ep, sum / iters, lr, now() - t0);
+        fflush(lossf);
+        snprintf(path, sizeof path, "%s/last.ckpt", run_dir);
+        rc = tg_checkpoint_save(path, ps, op, &rng, ep);
+    }
+    if (!rc)
+        tg_runlog_printf(&rl, "training done in %.1fs; checkpoint %s/last.ckpt\n", now() - t0, run_dir);
+    else
+        tg_runlog_printf(&rl, "error: %s\n", tg_error_message());
+    if (lossf)
+        fclose(lossf);
+    free(bb.x);
+    free(bb.forcing);
+    free(bb.obs);
+    free(bi);
+    free(off);
+    free(bstd);
+    tg_sampler_free(&smp);
+    tg_optim_free(&op);
+    tg_ctx_free(&ctx);
+    tg_params_free(&ps);
+    if (d.raw || d.B)
+        tg_dataset_free(&d);
+    tg_runlog_close(&rl);
+    tg_cfg_free(&cfg);
+    return rc;
+}
