@@ -98,4 +98,18 @@ int tg_train(const char *config_path, const tg_train_options *opt);
  * predictions CSV + NetCDF, summary. period: "test" or "valid". */
 int tg_evaluate(const char *run_dir, const char *period);
 
+/* ---------------------------------------------------------------- synthetic twin */
+typedef struct tg_twin_options {
+    int basins, warmup, train_years, test_years, iters, hidden, verbose;
+    uint64_t seed;
+    double noise, lr;           /* multiplicative log-normal noise sd; Adam rate */
+    const char *out_dir;        /* NULL: no files */
+} tg_twin_options;
+typedef struct tg_twin_result {
+    double nse_train_median, nse_test_median, nse_test_min, final_loss, seconds;
+    double corr[TG_HBV_NPARAM]; /* true vs learned parameter over basins */
+} tg_twin_result;
+void tg_twin_defaults(tg_twin_options *o);
+int tg_twin_run(const tg_twin_options *o, tg_twin_result *res);
+
 #endif
