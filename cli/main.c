@@ -17,15 +17,21 @@ static const command commands[] = {TG_COMMANDS(TG_ENTRY)};
 
 static void usage(FILE *f)
 {
-    fprintf(f, "terragrad %s (%s build) — differentiable modelling for the geosciences\n\n"
+    fprintf(f, "terragrad %s (%s build, %s) — differentiable modelling for the geosciences\n\n"
                "usage: terragrad <command> [options]   (terragrad <command> --help)\n\ncommands:\n",
-            "0.1.0", TG_REAL_NAME);
+            "0.1.0", TG_REAL_NAME,
+#ifdef TG_MPI
+            "MPI"
+#else
+            "no MPI"
+#endif
+    );
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (commands[i].run)
             fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         if (tg_cmd_demo)
@@ -49,4 +55,15 @@ int main(int argc, char **argv)
     fprintf(stderr, "terragrad: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (tg_dist_init(&argc, &argv)) {
+        fprintf(stderr, "terragrad: %s\n", tg_error_message());
+        return 1;
+    }
+    int rc = dispatch(argc, argv);
+    tg_dist_finalize();
+    return rc;
 }

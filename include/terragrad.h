@@ -48,6 +48,7 @@
  *   terragrad/config.h YAML run configs checked against a schema
  *   terragrad/adjoint.h implicit-step op (Newton + adjoint), Richards equation
  *   terragrad/pinn.h   physics-informed networks (Taylor-mode input derivatives)
+ *   terragrad/dist.h   data-parallel training across processes (MPI), serial fallback
  * Each module header is self-contained and included here; include only this file.
  */
 #ifndef TERRAGRAD_H
@@ -71,6 +72,12 @@
 #endif
 #if __has_include("terragrad/config.h")
 #include "terragrad/config.h"
+#endif
+#if __has_include("terragrad/simulate.h")
+#include "terragrad/simulate.h"
+#endif
+#if __has_include("terragrad/dist.h")
+#include "terragrad/dist.h"
 #endif
 #if __has_include("terragrad/pinn.h")
 #include "terragrad/pinn.h"

@@ -131,7 +131,10 @@ int tg_evaluate(const char *run_dir, const char *period)
     }
     tg_ctx_set_grad(ctx, 0);
     long filled = 0;
-    for (int b0 = 0; !rc && b0 < d.B; b0 += chunk) {
+    const int rank = tg_dist_rank(), nranks = tg_dist_size();
+    for (int b0 = 0, ci = 0; !rc && b0 < d.B; b0 += chunk, ci++) {
+        if (ci % nranks != rank) /* chunks of basins are shared out over the ranks */
+            continue;
         int nb = d.B - b0 < chunk ? d.B - b0 : chunk;
         int zero_off[1024] = {0}, idx[1024];
         for (int k = 0; k < nb && !rc; k++) {
@@ -207,13 +210,49 @@ int tg_evaluate(const char *run_dir, const char *period)
         tg_ctx_reset(ctx);
         tg_ctx_set_grad(ctx, 0);
     }
+    /* gather: every rank filled its own basins; the others are zero (metrics, series) */
+    tg_dist_max_int(&rc, 1);
+    if (!rc && nranks > 1) {
+        double *mv = calloc((size_t)d.B * (TG_METRIC_COUNT + 1), sizeof(double));
+        tg_real *qs = calloc((size_t)d.B * n, sizeof(tg_real));
+        if (!mv || !qs)
+            rc = tg_error_set(TG_ENOMEM, "out of memory");
+        for (int b = 0; !rc && b < d.B; b++) {
+            if ((b / chunk) % nranks != rank)
+                continue;
+            for (int k = 0; k < TG_METRIC_COUNT; k++)
+                mv[(size_t)b * (TG_METRIC_COUNT + 1) + k] = tg_metric_get(&met[b], k);
+            mv[(size_t)b * (TG_METRIC_COUNT + 1) + TG_METRIC_COUNT] = met[b].n;
+            memcpy(qs + (size_t)b * n, sims[b].var[TG_VAR_Q], (size_t)n * sizeof(tg_real));
+        }
+        if (!rc)
+            rc = tg_dist_sum_double(mv, (size_t)d.B * (TG_METRIC_COUNT + 1));
+        if (!rc)
+            rc = tg_dist_sum_real(qs, (size_t)d.B * n);
+        for (int b = 0; !rc && b < d.B; b++) {
+            for (int k = 0; k < TG_METRIC_COUNT; k++)
+                tg_metric_set(&met[b], k, mv[(size_t)b * (TG_METRIC_COUNT + 1) + k]);
+            met[b].n = (int)mv[(size_t)b * (TG_METRIC_COUNT + 1) + TG_METRIC_COUNT];
+            if (!sims[b].var[TG_VAR_Q]) {
+                if ((rc = tg_basin_init(&sims[b], d.raw[b].id, first, n)))
+                    break;
+                if (!tg_basin_add_var(&sims[b], TG_VAR_Q)) {
+                    rc = TG_ENOMEM;
+                    break;
+                }
+            }
+            memcpy(sims[b].var[TG_VAR_Q], qs + (size_t)b * n, (size_t)n * sizeof(tg_real));
+        }
+        free(mv);
+        free(qs);
+    }
     if (!rc && filled)
         tg_runlog_printf(&rl, "note: %ld missing input values (outside the basins' records) set to the mean\n", filled);
-    if (!rc) {
+    if (!rc && tg_dist_is_root()) {
         snprintf(path, sizeof path, "%s/metrics_%s.csv", run_dir, period);
         rc = write_metrics(path, &d, met);
     }
-    if (!rc) {
+    if (!rc && tg_dist_is_root()) {
         snprintf(path, sizeof path, "%s/predictions_%s.nc", run_dir, period);
         rc = tg_netcdf_write(path, sims, d.B);
     }

@@ -73,6 +73,8 @@ void tg_runlog_close(tg_runlog *rl)
 void tg_runlog_printf(tg_runlog *rl, const char *fmt, ...)
 {
     va_list ap;
+    if (!tg_dist_is_root())
+        return; /* rank 0 speaks for the run */
     if (rl && rl->tty)
         fputs("\r\033[K", stderr); /* clear a pending progress line */
     va_start(ap, fmt);

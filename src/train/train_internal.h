@@ -83,10 +83,15 @@ int tg_model_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, const tg_rea
 /* ---------------------------------------------------------------- loss */
 enum { TG_LOSS_NSE = 0, TG_LOSS_MSE, TG_LOSS_RMSE, TG_LOSS_RMSE_COMB };
 int tg_loss_parse(const char *name);
-/* Masked loss of q (Lp, nb) against obs (Lp, nb; NaN = missing). basin_std (nb) for NSE*.
- * Returns a scalar tensor, or NULL (status in ctx) — also when no observation is valid. */
-tg_tensor *tg_streamflow_loss(tg_ctx *ctx, int type, tg_tensor *q, const tg_real *obs, const double *basin_std,
-                              double log_weight);
+/* Masked losses as L = f(S1, S2), with S_i sums over windows (so ranks can share a
+ * batch): tg_loss_parts gives this rank's S_i as scalar tensors (S[1] NULL unless
+ * rmse_comb), weighting each valid observation by 1/count (count = valid observations in
+ * the GLOBAL batch) and, for NSE*, by 1/(basin std + 0.1)^2. tg_loss_combine returns
+ * f(S) for the global S and c_i = df/dS_i. */
+size_t tg_loss_count(const tg_real *obs, size_t n);
+int tg_loss_parts(tg_ctx *ctx, int type, tg_tensor *q, const tg_real *obs, const double *basin_std, size_t count,
+                  tg_tensor **S);
+double tg_loss_combine(int type, const double *S, double log_weight, double *c);
 
 /* ---------------------------------------------------------------- train / evaluate */
 typedef struct tg_train_options {

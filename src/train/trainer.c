@@ -75,13 +75,15 @@ int tg_train(const char *config_path, const tg_train_options *opt)
         base = base ? base + 1 : config_path;
         snprintf(run_dir, sizeof run_dir, "runs/%.*s", (int)strcspn(base, "."), base);
     }
+    const int rank = tg_dist_rank(), nranks = tg_dist_size(), root = tg_dist_is_root();
     int rc = tg_mkdir_p(run_dir);
     char path[4200];
     snprintf(path, sizeof path, "%s/config.yaml", run_dir);
-    if (!rc && !(opt && opt->resume))
+    if (!rc && root && !(opt && opt->resume))
         rc = tg_copy_file(config_path, path);
     tg_runlog rl = {0};
-    if (!rc)
+    tg_dist_barrier(); /* the run directory exists for everyone */
+    if (!rc && root)
         rc = tg_runlog_open(&rl, run_dir, "train.log");
     if (rc) {
         tg_cfg_free(&cfg);
@@ -90,8 +92,8 @@ int tg_train(const char *config_path, const tg_train_options *opt)
     int threads = (int)tg_cfg_int(cfg, "training.threads");
     if (threads > 0)
         omp_set_num_threads(threads);
-    tg_runlog_printf(&rl, "terragrad train %s -> %s (%s build, %d threads)\n", config_path, run_dir, TG_REAL_NAME,
-                     omp_get_max_threads());
+    tg_runlog_printf(&rl, "terragrad train %s -> %s (%s build, %d threads, %d rank%s, %s)\n", config_path, run_dir,
+                     TG_REAL_NAME, omp_get_max_threads(), nranks, nranks > 1 ? "s" : "", tg_dist_backend());
 
     tg_dataset d;
     tg_model m;
@@ -143,8 +145,9 @@ int tg_train(const char *config_path, const tg_train_options *opt)
     if (!rc && smp.n_windows == 0)
         rc = tg_error_set(TG_EINVAL, "%s: no training window of %d days with observed flow in the training period",
                           config_path, L);
-    int *bi = NULL, *off = NULL;
+    int *bi = NULL, *off = NULL, *lbi = NULL, *loff = NULL;
     double *bstd = NULL;
+    tg_real *obs_all = NULL;
     if (!rc) {
         size_t in = (size_t)(d.F + d.S);
         bb.x = malloc((size_t)L * nb * in * sizeof(tg_real));
@@ -153,7 +156,10 @@ int tg_train(const char *config_path, const tg_train_options *opt)
         bi = malloc((size_t)nb * sizeof(int));
         off = malloc((size_t)nb * sizeof(int));
         bstd = malloc((size_t)nb * sizeof(double));
-        if (!bb.x || !bb.forcing || !bb.obs || !bi || !off || !bstd)
+        lbi = malloc((size_t)nb * sizeof(int));
+        loff = malloc((size_t)nb * sizeof(int));
+        obs_all = malloc((size_t)L * nb * sizeof(tg_real));
+        if (!bb.x || !bb.forcing || !bb.obs || !bi || !off || !bstd || !lbi || !loff || !obs_all)
             rc = tg_error_set(TG_ENOMEM, "out of memory for batches");
     }
     if (!rc) {
@@ -161,10 +167,10 @@ int tg_train(const char *config_path, const tg_train_options *opt)
                          "optimizer %s lr %g\n", tg_cfg_str(cfg, "model.type"), ps->size, smp.n_windows, L, warm,
                          tg_cfg_str(cfg, "loss.type"), tg_cfg_str(cfg, "optim.type"), oc.lr);
         snprintf(path, sizeof path, "%s/loss.csv", run_dir);
-        lossf = fopen(path, start_epoch ? "a" : "w");
-        if (!lossf)
+        lossf = root ? fopen(path, start_epoch ? "a" : "w") : NULL;
+        if (root && !lossf)
             rc = tg_error_set(TG_EIO, "%s: cannot write", path);
-        else if (!start_epoch)
+        else if (root && !start_epoch)
             fprintf(lossf, "epoch,loss,lr,seconds\n");
     }
     const double clip = tg_cfg_float(cfg, "optim.clip"), lw = tg_cfg_float(cfg, "loss.log_weight");
@@ -177,27 +183,49 @@ int tg_train(const char *config_path, const tg_train_options *opt)
             int got = tg_sampler_next(&smp, nb, bi, off);
             if (got < nb) /* epoch of the sampler ended: fill up from the next one */
                 got += tg_sampler_next(&smp, nb - got, bi + got, off + got);
-            gather(&d, bi, off, got, L, &bb, m.type == TG_MODEL_DHBV);
+            /* every rank draws the same global batch; a window is computed by the rank that
+             * owns its basin (basin % ranks), so 1 and N ranks see the same batches */
+            int qv = TG_VAR_Q, nloc = 0;
+            tg_batch_gather(d.raw, bi, off, got, L, &qv, 1, NULL, 0, obs_all);
+            size_t count = tg_loss_count(obs_all + (size_t)(L - hor) * got, (size_t)hor * got);
             for (int k = 0; k < got; k++)
-                bstd[k] = d.q_std[bi[k]];
-            tg_model_out mo;
-            rc = tg_model_forward(&m, ctx, ps, bb.x, bb.forcing, L, got, 1, &rng, &mo);
-            if (rc)
+                if (bi[k] % nranks == rank) {
+                    lbi[nloc] = bi[k];
+                    loff[nloc] = off[k];
+                    bstd[nloc] = d.q_std[bi[k]];
+                    nloc++;
+                }
+            double S[2] = {0, 0}, cf[2];
+            tg_tensor *St[2] = {NULL, NULL};
+            if (nloc > 0) {
+                gather(&d, lbi, loff, nloc, L, &bb, m.type == TG_MODEL_DHBV);
+                tg_model_out mo;
+                if ((rc = tg_model_forward(&m, ctx, ps, bb.x, bb.forcing, L, nloc, 1, &rng, &mo)))
+                    break;
+                int Lq = mo.q->shape[0];
+                tg_tensor *q = tg_slice(ctx, mo.q, 0, Lq - hor, hor);
+                if ((rc = tg_loss_parts(ctx, loss_type, q, bb.obs + (size_t)(L - hor) * nloc, bstd, count, St)))
+                    break;
+                for (int i = 0; i < 2; i++)
+                    S[i] = St[i] ? (double)St[i]->data[0] : 0;
+            } else if (m.type == TG_MODEL_LSTM) /* dropout draws from the RNG: keep every rank in step */
+                tg_dropout(ctx, tg_new(ctx, TG_SHAPE(1)), m.dropout, 1, &rng);
+            if ((rc = tg_dist_sum_double(S, 2)))
                 break;
-            int Lq = mo.q->shape[0];
-            tg_tensor *q = tg_slice(ctx, mo.q, 0, Lq - hor, hor);
-            tg_tensor *loss = tg_streamflow_loss(ctx, loss_type, q, bb.obs + (size_t)(L - hor) * got, bstd, lw);
-            if (!loss) {
-                rc = tg_error_code() ? tg_error_code() : TG_EINVAL;
-                break;
-            }
-            double lv = (double)loss->data[0];
+            double lv = tg_loss_combine(loss_type, S, lw, cf);
             if (!isfinite(lv)) {
                 rc = tg_error_set(TG_EINVAL, "epoch %d iteration %d: the loss is not finite (%g); lower optim.lr?", ep,
                                   it, lv);
                 break;
             }
-            if ((rc = tg_backward(ctx, loss)))
+            if (nloc > 0) {
+                tg_tensor *lin = tg_muls(ctx, St[0], (tg_real)cf[0]);
+                if (St[1])
+                    lin = tg_add(ctx, lin, tg_muls(ctx, St[1], (tg_real)cf[1]));
+                if (!lin || (rc = tg_backward(ctx, lin)))
+                    break;
+            }
+            if ((rc = tg_dist_sum_real(ps->grad, ps->size)))
                 break;
             if (clip > 0)
                 tg_clip_grad_norm(ps, clip);
@@ -206,15 +234,19 @@ int tg_train(const char *config_path, const tg_train_options *opt)
             tg_ctx_reset(ctx);
             sum += lv;
             double frac = ((double)(ep - 1 - start_epoch) * iters + it) / ((double)(epochs - start_epoch) * iters);
-            tg_runlog_progress(&rl, ep, epochs, it, iters, sum / it, now() - t0, frac);
+            if (root)
+                tg_runlog_progress(&rl, ep, epochs, it, iters, sum / it, now() - t0, frac);
         }
         if (rc)
             break;
         tg_runlog_printf(&rl, "epoch %d/%d  loss %.5f  lr %.3g  %.1fs\n", ep, epochs, sum / iters, lr, now() - te);
-        fprintf(lossf, "%d,%.8g,%.6g,%.3f\n", ep, sum / iters, lr, now() - t0);
-        fflush(lossf);
-        snprintf(path, sizeof path, "%s/last.ckpt", run_dir);
-        rc = tg_checkpoint_save(path, ps, op, &rng, ep);
+        if (root) {
+            fprintf(lossf, "%d,%.8g,%.6g,%.3f\n", ep, sum / iters, lr, now() - t0);
+            fflush(lossf);
+            snprintf(path, sizeof path, "%s/last.ckpt", run_dir);
+            rc = tg_checkpoint_save(path, ps, op, &rng, ep);
+        }
+        tg_dist_max_int(&rc, 1); /* a failed checkpoint stops every rank */
     }
     if (!rc)
         tg_runlog_printf(&rl, "training done in %.1fs; checkpoint %s/last.ckpt\n", now() - t0, run_dir);
@@ -228,6 +260,9 @@ int tg_train(const char *config_path, const tg_train_options *opt)
     free(bi);
     free(off);
     free(bstd);
+    free(lbi);
+    free(loff);
+    free(obs_all);
     tg_sampler_free(&smp);
     tg_optim_free(&op);
     tg_ctx_free(&ctx);
