@@ -206,7 +206,9 @@ TG_API void tg_gemm(int ta, int tb, int M, int N, int K, tg_real alpha, const tg
 /* ===================================================================== custom ops */
 /* A user op with a hand-written backward: a whole model run, an LSTM over a sequence or
  * a solver step becomes ONE tape node. Callbacks return 0 ok, >0 recoverable, <0 fatal
- * (as SUNDIALS); a non-zero return becomes TG_EEXTERNAL with the op's name.
+ * (as SUNDIALS); a forward returning a terragrad status (TG_EINVAL..TG_EEXTERNAL, e.g.
+ * TG_ECONVERGE) keeps that code, any other non-zero return becomes TG_EEXTERNAL; the
+ * message names the op and carries the callback's own tg_error_set message.
  *
  * forward: fill out[0..n_out) (already allocated with the requested shapes, zeroed).
  *          Save what backward needs in user_data (allocate with tg_ctx_alloc so it lives

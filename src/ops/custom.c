@@ -48,7 +48,10 @@ int tg_custom(tg_ctx *ctx, const tg_custom_op *op, void *user_data, tg_tensor *c
     tg_error_clear();
     int rc = op->forward(user_data, in, n_in, out, n_out);
     if (rc) {
-        tg__fail(ctx, TG_EEXTERNAL, "custom op '%s': forward callback returned %d%s%s", op->name, rc,
+        /* a callback that returns a terragrad status (e.g. TG_ECONVERGE from a Newton solve)
+         * keeps it; anything else is TG_EEXTERNAL */
+        int code = rc > 0 && rc <= TG_EEXTERNAL ? rc : TG_EEXTERNAL;
+        tg__fail(ctx, code, "custom op '%s': forward callback returned %d%s%s", op->name, rc,
                  tg_error_code() ? ": " : "", tg_error_code() ? tg_error_message() : "");
         return ctx->status;
     }
