@@ -100,7 +100,7 @@ int tg_evaluate(const char *run_dir, const char *period)
     snprintf(path, sizeof path, "%s/last.ckpt", run_dir);
     if (!rc)
         rc = tg_checkpoint_load(path, ps, NULL, NULL, NULL);
-    const int warm = (int)tg_cfg_int(cfg, "training.warmup");
+    const int warm = (int)tg_cfg_int(cfg, "training.warmup"), hor = (int)tg_cfg_int(cfg, "training.horizon");
     const int n = last - first + 1, L = warm + n, in = d.F + d.S;
     char pred_dir[4200];
     snprintf(pred_dir, sizeof pred_dir, "%s/predictions_%s", run_dir, period);
@@ -111,7 +111,7 @@ int tg_evaluate(const char *run_dir, const char *period)
     if (chunk < 1) chunk = 1;
     if (chunk > d.B) chunk = d.B;
     if (chunk > 1024) chunk = 1024;
-    tg_real *x = NULL, *forc = NULL, *obs = NULL, *sim = NULL, *flux = NULL, *pet = NULL, *obs_b = NULL;
+    tg_real *x = NULL, *forc = NULL, *obs = NULL, *sim = NULL, *flux = NULL, *pet = NULL, *obs_b = NULL, *qfull = NULL;
     tg_basin *sl_norm = NULL, *sl_raw = NULL;
     tg_basin *sims = NULL;
     if (!rc) {
@@ -122,11 +122,12 @@ int tg_evaluate(const char *run_dir, const char *period)
         flux = malloc((size_t)n * TG_HBV_NOUT * sizeof(tg_real));
         pet = malloc((size_t)n * sizeof(tg_real));
         obs_b = malloc((size_t)n * sizeof(tg_real));
+        qfull = malloc((size_t)L * chunk * sizeof(tg_real));
         sl_norm = calloc((size_t)chunk, sizeof(tg_basin));
         sl_raw = calloc((size_t)chunk, sizeof(tg_basin));
         met = calloc((size_t)d.B, sizeof(tg_metrics));
         sims = calloc((size_t)d.B, sizeof(tg_basin));
-        if (!x || !forc || !obs || !sim || !flux || !pet || !obs_b || !sl_norm || !sl_raw || !met || !sims)
+        if (!x || !forc || !obs || !sim || !flux || !pet || !obs_b || !qfull || !sl_norm || !sl_raw || !met || !sims)
             rc = tg_error_set(TG_ENOMEM, "out of memory");
     }
     tg_ctx_set_grad(ctx, 0);
@@ -162,10 +163,34 @@ int tg_evaluate(const char *run_dir, const char *period)
                 filled++;
             }
         tg_model_out mo;
-        rc = tg_model_forward(&m, ctx, ps, x, forc, L, nb, 0, NULL, &mo);
+        const tg_real *qd;
+        int Lq;
+        if (m.type == TG_MODEL_LSTM) {
+            /* The LSTM is run as it was trained: windows of warm-up + horizon days, each
+             * predicting its last `horizon` days from a fresh state, tiled over the period
+             * (a 20-year run from one state drifts from what training saw). */
+            Lq = L;
+            for (int t0 = 0; !rc && t0 < n; t0 += hor) {
+                int len = n - t0 < hor ? n - t0 : hor;
+                rc = tg_model_forward(&m, ctx, ps, x + (size_t)t0 * nb * in, forc + (size_t)t0 * nb * 3, warm + len, nb, 0,
+                                      NULL, &mo);
+                if (!rc)
+                    memcpy(qfull + (size_t)(warm + t0) * nb, mo.q->data + (size_t)warm * nb,
+                           (size_t)len * nb * sizeof(tg_real));
+                tg_ctx_reset(ctx);
+                tg_ctx_set_grad(ctx, 0);
+            }
+            memset(&mo, 0, sizeof mo);
+            qd = qfull;
+        } else {
+            rc = tg_model_forward(&m, ctx, ps, x, forc, L, nb, 0, NULL, &mo);
+            if (!rc) {
+                Lq = mo.q->shape[0];
+                qd = mo.q->data;
+            }
+        }
         if (rc)
             break;
-        int Lq = mo.q->shape[0];
         for (int k = 0; k < nb && !rc; k++) {
             int b = b0 + k;
             double *o = malloc((size_t)n * sizeof(double)), *s = malloc((size_t)n * sizeof(double));
@@ -177,7 +202,7 @@ int tg_evaluate(const char *run_dir, const char *period)
             }
             for (int t = 0; t < n; t++) {
                 obs_b[t] = obs[(size_t)(warm + t) * nb + k];
-                sim[t] = mo.q->data[(size_t)(Lq - n + t) * nb + k];
+                sim[t] = qd[(size_t)(Lq - n + t) * nb + k];
                 o[t] = (double)obs[(size_t)(warm + t) * nb + k];
                 s[t] = (double)sim[t];
                 pet[t] = forc[((size_t)(warm + t) * nb + k) * 3 + 2];
@@ -271,7 +296,7 @@ int tg_evaluate(const char *run_dir, const char *period)
                          period, period);
     } else
         tg_runlog_printf(&rl, "error: %s\n", tg_error_message());
-    free(x); free(forc); free(obs); free(sim); free(flux); free(pet); free(obs_b);
+    free(x); free(forc); free(obs); free(sim); free(flux); free(pet); free(obs_b); free(qfull);
     free(sl_norm); free(sl_raw); free(met);
     if (sims) {
         for (int b = 0; b < d.B; b++)
