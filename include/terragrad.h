@@ -49,6 +49,9 @@
  *   terragrad/adjoint.h implicit-step op (Newton + adjoint), Richards equation
  *   terragrad/pinn.h   physics-informed networks (Taylor-mode input derivatives)
  *   terragrad/dist.h   data-parallel training across processes (MPI), serial fallback
+ *   terragrad/calibrate.h  SCE-UA and gradient-based per-basin calibration
+ *   terragrad/surrogate.h  black-box models, surrogate data, training and use
+ *   terragrad/simulate.h   HBV with known parameters, sensitivities
  * Each module header is self-contained and included here; include only this file.
  */
 #ifndef TERRAGRAD_H
@@ -78,6 +81,12 @@
 #endif
 #if __has_include("terragrad/dist.h")
 #include "terragrad/dist.h"
+#endif
+#if __has_include("terragrad/calibrate.h")
+#include "terragrad/calibrate.h"
+#endif
+#if __has_include("terragrad/surrogate.h")
+#include "terragrad/surrogate.h"
 #endif
 #if __has_include("terragrad/pinn.h")
 #include "terragrad/pinn.h"
