@@ -53,6 +53,12 @@
  *
  * SWE is the SNOWPACK store (the frozen part, as in the MHPI δHBV code); the liquid water
  * held in the snow is the separate output MELTWATER. State outputs are end-of-step values.
+ * A negative PET (ERA5-Land dew) gives a negative ET, as the equations say.
+ *
+ * Speed: one OpenMP region per call over blocks of basins, AVX2/AVX-512 lane loops (the
+ * latter chosen at run time; TG_NO_AVX512=1 in the environment forces AVX2, e.g. for
+ * valgrind). For training set cfg.basin_outputs = 1u << TG_HBV_Q. Derivation of the
+ * backward and cost figures: docs/hbv_backward.md.
  */
 #ifndef TERRAGRAD_MODELS_H
 #define TERRAGRAD_MODELS_H
@@ -102,9 +108,12 @@ typedef struct tg_hbv_config {
     int warmup_grad;     /* 1: backward continues through the warm-up */
     tg_real smooth_temp; /* °C smoothing width of rain/snow split and melt onset; 0 = hard */
     tg_real smooth_store;/* mm smoothing width of FC overflow and UZL; 0 = hard */
+    uint32_t basin_outputs; /* bit k: compute row k of out_basin (component mean); 0 = all.
+                             * Training needs only Q (1u << TG_HBV_Q): the other rows are then
+                             * left untouched (forward) and their seeds ignored (backward). */
 } tg_hbv_config;
 
-/* Defaults: all parameters static, no warm-up gradient, hard thresholds. */
+/* Defaults: all parameters static, no warm-up gradient, hard thresholds, all outputs. */
 TG_API void tg_hbv_config_init(tg_hbv_config *c, int T, int warmup, int B, int M);
 /* Validates sizes and options; TG_EINVAL with a message naming the field. */
 TG_API int tg_hbv_config_check(const tg_hbv_config *c);

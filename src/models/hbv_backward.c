@@ -15,42 +15,61 @@ typedef struct bw_scratch {
     tg_real *frc;   /* (3, ls) forcing of the step per lane */
     tg_real *gout;  /* (NOUT, ls) dL/d outputs of the step */
     tg_real *ast;   /* (NSTATE, ls) adjoint stores */
-    tg_real *gstep; /* (NPARAM, ls) dL/d parameters of this step */
+    tg_real *gjunk; /* (ls) sink for dynamic-parameter gradients nobody asked for */
     tg_real *gacc;  /* (NPARAM, ls) accumulated dL/d static parameters */
     tg_real *gfrc;  /* (3, ls) dL/d forcing of the step per lane */
 } bw_scratch;
-#define BW_ROWS (2 * TG_HBV_NSTATE + 3 * TG_HBV_NPARAM + 2 * TG_HBV_NFORCING + TG_HBV_NOUT)
+#define BW_ROWS (2 * TG_HBV_NSTATE + 2 * TG_HBV_NPARAM + 1 + 2 * TG_HBV_NFORCING + TG_HBV_NOUT)
 
-TG_VINLINE void bw_block_step(int n, int ls, tg_real *restrict ast, tg_real *restrict gstep,
+/* gdst[p]: row receiving dL/d parameter p of this step (+=): the block's accumulator for
+ * static parameters, the g_par_dyn row of the step for dynamic ones. */
+TG_VINLINE void bw_block_step(int n, int ls, tg_real *restrict ast, tg_real *const *gdst,
                               tg_real *restrict gfrc, const tg_real *restrict st,
                               const tg_real *restrict par, const tg_real *restrict frc,
                               const tg_real *restrict gout, tg_real wT, tg_real wS,
-                              const int smT, const int smS)
+                              const int smT, const int smS, const int all)
 {
 #pragma omp simd
     for (int i = 0; i < n; i++) {
         const tg_real P = frc[i], Ta = frc[ls + i], E = frc[2 * ls + i];
         const hbv_par p = hbv_load_par(par, ls, i);
         hbv_fw v = hbv_step_forward(P, Ta, E, p, hbv_load_st(st, ls, i), wT, wS, smT, smS);
-        hbv_adj r = hbv_step_adjoint(v, p, P, E, hbv_load_out(gout, ls, i), hbv_load_st(ast, ls, i),
-                                     wT, smT, smS);
+        hbv_out g;
+        if (all) g = hbv_load_out(gout, ls, i);
+        else { g = (hbv_out){0}; g.Q = gout[TG_HBV_Q * ls + i]; }   /* only Q is seeded */
+        hbv_adj r = hbv_step_adjoint(v, p, P, E, g, hbv_load_st(ast, ls, i), wT, smT, smS);
         hbv_store_st(ast, ls, i, r.a);
-        hbv_store_par(gstep, ls, i, r.gp);
+        gdst[TG_HBV_BETA][i] += r.gp.BETA; gdst[TG_HBV_FC][i] += r.gp.FC; gdst[TG_HBV_K0][i] += r.gp.K0;
+        gdst[TG_HBV_K1][i] += r.gp.K1; gdst[TG_HBV_K2][i] += r.gp.K2; gdst[TG_HBV_LP][i] += r.gp.LP;
+        gdst[TG_HBV_PERC][i] += r.gp.PERC; gdst[TG_HBV_UZL][i] += r.gp.UZL; gdst[TG_HBV_TT][i] += r.gp.TT;
+        gdst[TG_HBV_CFMAX][i] += r.gp.CFMAX; gdst[TG_HBV_CFR][i] += r.gp.CFR; gdst[TG_HBV_CWH][i] += r.gp.CWH;
+        gdst[TG_HBV_BETAET][i] += r.gp.BETAET;
         gfrc[i] = r.gP;
         gfrc[ls + i] = r.gT;
         gfrc[2 * ls + i] = r.gPET;
     }
 }
 
-static void bw_step_dispatch(int n, int ls, bw_scratch *w, const tg_hbv_config *c)
+#define BW_CASE(k) case k: bw_block_step(n, ls, w->ast, gdst, w->gfrc, w->st, w->par, w->frc, w->gout, wT, wS, \
+                                         (k) & 1, ((k) >> 1) & 1, (k) >> 2); break;
+#define BW_DISPATCH_BODY                                                                                  \
+    tg_real wT = c->smooth_temp, wS = c->smooth_store;                                                    \
+    int v = (wT > TG_R(0.0)) | (wS > TG_R(0.0)) << 1 | (all != 0) << 2;                                 \
+    switch (v) { BW_CASE(0) BW_CASE(1) BW_CASE(2) BW_CASE(3) BW_CASE(4) BW_CASE(5) BW_CASE(6) BW_CASE(7) default: break; }
+
+static void bw_step_dispatch(int n, int ls, bw_scratch *w, tg_real *const *gdst, const tg_hbv_config *c, int all)
 {
-    tg_real wT = c->smooth_temp, wS = c->smooth_store;
-    int smT = wT > TG_R(0.0), smS = wS > TG_R(0.0);
-    if (!smT && !smS) bw_block_step(n, ls, w->ast, w->gstep, w->gfrc, w->st, w->par, w->frc, w->gout, wT, wS, 0, 0);
-    else if (smT && smS) bw_block_step(n, ls, w->ast, w->gstep, w->gfrc, w->st, w->par, w->frc, w->gout, wT, wS, 1, 1);
-    else if (smT) bw_block_step(n, ls, w->ast, w->gstep, w->gfrc, w->st, w->par, w->frc, w->gout, wT, wS, 1, 0);
-    else bw_block_step(n, ls, w->ast, w->gstep, w->gfrc, w->st, w->par, w->frc, w->gout, wT, wS, 0, 1);
+    BW_DISPATCH_BODY
 }
+#ifdef HBV_HAVE_512
+HBV_TARGET_512 static void bw_step_dispatch_512(int n, int ls, bw_scratch *w, tg_real *const *gdst,
+                                                const tg_hbv_config *c, int all)
+{
+    BW_DISPATCH_BODY
+}
+#endif
+#undef BW_DISPATCH_BODY
+#undef BW_CASE
 
 int tg_hbv_backward(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_forcing,
                     tg_real *g_state_init, const tg_real *g_out_basin, const tg_real *g_out_lane,
@@ -63,7 +82,11 @@ int tg_hbv_backward(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_forcin
     int row[TG_HBV_NPARAM];
     hbv_dyn_rows(c, row);
     const int nd = tg_hbv_ndynamic(c);
+    const uint32_t omask = c->basin_outputs ? c->basin_outputs : (1u << TG_HBV_NOUT) - 1u;
+    const int all_seed = g_out_lane || (g_out_basin && (omask & ~(1u << TG_HBV_Q)));
     const int nthreads = omp_get_max_threads();
+    const int use512 = hbv_use_avx512();
+    (void)use512;
     const hbv_blocking bk = hbv_blocking_make(c, nthreads);
     const size_t per_thread = (size_t)BW_ROWS * (size_t)bk.ls;
     tg_real *scratch = tg_malloc((size_t)nthreads * per_thread * sizeof(tg_real));
@@ -79,7 +102,7 @@ int tg_hbv_backward(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_forcin
         w.frc = q; q += TG_HBV_NFORCING * ls;
         w.gout = q; q += TG_HBV_NOUT * ls;
         w.ast = q; q += TG_HBV_NSTATE * ls;
-        w.gstep = q; q += TG_HBV_NPARAM * ls;
+        w.gjunk = q; q += ls;
         w.gacc = q; q += TG_HBV_NPARAM * ls;
         w.gfrc = q;
         const int b0 = blk * bk.nb;
@@ -118,33 +141,31 @@ int tg_hbv_backward(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_forcin
                 size_t tt = (size_t)(t - W);
                 for (int k = 0; k < TG_HBV_NOUT; k++)
                     memcpy(w.gout + k * ls, g_out_lane + (tt * TG_HBV_NOUT + (size_t)k) * L + l0, (size_t)n * sizeof(tg_real));
-            } else {
-                memset(w.gout, 0, sizeof(tg_real) * TG_HBV_NOUT * (size_t)ls);
+            } else {   /* the Q-only kernel reads just the Q row */
+                memset(w.gout + (all_seed ? 0 : TG_HBV_Q * ls), 0, sizeof(tg_real) * (all_seed ? TG_HBV_NOUT : 1) * (size_t)ls);
             }
             if (dyn_step && g_out_basin) {
                 size_t tt = (size_t)(t - W);
-                for (int k = 0; k < TG_HBV_NOUT; k++)
+                for (int k = 0; k < TG_HBV_NOUT; k++) {
+                    if (!((omask >> k) & 1u)) continue;
                     for (int bb = 0; bb < nbb; bb++) {
                         tg_real gb = g_out_basin[(tt * TG_HBV_NOUT + (size_t)k) * (size_t)B + (size_t)(b0 + bb)] / (tg_real)M;
                         tg_real *dst = w.gout + k * ls + bb * M;
                         for (int m = 0; m < M; m++) dst[m] += gb;
                     }
-            }
-
-            bw_step_dispatch(n, ls, &w, c);
-
-            for (int p = 0; p < TG_HBV_NPARAM; p++) {
-                const tg_real *gs = w.gstep + p * ls;
-                if (row[p] >= 0 && dyn_step) {
-                    if (g_par_dyn) {
-                        tg_real *dst = g_par_dyn + ((size_t)(t - W) * (size_t)nd + (size_t)row[p]) * L + l0;
-                        for (int i = 0; i < n; i++) dst[i] += gs[i];
-                    }
-                } else {
-                    tg_real *acc = w.gacc + p * ls;
-                    for (int i = 0; i < n; i++) acc[i] += gs[i];
                 }
             }
+
+            tg_real *gdst[TG_HBV_NPARAM];
+            for (int p = 0; p < TG_HBV_NPARAM; p++)
+                gdst[p] = !(row[p] >= 0 && dyn_step) ? w.gacc + p * ls
+                          : g_par_dyn ? g_par_dyn + ((size_t)(t - W) * (size_t)nd + (size_t)row[p]) * L + l0
+                                      : w.gjunk;
+#ifdef HBV_HAVE_512
+            if (use512) bw_step_dispatch_512(n, ls, &w, gdst, c, all_seed);
+            else
+#endif
+                bw_step_dispatch(n, ls, &w, gdst, c, all_seed);
             if (g_forcing)
                 for (int k = 0; k < TG_HBV_NFORCING; k++)
                     for (int bb = 0; bb < nbb; bb++) {

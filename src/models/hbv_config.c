@@ -36,6 +36,7 @@ void tg_hbv_config_init(tg_hbv_config *c, int T, int warmup, int B, int M)
     c->warmup_grad = 0;
     c->smooth_temp = TG_R(0.0);
     c->smooth_store = TG_R(0.0);
+    c->basin_outputs = 0;
 }
 
 int tg_hbv_config_check(const tg_hbv_config *c)
@@ -51,6 +52,9 @@ int tg_hbv_config_check(const tg_hbv_config *c)
     if (c->dynamic & ~TG_HBV_ALL_PARAMS)
         return tg_error_set(TG_EINVAL, "hbv: dynamic mask 0x%x has bits beyond the %d parameters",
                             (unsigned)c->dynamic, TG_HBV_NPARAM);
+    if (c->basin_outputs & ~((1u << TG_HBV_NOUT) - 1u))
+        return tg_error_set(TG_EINVAL, "hbv: basin_outputs mask 0x%x has bits beyond the %d outputs",
+                            (unsigned)c->basin_outputs, TG_HBV_NOUT);
     if (!(c->smooth_temp >= TG_R(0.0)) || !(c->smooth_store >= TG_R(0.0)))
         return tg_error_set(TG_EINVAL, "hbv: smoothing widths must be >= 0 (smooth_temp = %g, smooth_store = %g)",
                             (double)c->smooth_temp, (double)c->smooth_store);

@@ -15,30 +15,38 @@ typedef struct fw_scratch {
     tg_real *out;  /* (NOUT, ls) outputs of the current step */
 } fw_scratch;
 
-/* One step for lanes [0, n) of a block. smT/smS are compile-time constants at each call
- * site below, so the hard and smooth variants are separate straight-line loops. */
+/* One step for lanes [0, n) of a block. smT, smS, all are compile-time constants at each
+ * call site below, so every variant is its own straight-line vector loop. all = 0 stores
+ * only the Q output (training needs nothing else): 15 fewer stores per lane and step. */
 TG_VINLINE void fw_block_step(int n, int ls, tg_real *restrict st, tg_real *restrict out,
                               const tg_real *restrict par, const tg_real *restrict frc,
-                              tg_real wT, tg_real wS, const int smT, const int smS)
+                              tg_real wT, tg_real wS, const int smT, const int smS, const int all)
 {
 #pragma omp simd
     for (int i = 0; i < n; i++) {
         hbv_fw v = hbv_step_forward(frc[i], frc[ls + i], frc[2 * ls + i], hbv_load_par(par, ls, i),
                                     hbv_load_st(st, ls, i), wT, wS, smT, smS);
         hbv_store_st(st, ls, i, hbv_step_stores(v));
-        hbv_store_out(out, ls, i, hbv_step_outputs(v));
+        if (all) hbv_store_out(out, ls, i, hbv_step_outputs(v));
+        else out[TG_HBV_Q * ls + i] = v.Q0 + v.Q1 + v.Q2;
     }
 }
 
-static void fw_step_dispatch(int n, int ls, fw_scratch *w, const tg_hbv_config *c)
+#define FW_CASE(k) case k: fw_block_step(n, ls, w->st, w->out, w->par, w->frc, wT, wS, (k) & 1, ((k) >> 1) & 1, (k) >> 2); break;
+#define FW_DISPATCH_BODY                                                                                  \
+    tg_real wT = c->smooth_temp, wS = c->smooth_store;                                                    \
+    int v = (wT > TG_R(0.0)) | (wS > TG_R(0.0)) << 1 | (all != 0) << 2;                                 \
+    switch (v) { FW_CASE(0) FW_CASE(1) FW_CASE(2) FW_CASE(3) FW_CASE(4) FW_CASE(5) FW_CASE(6) FW_CASE(7) default: break; }
+
+static void fw_step_dispatch(int n, int ls, fw_scratch *w, const tg_hbv_config *c, int all) { FW_DISPATCH_BODY }
+#ifdef HBV_HAVE_512
+HBV_TARGET_512 static void fw_step_dispatch_512(int n, int ls, fw_scratch *w, const tg_hbv_config *c, int all)
 {
-    tg_real wT = c->smooth_temp, wS = c->smooth_store;
-    int smT = wT > TG_R(0.0), smS = wS > TG_R(0.0);
-    if (!smT && !smS) fw_block_step(n, ls, w->st, w->out, w->par, w->frc, wT, wS, 0, 0);
-    else if (smT && smS) fw_block_step(n, ls, w->st, w->out, w->par, w->frc, wT, wS, 1, 1);
-    else if (smT) fw_block_step(n, ls, w->st, w->out, w->par, w->frc, wT, wS, 1, 0);
-    else fw_block_step(n, ls, w->st, w->out, w->par, w->frc, wT, wS, 0, 1);
+    FW_DISPATCH_BODY
 }
+#endif
+#undef FW_DISPATCH_BODY
+#undef FW_CASE
 
 /* Forcing of step t for basins [b0, b0+nbb), repeated over the M components. */
 static void fw_broadcast_forcing(tg_real *frc, int ls, const tg_real *forcing, int t, int b0,
@@ -61,7 +69,11 @@ int tg_hbv_forward(tg_real *out_basin, tg_real *out_lane, tg_real *state_final, 
     int row[TG_HBV_NPARAM];
     hbv_dyn_rows(c, row);
     const int nd = tg_hbv_ndynamic(c);
+    const uint32_t omask = c->basin_outputs ? c->basin_outputs : (1u << TG_HBV_NOUT) - 1u;
+    const int all_out = out_lane || (out_basin && (omask & ~(1u << TG_HBV_Q)));
     const int nthreads = omp_get_max_threads();
+    const int use512 = hbv_use_avx512();
+    (void)use512;
     const hbv_blocking bk = hbv_blocking_make(c, nthreads);
     const size_t per_thread = (size_t)(TG_HBV_NSTATE + TG_HBV_NPARAM + TG_HBV_NFORCING + TG_HBV_NOUT) * (size_t)bk.ls;
     tg_real *scratch = tg_malloc((size_t)nthreads * per_thread * sizeof(tg_real));
@@ -97,7 +109,11 @@ int tg_hbv_forward(tg_real *out_basin, tg_real *out_lane, tg_real *state_final, 
                     memcpy(hist + (slot * TG_HBV_NSTATE + (size_t)k) * L + l0, w.st + k * ls,
                            (size_t)n * sizeof(tg_real));
             }
-            fw_step_dispatch(n, ls, &w, c);
+#ifdef HBV_HAVE_512
+            if (use512) fw_step_dispatch_512(n, ls, &w, c, t >= W && all_out);   /* warm-up: no outputs */
+            else
+#endif
+                fw_step_dispatch(n, ls, &w, c, t >= W && all_out);
             if (t < W) continue;
             size_t tt = (size_t)(t - W);
             if (out_lane)
@@ -105,13 +121,15 @@ int tg_hbv_forward(tg_real *out_basin, tg_real *out_lane, tg_real *state_final, 
                     memcpy(out_lane + (tt * TG_HBV_NOUT + (size_t)k) * L + l0, w.out + k * ls,
                            (size_t)n * sizeof(tg_real));
             if (out_basin)
-                for (int k = 0; k < TG_HBV_NOUT; k++)
+                for (int k = 0; k < TG_HBV_NOUT; k++) {
+                    if (!((omask >> k) & 1u)) continue;
                     for (int bb = 0; bb < nbb; bb++) {
                         const tg_real *o = w.out + k * ls + bb * M;
                         tg_real sum = TG_R(0.0);
                         for (int m = 0; m < M; m++) sum += o[m];   /* fixed order: deterministic */
                         out_basin[(tt * TG_HBV_NOUT + (size_t)k) * (size_t)B + (size_t)(b0 + bb)] = sum / (tg_real)M;
                     }
+                }
         }
         if (state_final)
             for (int k = 0; k < TG_HBV_NSTATE; k++)

@@ -289,13 +289,6 @@ TG_VINLINE hbv_par hbv_load_par(const tg_real *restrict x, int ls, int i)
                  x[11 * ls + i], x[12 * ls + i]};
     return p;
 }
-TG_VINLINE void hbv_store_par(tg_real *restrict x, int ls, int i, const hbv_par p)
-{
-    x[i] = p.BETA; x[ls + i] = p.FC; x[2 * ls + i] = p.K0; x[3 * ls + i] = p.K1;
-    x[4 * ls + i] = p.K2; x[5 * ls + i] = p.LP; x[6 * ls + i] = p.PERC; x[7 * ls + i] = p.UZL;
-    x[8 * ls + i] = p.TT; x[9 * ls + i] = p.CFMAX; x[10 * ls + i] = p.CFR;
-    x[11 * ls + i] = p.CWH; x[12 * ls + i] = p.BETAET;
-}
 TG_VINLINE hbv_st hbv_load_st(const tg_real *restrict x, int ls, int i)
 {
     hbv_st s = {x[i], x[ls + i], x[2 * ls + i], x[3 * ls + i], x[4 * ls + i]};
@@ -353,6 +346,26 @@ static inline int hbv_parallel_worth(const tg_hbv_config *c, hbv_blocking bk)
 {
     return bk.nblocks > 1 && (double)c->T * (double)c->B * (double)c->M >= 1e5;
 }
+
+/* AVX-512: where the compiler targets x86-64 with AVX2 (the Release build), the step loops
+ * are compiled a second time for AVX-512 (16 floats per vector) and chosen at run time
+ * when the CPU has it. The per-lane arithmetic is the same IEEE operations in both, so
+ * results are bit-identical (tested). TG_NO_AVX512=1 in the environment forces the AVX2
+ * loops (tests of that path, valgrind). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__AVX2__) && !defined(TG_NO_AVX512_BUILD)
+#define HBV_HAVE_512 1
+#define HBV_TARGET_512 __attribute__((target("avx512f,avx512vl,avx512dq,prefer-vector-width=512")))
+#include <stdlib.h>
+static inline int hbv_use_avx512(void)   /* asked once per forward/backward call */
+{
+    __builtin_cpu_init();
+    const char *no = getenv("TG_NO_AVX512");
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512dq") && !(no && *no && *no != '0');
+}
+#else
+static inline int hbv_use_avx512(void) { return 0; }
+#endif
 
 /* Row of parameter p in the dynamic array, or -1 if p is static. */
 static inline void hbv_dyn_rows(const tg_hbv_config *c, int *row)
