@@ -256,8 +256,9 @@ TG_API double tg_clip_grad_norm(tg_params *ps, double max_norm);
 
 /* ===================================================================== checkpoints */
 /* Binary, versioned, little-endian: magic "TGCKPT\r\n", version, precision, then a
- * payload with parameter names/shapes/values, optimizer kind/config/state/step counter,
- * RNG state and epoch, protected by an FNV-1a 64 checksum. Written to "<path>.tmp",
+ * payload with parameter names/shapes/frozen flags/values, optimizer kind, current
+ * learning rate, state buffer and step counter (hyper-parameters come from the optimizer
+ * you pass), RNG state and epoch, protected by an FNV-1a 64 checksum. Written to "<path>.tmp",
  * fsync'ed, then renamed over path: a crash never leaves a half-written checkpoint.
  * Load checks magic, version, precision, checksum and that names/shapes match `ps`
  * (create the model first); errors name the file and the mismatch. opt / rng / epoch may

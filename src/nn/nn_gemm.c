@@ -49,7 +49,9 @@ int tg_nn_gemm(int nthreads, int trans_a, int trans_b, int M, int N, int K, tg_r
         return 0;
     double work = (double)M * (double)N * (double)K;
     if (work < TG_GEMM_SMALL_WORK || K <= 0) {
+        const unsigned csr = tg_nn_ftz_on();
         tg_nn_blas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        tg_nn_ftz_off(csr);
         return 0;
     }
     int big = M > N ? M : N;
@@ -67,8 +69,10 @@ int tg_nn_gemm(int nthreads, int trans_a, int trans_b, int M, int N, int K, tg_r
             int k0 = (int)((long long)K * kb / nk), k1 = (int)((long long)K * (kb + 1) / nk);
             const tg_real *Ab = trans_a ? A + (size_t)k0 * (size_t)lda : A + k0;
             const tg_real *Bb = trans_b ? B + k0 : B + (size_t)k0 * (size_t)ldb;
+            const unsigned csr = tg_nn_ftz_on();
             tg_nn_blas(trans_a, trans_b, M, N, k1 - k0, TG_R(1.0), Ab, lda, Bb, ldb, TG_R(0.0), part + mn * (size_t)kb,
                        N);
+            tg_nn_ftz_off(csr);
         }
 #pragma omp parallel for schedule(static) num_threads(nthreads)
         for (int i = 0; i < M; i++) {
@@ -89,8 +93,10 @@ int tg_nn_gemm(int nthreads, int trans_a, int trans_b, int M, int N, int K, tg_r
         for (int b = 0; b < nb; b++) {
             int m0 = (int)((long long)M * b / nb), m1 = (int)((long long)M * (b + 1) / nb);
             const tg_real *Ab = trans_a ? A + m0 : A + (size_t)m0 * (size_t)lda;
+            const unsigned csr = tg_nn_ftz_on();
             tg_nn_blas(trans_a, trans_b, m1 - m0, N, K, alpha, Ab, lda, B, ldb, beta, C + (size_t)m0 * (size_t)ldc,
                        ldc);
+            tg_nn_ftz_off(csr);
         }
     } else {
         int nb = clampi(N / TG_GEMM_ROW_BLOCK, 1, TG_GEMM_MAX_BLOCKS);
@@ -98,7 +104,9 @@ int tg_nn_gemm(int nthreads, int trans_a, int trans_b, int M, int N, int K, tg_r
         for (int b = 0; b < nb; b++) {
             int n0 = (int)((long long)N * b / nb), n1 = (int)((long long)N * (b + 1) / nb);
             const tg_real *Bb = trans_b ? B + (size_t)n0 * (size_t)ldb : B + n0;
+            const unsigned csr = tg_nn_ftz_on();
             tg_nn_blas(trans_a, trans_b, M, n1 - n0, K, alpha, A, lda, Bb, ldb, beta, C + n0, ldc);
+            tg_nn_ftz_off(csr);
         }
     }
     return 0;
