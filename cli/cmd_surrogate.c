@@ -657,6 +657,69 @@ static void learn_progress(void *ud, int epoch, double loss, double secs)
     say(ud, "  epoch %3d  loss %.5f  (%.1f s)\n", epoch, loss, secs);
 }
 
+/* How faithful is the surrogate AT the learned parameters (not on the LHS design)? Both
+ * it and the real model run consecutive windows of its length through the training period
+ * from the same initial state; median per-window NSE of surrogate against model. */
+static int fidelity(run *r, const tg_surrogate *s, const double *params)
+{
+    int W;
+    tg_surrogate_dims(s, NULL, NULL, &W, NULL);
+    const int first = tg_cfg_date(r->cfg, "periods.train_start"), last = tg_cfg_date(r->cfg, "periods.train_end");
+    const int K = (last - first + 1) / W, N = K * r->B;
+    if (K < 1)
+        return 0;
+    int nout;
+    tg_blackbox_dims(r->bb, NULL, NULL, &nout);
+    double *f = calloc((size_t)N * (size_t)W * 3, sizeof *f), *fs = malloc(sizeof *fs * (size_t)N * (size_t)W * 3);
+    double *p = malloc(sizeof *p * (size_t)N * (size_t)r->np), *out = malloc(sizeof *out * (size_t)N * (size_t)W * (size_t)nout);
+    double *q = malloc(sizeof *q * (size_t)N * (size_t)W), *nse = malloc(sizeof *nse * (size_t)N);
+    int *why = calloc((size_t)N, sizeof *why), nfail = 0, rc = 0;
+    static const int vars[3] = {TG_VAR_P, TG_VAR_TEMP, TG_VAR_PET};
+    for (int b = 0; b < r->B; b++)
+        for (int k = 0; k < K; k++) {
+            const int i = b * K + k, o = first + k * W - r->basins[b].start;
+            memcpy(p + (size_t)i * (size_t)r->np, params + (size_t)b * (size_t)r->np, sizeof *p * (size_t)r->np);
+            for (int t = 0; t < W; t++)
+                for (int v = 0; v < 3; v++) {
+                    double x = o + t >= 0 && o + t < r->basins[b].T ? (double)r->basins[b].var[vars[v]][o + t] : (double)NAN;
+                    f[((size_t)i * (size_t)W + (size_t)t) * 3 + (size_t)v] = x;
+                    fs[((size_t)t * (size_t)N + (size_t)i) * 3 + (size_t)v] = isfinite(x) ? x : 0;   /* (T, N, 3) */
+                }
+        }
+    const double t0 = now();
+    rc = tg_blackbox_run_batch(r->bb, N, W, f, (size_t)W * 3, p, out, why, NULL, &nfail);
+    const double t_model = now() - t0, t1 = now();
+    if (!rc)
+        rc = tg_surrogate_predict(s, W, N, fs, p, q);
+    const double t_surr = now() - t1;
+    if (!rc) {
+        tg_error_clear();
+        for (int i = 0; i < N; i++) {
+            double mean = 0, num = 0, den = 0;
+            for (int t = 0; t < W; t++)
+                mean += out[((size_t)i * (size_t)W + (size_t)t) * (size_t)nout];
+            mean /= W;
+            for (int t = 0; t < W; t++) {
+                double m = out[((size_t)i * (size_t)W + (size_t)t) * (size_t)nout], e = q[(size_t)t * (size_t)N + (size_t)i] - m;
+                num += e * e;
+                den += (m - mean) * (m - mean);
+            }
+            nse[i] = why[i] == TG_BB_OK && den > 0 ? 1 - num / den : (double)NAN;
+        }
+        say(r, "surrogate vs real model at the learned parameters (%d windows of %d days, training period): median "
+               "NSE %.4f (p10 %.4f, p25 %.4f); real model %.2f s, surrogate %.2f s\n",
+            N, W, quantile(nse, N, 0.5), quantile(nse, N, 0.1), quantile(nse, N, 0.25), t_model, t_surr);
+    }
+    free(f);
+    free(fs);
+    free(p);
+    free(out);
+    free(q);
+    free(nse);
+    free(why);
+    return rc;
+}
+
 static int cmd_learn(run *r, const char *mode_arg)
 {
     int rc = open_blackbox(r);
@@ -719,7 +782,9 @@ static int cmd_learn(run *r, const char *mode_arg)
     if ((rc = tg_surr_learn(s, r->basins, r->B, attr, A, tg_cfg_date(c, "periods.train_start"),
                             tg_cfg_date(c, "periods.train_end"), &lc, params)))
         goto done;
-    rc = score_real(r, mode == TG_LEARN_MLP ? "learn_mlp" : "learn_per_basin", params, now() - t0);
+    const double t_learn = now() - t0;
+    if (!(rc = score_real(r, mode == TG_LEARN_MLP ? "learn_mlp" : "learn_per_basin", params, t_learn)))
+        rc = fidelity(r, s, params);
 done:
     free(attr);
     free(params);

@@ -107,6 +107,8 @@ test "$(lines "$W/lib/learn_mlp_metrics.csv")" -eq 6 && test "$(lines "$W/lib/le
 check "learn wrote metrics and parameters of 5 basins" $?
 grep -q "learn_mlp with the REAL model on 5 basins: train median NSE" "$W/learn.out"
 check "learned parameters scored with the real model" $?
+grep -q "surrogate vs real model at the learned parameters (80 windows of 90 days" "$W/learn.out"
+check "surrogate fidelity at the learned parameters reported (5 basins x 16 windows)" $?
 # Every learned parameter lies inside its range (sigmoid -> range).
 awk -F, 'NR == 1 { next } { if ($2 < -2 || $2 > 2 || $4 < 50 || $4 > 500 || $8 < 0.01 || $8 > 0.15) bad = 1 }
          END { exit bad }' "$W/lib/learn_mlp_params.csv"
