@@ -28,7 +28,7 @@ static double loss_at(int B, tg_real *const *forc, tg_real *const *obs, const in
 {
     double loss, gp[2 * 13 * M], gr[4];
     if (tg_hbv_sensitivity(&loss, gp, gr, B, (const tg_real *const *)forc, (const tg_real *const *)obs, T, W, par, M,
-                           a, th, kind, 0))
+                           a, th, kind, 1))
         return NAN;
     return loss;
 }
@@ -79,8 +79,10 @@ int main(void)
 #ifdef TG_DOUBLE
     for (int kind = 0; kind < 3; kind++) {
         double loss, gp[2 * 13 * M], gr[4];
+        /* the same parameters also run the warm-up: the total derivative that finite
+         * differences see needs the gradient through the warm-up (--warmup-grad) */
         int rc = tg_hbv_sensitivity(&loss, gp, gr, 2, (const tg_real *const *)forc, (const tg_real *const *)obs, T, W,
-                                    par, M, a, th, kind, 0);
+                                    par, M, a, th, kind, 1);
         CHECK(rc == 0 && isfinite(loss), "sensitivity: %s", tg_error_message());
         int probe[] = {TG_HBV_FC, TG_HBV_K1, TG_HBV_K2, TG_HBV_BETA, TG_HBV_LP, TG_HBV_BETAET, TG_HBV_CFMAX};
         for (size_t j = 0; j < sizeof probe / sizeof probe[0]; j++) {
