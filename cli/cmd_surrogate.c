@@ -53,7 +53,7 @@ static const tg_cfg_key schema[] = {
     {"design.n_valid", TG_CFG_INT, 0, "500", "validation samples (new parameter sets on held-out basins)", NULL},
     {"design.window", TG_CFG_INT, 0, "365", "days per sample (also the window of learn)", NULL},
     {"design.valid_basins", TG_CFG_FLOAT, 0, "0.25", "fraction of basins held out for validation", NULL},
-    {"design.regenerate", TG_CFG_BOOL, 0, "false", "regenerate train.nc/valid.nc even if they exist", NULL},
+    {"design.regenerate", TG_CFG_BOOL, 0, "false", "regenerate train.nc/valid.nc even if they exist (do it after changing the model itself)", NULL},
     {"surrogate.hidden", TG_CFG_INT, 0, "64", "LSTM width", NULL},
     {"surrogate.epochs", TG_CFG_INT, 0, "30", "training epochs", NULL},
     {"surrogate.batch", TG_CFG_INT, 0, "64", "samples per minibatch", NULL},
@@ -404,9 +404,14 @@ static int training_set(run *r, const char *name, const tg_basin *basins, int B,
     path_in(r, name, path, sizeof path);
     if (!tg_cfg_bool(r->cfg, "design.regenerate") && access(path, R_OK) == 0) {
         int rc = tg_surr_data_read(path, out);
-        if (!rc && (out->N != d->n_samples || out->T != d->window || out->np != r->np))
-            rc = tg_error_set(TG_EINVAL, "%s: made for another design (N %d, T %d); set design.regenerate: true",
-                              path, out->N, out->T);
+        int same = !rc && out->N == d->n_samples && out->T == d->window && out->np == r->np && out->seed == d->seed;
+        for (int k = 0; same && k < r->np; k++)
+            same = out->lo[k] == r->lo[k] && out->hi[k] == r->hi[k] && !strcmp(out->param_name[k], r->pnames[k]);
+        if (!rc && !same) {
+            tg_surr_data_free(out);
+            rc = tg_error_set(TG_EINVAL, "%s: made for another design (samples, window, seed or ranges differ); "
+                                         "set design.regenerate: true", path);
+        }
         if (!rc)
             say(r, "%s: reused (%d samples x %d days, %d failed)\n", name, out->N, out->T, out->n_failed);
         return rc;
@@ -801,15 +806,21 @@ static int cmd_calibrate(run *r)
         return fail("calibrate");
     periods p = get_periods(r);
     double *params = calloc((size_t)r->B * (size_t)r->np, sizeof *params), *obj = calloc((size_t)r->B, sizeof *obj);
-    long evals = tg_cfg_int(r->cfg, "calibrate.max_evals");
+    long evals = tg_cfg_int(r->cfg, "calibrate.max_evals"), *used = calloc((size_t)r->B, sizeof *used);
     say(r, "SCE-UA per basin on the real model: %d basins, %ld runs each\n", r->B, evals);
     double t0 = now();
     rc = tg_blackbox_calibrate_basins(r->bb, r->basins, r->B, r->lo, r->hi, p.train_run, p.train_first, p.train_last,
-                                      evals, (uint64_t)tg_cfg_int(r->cfg, "seed"), params, obj);
-    if (!rc)
+                                      evals, (uint64_t)tg_cfg_int(r->cfg, "seed"), params, obj, used);
+    if (!rc) {
+        long total = 0;
+        for (int b = 0; b < r->B; b++)
+            total += used[b];
+        say(r, "SCE-UA used %ld model runs in total (%.0f per basin on average)\n", total, (double)total / r->B);
         rc = score_real(r, "sceua", params, now() - t0);
+    }
     free(params);
     free(obj);
+    free(used);
     return rc ? fail("calibrate") : 0;
 }
 

@@ -16,5 +16,5 @@ echo "=== float build"; run float
 echo "=== double build"; run double -DTG_DOUBLE=ON
 echo "=== double build with AddressSanitizer + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  run asan -DTG_DOUBLE=ON -DTG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+  run asan -DTG_DOUBLE=ON -DTG_SANITIZE=ON
 echo "all test builds passed"

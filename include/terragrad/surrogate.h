@@ -285,11 +285,12 @@ TG_API int tg_blackbox_eval_basins(tg_blackbox *bb, const tg_basin *basins, int 
 /* Per-basin SCE-UA calibration of the black box (minimising 1 - NSE of output 0 against
  * observed Q on score_first..score_last, the model started at run_first) within lo..hi.
  * Uses tg_sceua_minimize (calibrate.h); max_evals per basin. OpenMP over basins for the
- * function/library kinds. params (B, np) gets the best point; obj (B) 1 - NSE. */
+ * function/library kinds. params (B, np) gets the best point; obj (B) 1 - NSE; evals (B) or
+ * NULL the model runs used. */
 TG_API int tg_blackbox_calibrate_basins(tg_blackbox *bb, const tg_basin *basins, int B, const double *lo,
                                         const double *hi, int run_first, int score_first, int score_last,
                                         long max_evals, uint64_t seed, double *params /* (B, np) */,
-                                        double *obj /* (B) */);
+                                        double *obj /* (B) */, long *evals /* (B) or NULL */);
 
 #ifdef __cplusplus
 }

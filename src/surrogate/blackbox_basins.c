@@ -133,11 +133,11 @@ static int one_minus_nse(void *ud, const double *x, double *val)
 
 int tg_blackbox_calibrate_basins(tg_blackbox *bb, const tg_basin *basins, int B, const double *lo, const double *hi,
                                  int run_first, int score_first, int score_last, long max_evals, uint64_t seed,
-                                 double *params, double *obj)
+                                 double *params, double *obj, long *evals)
 {
 #ifndef TG_HAVE_SCEUA
     (void)bb, (void)basins, (void)B, (void)lo, (void)hi, (void)run_first, (void)score_first, (void)score_last;
-    (void)max_evals, (void)seed, (void)params, (void)obj;
+    (void)max_evals, (void)seed, (void)params, (void)obj, (void)evals;
     return tg_error_set(TG_ESTATE, "blackbox calibrate: built without terragrad/calibrate.h (SCE-UA)");
 #else
     int np, nf, nout;
@@ -161,6 +161,8 @@ int tg_blackbox_calibrate_basins(tg_blackbox *bb, const tg_basin *basins, int B,
         for (int b = 0; b < B; b++) {
             double *x = params + (size_t)b * (size_t)np;
             obj[b] = NAN;
+            if (evals)
+                evals[b] = 0;
             for (int k = 0; k < np; k++)
                 x[k] = NAN;
             if (mine || basin_forcing(&basins[b], run_first, T, f) || !basins[b].var[TG_VAR_Q])
@@ -175,10 +177,14 @@ int tg_blackbox_calibrate_basins(tg_blackbox *bb, const tg_basin *basins, int B,
             /* Per-basin stream: the result does not depend on thread count or order. */
             so.seed = seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(b + 1));
             double fb;
-            if (tg_sceua_minimize(one_minus_nse, &ob, np, lo, hi, &so, x, &fb, NULL) == 0)
+            tg_sceua_stats st;
+            if (tg_sceua_minimize(one_minus_nse, &ob, np, lo, hi, &so, x, &fb, &st) == 0) {
                 obj[b] = fb;
-            else
+                if (evals)
+                    evals[b] = st.evals;
+            } else {
                 tg_error_clear();
+            }
         }
         tg_free(f, (size_t)T * 3 * sizeof *f);
         tg_free(obsb, (size_t)S * sizeof *obsb);
