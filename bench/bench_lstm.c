@@ -211,6 +211,8 @@ int main(int argc, char **argv)
             continue;
         tf[it - 1] = t1 - t0, tb[it - 1] = t2 - t1, to[it - 1] = t3 - t2, ti[it - 1] = t3 - t0;
         peaks[n_peaks++] = gemm_once();
+        /* let OpenBLAS's pthread workers stop spinning before the next timed step */
+        nanosleep(&(struct timespec){0, 250000000}, NULL);
     }
     double peak_max = 0.0;
     for (int i = 0; i < n_peaks; i++)
