@@ -20,7 +20,9 @@ int tg_cmd_train(int argc, char **argv)
                    "Every config key is listed in docs/config.md (--print-schema prints the table).\n");
             return 0;
         } else if (!strcmp(argv[i], "--print-schema")) {
-            tg_cfg_schema_markdown(stdout, tg_train_schema, tg_train_schema_len);
+            int n_schema;
+            const tg_cfg_key *schema = tg_train_schema_all(&n_schema);
+            tg_cfg_schema_markdown(stdout, schema, n_schema);
             return 0;
         } else if (!strcmp(argv[i], "--resume"))
             opt.resume = 1;

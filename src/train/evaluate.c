@@ -73,7 +73,9 @@ int tg_evaluate(const char *run_dir, const char *period)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/config.yaml", run_dir);
-    tg_cfg *cfg = tg_cfg_load(path, tg_train_schema, tg_train_schema_len);
+    int n_schema;
+    const tg_cfg_key *schema = tg_train_schema_all(&n_schema);
+    tg_cfg *cfg = tg_cfg_load(path, schema, n_schema);
     if (!cfg)
         return tg_error_code();
     char ks[64], ke[64];
@@ -90,7 +92,7 @@ int tg_evaluate(const char *run_dir, const char *period)
         return rc;
     }
     tg_dataset d;
-    tg_model m;
+    tg_model m = {0};
     tg_params *ps = tg_params_create();
     tg_ctx *ctx = tg_ctx_create();
     tg_metrics *met = NULL;
@@ -165,7 +167,7 @@ int tg_evaluate(const char *run_dir, const char *period)
         tg_model_out mo;
         const tg_real *qd;
         int Lq;
-        if (m.type == TG_MODEL_LSTM) {
+        if (!m.kind) {
             /* The LSTM is run as it was trained: windows of warm-up + horizon days, each
              * predicting its last `horizon` days from a fresh state, tiled over the period
              * (a 20-year run from one state drifts from what training saw). */
@@ -303,6 +305,7 @@ int tg_evaluate(const char *run_dir, const char *period)
             tg_basin_free(&sims[b]);
         free(sims);
     }
+    tg_model_free(&m);
     tg_ctx_free(&ctx);
     tg_params_free(&ps);
     tg_dataset_free(&d);

@@ -1,17 +1,97 @@
-/* model.c — the trainable models of `terragrad train`:
- *   lstm: normalised forcing + attributes -> LSTM -> dropout -> linear -> streamflow
- *   dhbv: the same LSTM -> sigmoid -> HBV parameters (static from the window's last day,
- *         dynamic per day) -> HBV (one fused tape node) -> gamma unit-hydrograph routing
- *         (δHBV, Feng et al. 2022). */
+/* model.c — the trainable models of `terragrad train`: normalised forcing + attributes ->
+ * LSTM -> linear head, then either streamflow (lstm) or a registered process model
+ * (model_dhbv.c and the other model_*.c kinds). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "train_internal.h"
 
+/* Kinds defined in other files; weak so that a build without one still links. */
+extern const tg_model_kind tg_model_kind_dhbv;
+extern const tg_model_kind tg_model_kind_dhbv_adj __attribute__((weak));
+extern const tg_model_kind tg_model_kind_surrogate __attribute__((weak));
+extern const tg_model_kind tg_model_kind_hybrid __attribute__((weak));
+extern const tg_model_kind tg_model_kind_ude __attribute__((weak));
+extern const tg_loss_extension tg_loss_extension_physics __attribute__((weak));
+
+static const tg_model_kind *registered(int i)
+{
+    const tg_model_kind *all[] = {&tg_model_kind_dhbv, &tg_model_kind_dhbv_adj, &tg_model_kind_surrogate,
+                                  &tg_model_kind_hybrid, &tg_model_kind_ude};
+    return i < (int)(sizeof all / sizeof all[0]) ? all[i] : NULL;
+}
+enum { N_KIND_SLOTS = 5 };
+
+const tg_model_kind *tg_model_kind_find(const char *name)
+{
+    for (int i = 0; i < N_KIND_SLOTS; i++) {
+        const tg_model_kind *k = registered(i);
+        if (k && !strcmp(k->name, name))
+            return k;
+    }
+    return NULL;
+}
+
+const char *tg_model_kind_names(void)
+{
+    static char names[256];
+    if (!names[0]) {
+        strcpy(names, "lstm");
+        for (int i = 0; i < N_KIND_SLOTS; i++)
+            if (registered(i)) {
+                strncat(names, "|", sizeof names - strlen(names) - 1);
+                strncat(names, registered(i)->name, sizeof names - strlen(names) - 1);
+            }
+    }
+    return names;
+}
+
+const tg_cfg_key *tg_train_schema_all(int *n)
+{
+    static tg_cfg_key *all;
+    static int n_all;
+    if (!all) {
+        int cap = tg_train_schema_len;
+        for (int i = 0; i < N_KIND_SLOTS; i++)
+            if (registered(i))
+                cap += registered(i)->n_keys;
+        if (&tg_loss_extension_physics)
+            cap += tg_loss_extension_physics.n_keys;
+        tg_cfg_key *a = malloc((size_t)cap * sizeof *a);
+        if (!a) {
+            *n = tg_train_schema_len;
+            return tg_train_schema;
+        }
+        memcpy(a, tg_train_schema, (size_t)tg_train_schema_len * sizeof *a);
+        int k = tg_train_schema_len;
+        for (int i = 0; i < k; i++)
+            if (!strcmp(a[i].path, "model.type"))
+                a[i].choices = tg_model_kind_names();
+        for (int i = 0; i < N_KIND_SLOTS; i++)
+            if (registered(i) && registered(i)->n_keys) {
+                memcpy(a + k, registered(i)->keys, (size_t)registered(i)->n_keys * sizeof *a);
+                k += registered(i)->n_keys;
+            }
+        if (&tg_loss_extension_physics && tg_loss_extension_physics.n_keys) {
+            memcpy(a + k, tg_loss_extension_physics.keys, (size_t)tg_loss_extension_physics.n_keys * sizeof *a);
+            k += tg_loss_extension_physics.n_keys;
+        }
+        all = a;
+        n_all = k;
+    }
+    *n = n_all;
+    return all;
+}
 
 int tg_model_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_params *ps)
 {
     memset(m, 0, sizeof *m);
-    m->type = strcmp(tg_cfg_str(cfg, "model.type"), "dhbv") ? TG_MODEL_LSTM : TG_MODEL_DHBV;
+    const char *type = tg_cfg_str(cfg, "model.type");
+    m->kind = tg_model_kind_find(type);
+    if (!m->kind && strcmp(type, "lstm"))
+        return tg_error_set(TG_EINVAL, "%s:%d: model.type: '%s' is not one of %s", tg_cfg_path(cfg),
+                            tg_cfg_line(cfg, "model.type"), type, tg_model_kind_names());
     m->in = d->F + d->S;
     m->hidden = (int)tg_cfg_int(cfg, "model.hidden");
     m->dropout = tg_cfg_float(cfg, "model.dropout");
@@ -25,32 +105,8 @@ int tg_model_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_param
     if (rc)
         return rc;
     int n_out = 1;
-    if (m->type == TG_MODEL_DHBV) {
-        m->M = (int)tg_cfg_int(cfg, "hbv.components");
-        if (m->M <= 0)
-            return tg_error_set(TG_EINVAL, "%s: hbv.components must be positive", tg_cfg_path(cfg));
-        m->routing = tg_cfg_bool(cfg, "hbv.routing");
-        m->hbv_warmup = (int)tg_cfg_int(cfg, "training.warmup");
-        tg_hbv_config_init(&m->hbv, 1, 0, 1, m->M);
-        m->hbv.dynamic = 0;
-        for (int i = 0; i < tg_cfg_list_len(cfg, "hbv.dynamic"); i++) {
-            const char *name = tg_cfg_list_item(cfg, "hbv.dynamic", i);
-            int p = 0;
-            while (p < TG_HBV_NPARAM && strcmp(tg_hbv_param_names[p], name))
-                p++;
-            if (p == TG_HBV_NPARAM)
-                return tg_error_set(TG_EINVAL, "%s:%d: hbv.dynamic: '%s' is not an HBV parameter", tg_cfg_path(cfg),
-                                    tg_cfg_line(cfg, "hbv.dynamic"), name);
-            m->hbv.dynamic |= 1u << p;
-        }
-        m->hbv.warmup_grad = tg_cfg_bool(cfg, "hbv.warmup_grad");
-        if (tg_cfg_bool(cfg, "hbv.smooth")) {
-            m->hbv.smooth_temp = TG_R(0.5);
-            m->hbv.smooth_store = TG_R(1.0);
-        }
-        m->n_out_params = TG_HBV_NPARAM * m->M + (m->routing ? 2 : 0);
-        n_out = m->n_out_params;
-    }
+    if (m->kind && (rc = m->kind->build(m, cfg, d, ps, &n_out)))
+        return rc;
     return tg_linear_layer_init(&m->head, ps, "head", m->hidden, n_out, 1);
 }
 
@@ -61,57 +117,16 @@ int tg_model_init_weights(const tg_model *m, tg_params *ps, tg_rng *rng, const t
         rc = tg_lstm_set_forget_bias(&m->lstm, ps, tg_cfg_float(cfg, "model.forget_bias"));
     if (!rc)
         rc = tg_linear_reset(&m->head, ps, TG_INIT_TORCH, rng);
+    if (!rc && m->kind && m->kind->init_weights)
+        rc = m->kind->init_weights(m, ps, rng, cfg);
     return rc;
 }
 
-static int dhbv_forward(const tg_model *m, tg_ctx *ctx, tg_tensor *y, tg_tensor *forcing, int L, int nb,
-                        tg_model_out *out)
+void tg_model_free(tg_model *m)
 {
-    const int M = m->M, NP = TG_HBV_NPARAM, W = m->hbv_warmup;
-    if (W >= L)
-        return tg_error_set(TG_EINVAL, "dhbv: window of %d days is not longer than the warm-up (%d)", L, W);
-    tg_tensor *u = tg_sigmoid(ctx, y); /* (L, nb, K) */
-    /* static parameters from the window's last day: (nb, NP, M) -> (NP, nb, M) */
-    tg_tensor *last = tg_select(ctx, u, 0, L - 1);
-    tg_tensor *us = tg_reshape(ctx, tg_slice(ctx, last, 1, 0, NP * M), TG_SHAPE(nb, NP, M));
-    tg_tensor *par_static = tg_hbv_scale_op(ctx, tg_transpose(ctx, us, 0, 1), TG_HBV_ALL_PARAMS);
-    /* dynamic parameters on the days after the warm-up: (L-W, ndyn, nb, M) */
-    tg_tensor *par_dyn = NULL;
-    if (m->hbv.dynamic) {
-        tg_tensor *ud = tg_slice(ctx, tg_slice(ctx, u, 0, W, L - W), 2, 0, NP * M);
-        ud = tg_reshape(ctx, ud, TG_SHAPE(L - W, nb, NP, M));
-        tg_tensor *rows[TG_HBV_NPARAM];
-        int nd = 0;
-        for (int p = 0; p < NP; p++)
-            if (m->hbv.dynamic & (1u << p))
-                rows[nd++] = tg_select(ctx, ud, 2, p); /* (L-W, nb, M) */
-        par_dyn = tg_hbv_scale_op(ctx, tg_stack(ctx, rows, nd, 1), m->hbv.dynamic);
-    }
-    tg_hbv_config c = m->hbv;
-    c.T = L;
-    c.warmup = W;
-    c.B = nb;
-    c.M = M;
-    tg_tensor *fluxes = NULL;
-    if (tg_ctx_status(ctx))
-        return tg_ctx_status(ctx);
-    int rc = tg_hbv_op(ctx, &c, forcing, par_static, par_dyn, NULL, &fluxes, NULL, NULL); /* (L-W, NOUT, nb) */
-    if (rc)
-        return rc;
-    tg_tensor *q = tg_select(ctx, fluxes, 1, TG_HBV_Q); /* (L-W, nb) */
-    out->routing = NULL;
-    if (m->routing) {
-        tg_tensor *a = NULL, *theta = NULL;
-        if ((rc = tg_routing_params_op(ctx, tg_slice(ctx, last, 1, NP * M, 2), &a, &theta)))
-            return rc;
-        out->routing = tg_stack(ctx, (tg_tensor *[]){a, theta}, 2, 0);
-        q = tg_routing_op(ctx, q, a, theta);
-    }
-    out->q = q;
-    out->fluxes = fluxes;
-    out->par_static = par_static;
-    out->skip = W;
-    return q ? 0 : tg_ctx_status(ctx);
+    if (m->kind && m->kind->free)
+        m->kind->free(m);
+    m->impl = NULL;
 }
 
 int tg_model_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, const tg_real *x, const tg_real *forcing, int L,
@@ -120,7 +135,7 @@ int tg_model_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, const tg_rea
     memset(out, 0, sizeof *out);
     tg_tensor *xt = tg_from(ctx, TG_SHAPE(L, nb, m->in), x);
     tg_tensor *h = tg_lstm(ctx, ps, &m->lstm, xt, NULL, NULL, NULL);
-    if (m->type == TG_MODEL_LSTM) {
+    if (!m->kind) {
         h = tg_dropout(ctx, h, m->dropout, train, rng);
         tg_tensor *y = tg_linear(ctx, ps, &m->head, h); /* (L, nb, 1) */
         y = tg_reshape(ctx, y, TG_SHAPE(L, nb));
@@ -132,5 +147,5 @@ int tg_model_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, const tg_rea
     tg_tensor *f = tg_from(ctx, TG_SHAPE(L, nb, TG_HBV_NFORCING), forcing);
     if (!y || !f)
         return tg_ctx_status(ctx);
-    return dhbv_forward(m, ctx, y, f, L, nb, out);
+    return m->kind->forward(m, ctx, ps, y, f, L, nb, train, out);
 }

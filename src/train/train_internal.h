@@ -9,6 +9,9 @@
 
 extern const tg_cfg_key tg_train_schema[];
 extern const int tg_train_schema_len;
+/* The full schema: the base keys above plus the keys of every registered model kind and
+ * loss extension (see tg_model_kind, tg_loss_extension). Built once, never freed. */
+const tg_cfg_key *tg_train_schema_all(int *n);
 
 /* ---------------------------------------------------------------- run directory + log */
 typedef struct tg_runlog {
@@ -50,35 +53,72 @@ void tg_dataset_free(tg_dataset *d);
 int tg_dataset_basin_ids(const tg_cfg *cfg, tg_basin_list *ids);
 
 /* ---------------------------------------------------------------- model */
-enum { TG_MODEL_LSTM = 0, TG_MODEL_DHBV };
-typedef struct tg_model {
-    int type;
+/* Every model is  normalised inputs -> LSTM -> linear head  and then either streamflow
+ * directly (model.type = lstm) or a PROCESS MODEL driven by the head's outputs. Each
+ * process model is a tg_model_kind in its own file (model_dhbv.c, ...), registered in
+ * model.c's table (weak symbols: a kind whose file is absent is skipped). */
+typedef struct tg_model tg_model;
+typedef struct tg_model_out {
+    tg_tensor *q;           /* (Lp, nb) streamflow, mm/day */
+    tg_tensor *fluxes;      /* (Lp, TG_HBV_NOUT, nb) HBV-style outputs, or NULL */
+    tg_tensor *par_static;  /* (NPARAM, nb*M) or NULL */
+    tg_tensor *routing;     /* (2, nb): a, theta, or NULL */
+    tg_tensor *penalty;     /* scalar physics-guided penalty already weighted, or NULL */
+    int skip;               /* the first `skip` days of the window have no prediction */
+} tg_model_out;
+typedef struct tg_model_kind {
+    const char *name;       /* the model.type value */
+    /* Reads the kind's config keys (m->in, m->hidden are set; may register extra
+     * parameters in ps); sets *n_out = network outputs per day the kind consumes. */
+    int (*build)(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_params *ps, int *n_out);
+    /* Optional: initialises extra parameters the kind registered (after the LSTM/head). */
+    int (*init_weights)(const tg_model *m, tg_params *ps, tg_rng *rng, const tg_cfg *cfg);
+    /* y (L, nb, n_out) raw head outputs; forcing (L, nb, 3) raw P, T, PET. Fills out. */
+    int (*forward)(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor *y, tg_tensor *forcing, int L, int nb,
+                   int train, tg_model_out *out);
+    void (*free)(tg_model *m);  /* optional: releases m->impl */
+    const tg_cfg_key *keys; /* the kind's own config keys (may be NULL) */
+    int n_keys;
+} tg_model_kind;
+struct tg_model {
+    const tg_model_kind *kind; /* NULL: plain LSTM */
     int in;                 /* F + S */
     int hidden;
     double dropout;
     tg_lstm_layer lstm;
     tg_linear_layer head;
-    /* dHBV */
+    /* dHBV (model_dhbv.c) */
     tg_hbv_config hbv;      /* T, B filled per call */
     int M, n_out_params, routing, hbv_warmup;
     double q_mean, q_std;   /* LSTM output scaling: q = mean + std * y */
-} tg_model;
+    void *impl;             /* a kind's own state */
+};
+/* The kind named `name`, or NULL (lstm or unknown). */
+const tg_model_kind *tg_model_kind_find(const char *name);
+/* "lstm|dhbv|..." of the registered kinds, for messages. */
+const char *tg_model_kind_names(void);
 int tg_model_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_params *ps);
 int tg_model_init_weights(const tg_model *m, tg_params *ps, tg_rng *rng, const tg_cfg *cfg);
+void tg_model_free(tg_model *m);
 /* Batch in, streamflow out. x (L, nb, F+S) normalised; forcing (L, nb, 3) raw P,T,PET.
- * Returns q (L - skip, nb) in mm/day where skip = model's own warm-up (dHBV) — the
- * prediction covers the last L - skip days of the window. Extra outputs (dHBV): if
- * fluxes != NULL, *fluxes = HBV outputs (L - skip, NOUT, nb) and *params_static =
- * (NPARAM, nb*M) physical parameters. */
-typedef struct tg_model_out {
-    tg_tensor *q;           /* (Lp, nb) */
-    tg_tensor *fluxes;      /* (Lp, NOUT, nb) or NULL */
-    tg_tensor *par_static;  /* (NPARAM, nb*M) or NULL */
-    tg_tensor *routing;     /* (2, nb): a, theta, or NULL */
-    int skip;
-} tg_model_out;
+ * The prediction covers the last L - out->skip days of the window (process models use
+ * their own warm-up). */
 int tg_model_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, const tg_real *x, const tg_real *forcing,
                      int L, int nb, int train, tg_rng *rng, tg_model_out *out);
+/* Helpers for HBV-based kinds (model_dhbv.c): read the hbv.* keys into m; turn head outputs
+ * into scaled static (NP, nb, M) and dynamic (L-W, ndyn, nb, M) parameters (+ the last
+ * day's sigmoid outputs, which carry the routing parameters); route fluxes' Q into out. */
+int tg_model_dhbv_read_config(tg_model *m, const tg_cfg *cfg);
+int tg_model_dhbv_params(const tg_model *m, tg_ctx *ctx, tg_tensor *y, int L, int nb, tg_tensor **par_static,
+                         tg_tensor **par_dyn, tg_tensor **last);
+int tg_model_dhbv_route(const tg_model *m, tg_ctx *ctx, tg_tensor *last, tg_tensor *fluxes, tg_model_out *out);
+
+/* Loss extensions (physics-guided penalties etc.): config keys merged into the schema. */
+typedef struct tg_loss_extension {
+    const char *name;
+    const tg_cfg_key *keys;
+    int n_keys;
+} tg_loss_extension;
 
 /* ---------------------------------------------------------------- loss */
 enum { TG_LOSS_NSE = 0, TG_LOSS_MSE, TG_LOSS_RMSE, TG_LOSS_RMSE_COMB };

@@ -62,7 +62,9 @@ static void gather(const tg_dataset *d, const int *bi, const int *off, int nb, i
 
 int tg_train(const char *config_path, const tg_train_options *opt)
 {
-    tg_cfg *cfg = tg_cfg_load(config_path, tg_train_schema, tg_train_schema_len);
+    int n_schema;
+    const tg_cfg_key *schema = tg_train_schema_all(&n_schema);
+    tg_cfg *cfg = tg_cfg_load(config_path, schema, n_schema);
     if (!cfg)
         return tg_error_code();
     char run_dir[4096];
@@ -96,7 +98,7 @@ int tg_train(const char *config_path, const tg_train_options *opt)
                      TG_REAL_NAME, omp_get_max_threads(), nranks, nranks > 1 ? "s" : "", tg_dist_backend());
 
     tg_dataset d;
-    tg_model m;
+    tg_model m = {0};
     tg_params *ps = tg_params_create();
     tg_optim *op = NULL;
     tg_ctx *ctx = tg_ctx_create();
@@ -198,7 +200,7 @@ int tg_train(const char *config_path, const tg_train_options *opt)
             double S[2] = {0, 0}, cf[2];
             tg_tensor *St[2] = {NULL, NULL};
             if (nloc > 0) {
-                gather(&d, lbi, loff, nloc, L, &bb, m.type == TG_MODEL_DHBV);
+                gather(&d, lbi, loff, nloc, L, &bb, m.kind != NULL);
                 tg_model_out mo;
                 if ((rc = tg_model_forward(&m, ctx, ps, bb.x, bb.forcing, L, nloc, 1, &rng, &mo)))
                     break;
@@ -208,7 +210,7 @@ int tg_train(const char *config_path, const tg_train_options *opt)
                     break;
                 for (int i = 0; i < 2; i++)
                     S[i] = St[i] ? (double)St[i]->data[0] : 0;
-            } else if (m.type == TG_MODEL_LSTM) /* dropout draws from the RNG: keep every rank in step */
+            } else if (!m.kind) /* dropout draws from the RNG: keep every rank in step */
                 tg_dropout(ctx, tg_new(ctx, TG_SHAPE(1)), m.dropout, 1, &rng);
             if ((rc = tg_dist_sum_double(S, 2)))
                 break;
@@ -265,6 +267,7 @@ int tg_train(const char *config_path, const tg_train_options *opt)
     free(obs_all);
     tg_sampler_free(&smp);
     tg_optim_free(&op);
+    tg_model_free(&m);
     tg_ctx_free(&ctx);
     tg_params_free(&ps);
     if (d.raw || d.B)

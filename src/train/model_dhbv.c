@@ -1,0 +1,116 @@
+/* model_dhbv.c — δHBV (Feng et al. 2022): LSTM head -> sigmoid -> HBV parameters (static
+ * from the window's last day, dynamic per day) -> HBV (one fused tape node) -> gamma
+ * unit-hydrograph routing. */
+#include <string.h>
+
+#include "train_internal.h"
+
+/* Shared by the HBV-based kinds: components, routing, warm-up, dynamic parameters, smoothing. */
+int tg_model_dhbv_read_config(tg_model *m, const tg_cfg *cfg)
+{
+    m->M = (int)tg_cfg_int(cfg, "hbv.components");
+    if (m->M <= 0)
+        return tg_error_set(TG_EINVAL, "%s: hbv.components must be positive", tg_cfg_path(cfg));
+    m->routing = tg_cfg_bool(cfg, "hbv.routing");
+    m->hbv_warmup = (int)tg_cfg_int(cfg, "training.warmup");
+    tg_hbv_config_init(&m->hbv, 1, 0, 1, m->M);
+    m->hbv.dynamic = 0;
+    for (int i = 0; i < tg_cfg_list_len(cfg, "hbv.dynamic"); i++) {
+        const char *name = tg_cfg_list_item(cfg, "hbv.dynamic", i);
+        int p = 0;
+        while (p < TG_HBV_NPARAM && strcmp(tg_hbv_param_names[p], name))
+            p++;
+        if (p == TG_HBV_NPARAM)
+            return tg_error_set(TG_EINVAL, "%s:%d: hbv.dynamic: '%s' is not an HBV parameter", tg_cfg_path(cfg),
+                                tg_cfg_line(cfg, "hbv.dynamic"), name);
+        m->hbv.dynamic |= 1u << p;
+    }
+    m->hbv.warmup_grad = tg_cfg_bool(cfg, "hbv.warmup_grad");
+    if (tg_cfg_bool(cfg, "hbv.smooth")) {
+        m->hbv.smooth_temp = TG_R(0.5);
+        m->hbv.smooth_store = TG_R(1.0);
+    }
+    m->n_out_params = TG_HBV_NPARAM * m->M + (m->routing ? 2 : 0);
+    return 0;
+}
+
+static int dhbv_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_params *ps, int *n_out)
+{
+    (void)d;
+    (void)ps;
+    int rc = tg_model_dhbv_read_config(m, cfg);
+    *n_out = m->n_out_params;
+    return rc;
+}
+
+int tg_model_dhbv_params(const tg_model *m, tg_ctx *ctx, tg_tensor *y, int L, int nb, tg_tensor **par_static,
+                         tg_tensor **par_dyn, tg_tensor **last)
+{
+    const int M = m->M, NP = TG_HBV_NPARAM, W = m->hbv_warmup;
+    if (W >= L)
+        return tg_error_set(TG_EINVAL, "dhbv: window of %d days is not longer than the warm-up (%d)", L, W);
+    tg_tensor *u = tg_sigmoid(ctx, y); /* (L, nb, K) */
+    /* static parameters from the window's last day: (nb, NP, M) -> (NP, nb, M) */
+    *last = tg_select(ctx, u, 0, L - 1);
+    tg_tensor *us = tg_reshape(ctx, tg_slice(ctx, *last, 1, 0, NP * M), TG_SHAPE(nb, NP, M));
+    *par_static = tg_hbv_scale_op(ctx, tg_transpose(ctx, us, 0, 1), TG_HBV_ALL_PARAMS);
+    /* dynamic parameters on the days after the warm-up: (L-W, ndyn, nb, M) */
+    *par_dyn = NULL;
+    if (m->hbv.dynamic) {
+        tg_tensor *ud = tg_slice(ctx, tg_slice(ctx, u, 0, W, L - W), 2, 0, NP * M);
+        ud = tg_reshape(ctx, ud, TG_SHAPE(L - W, nb, NP, M));
+        tg_tensor *rows[TG_HBV_NPARAM];
+        int nd = 0;
+        for (int p = 0; p < NP; p++)
+            if (m->hbv.dynamic & (1u << p))
+                rows[nd++] = tg_select(ctx, ud, 2, p); /* (L-W, nb, M) */
+        *par_dyn = tg_hbv_scale_op(ctx, tg_stack(ctx, rows, nd, 1), m->hbv.dynamic);
+    }
+    return tg_ctx_status(ctx);
+}
+
+int tg_model_dhbv_route(const tg_model *m, tg_ctx *ctx, tg_tensor *last, tg_tensor *fluxes, tg_model_out *out)
+{
+    tg_tensor *q = tg_select(ctx, fluxes, 1, TG_HBV_Q); /* (L-W, nb) */
+    out->routing = NULL;
+    if (m->routing) {
+        tg_tensor *a = NULL, *theta = NULL;
+        int rc = tg_routing_params_op(ctx, tg_slice(ctx, last, 1, TG_HBV_NPARAM * m->M, 2), &a, &theta);
+        if (rc)
+            return rc;
+        out->routing = tg_stack(ctx, (tg_tensor *[]){a, theta}, 2, 0);
+        q = tg_routing_op(ctx, q, a, theta);
+    }
+    out->q = q;
+    out->fluxes = fluxes;
+    out->skip = m->hbv_warmup;
+    return q ? 0 : tg_ctx_status(ctx);
+}
+
+static int dhbv_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor *y, tg_tensor *forcing, int L, int nb,
+                        int train, tg_model_out *out)
+{
+    (void)ps;
+    (void)train;
+    tg_tensor *par_static, *par_dyn, *last;
+    int rc = tg_model_dhbv_params(m, ctx, y, L, nb, &par_static, &par_dyn, &last);
+    if (rc)
+        return rc;
+    tg_hbv_config c = m->hbv;
+    c.T = L;
+    c.warmup = m->hbv_warmup;
+    c.B = nb;
+    c.M = m->M;
+    tg_tensor *fluxes = NULL;
+    rc = tg_hbv_op(ctx, &c, forcing, par_static, par_dyn, NULL, &fluxes, NULL, NULL); /* (L-W, NOUT, nb) */
+    if (rc)
+        return rc;
+    out->par_static = par_static;
+    return tg_model_dhbv_route(m, ctx, last, fluxes, out);
+}
+
+const tg_model_kind tg_model_kind_dhbv = {
+    .name = "dhbv",
+    .build = dhbv_build,
+    .forward = dhbv_forward,
+};
