@@ -91,5 +91,17 @@
 #if __has_include("terragrad/pinn.h")
 #include "terragrad/pinn.h"
 #endif
+#if __has_include("terragrad/hbv_implicit.h")
+#include "terragrad/hbv_implicit.h"
+#endif
+#if __has_include("terragrad/hybrid.h")
+#include "terragrad/hybrid.h"
+#endif
+#if __has_include("terragrad/ude.h")
+#include "terragrad/ude.h"
+#endif
+#if __has_include("terragrad/checkpointing.h")
+#include "terragrad/checkpointing.h"
+#endif
 
 #endif

@@ -178,7 +178,7 @@ int tg_train(const char *config_path, const tg_train_options *opt)
     const double clip = tg_cfg_float(cfg, "optim.clip"), lw = tg_cfg_float(cfg, "loss.log_weight");
     double t0 = now();
     for (int ep = (int)start_epoch + 1; !rc && ep <= epochs; ep++) {
-        double lr = tg_schedule_lr(&sched, ep - 1), sum = 0;
+        double lr = tg_schedule_lr(&sched, ep - 1), sum = 0, pen_sum = 0;
         tg_optim_set_lr(op, lr);
         double te = now();
         for (int it = 1; it <= iters && !rc; it++) {
@@ -197,8 +197,8 @@ int tg_train(const char *config_path, const tg_train_options *opt)
                     bstd[nloc] = d.q_std[bi[k]];
                     nloc++;
                 }
-            double S[2] = {0, 0}, cf[2];
-            tg_tensor *St[2] = {NULL, NULL};
+            double S[3] = {0, 0, 0}, cf[2];
+            tg_tensor *St[2] = {NULL, NULL}, *pen = NULL;
             if (nloc > 0) {
                 gather(&d, lbi, loff, nloc, L, &bb, m.kind != NULL);
                 tg_model_out mo;
@@ -210,11 +210,17 @@ int tg_train(const char *config_path, const tg_train_options *opt)
                     break;
                 for (int i = 0; i < 2; i++)
                     S[i] = St[i] ? (double)St[i]->data[0] : 0;
+                /* a physics-guided penalty is a mean over this rank's windows: weight it by
+                 * the rank's share of the batch so the sum over ranks is the batch mean */
+                if (mo.penalty) {
+                    pen = tg_muls(ctx, mo.penalty, (tg_real)((double)nloc / got));
+                    S[2] = pen ? (double)pen->data[0] : 0;
+                }
             } else if (!m.kind) /* dropout draws from the RNG: keep every rank in step */
                 tg_dropout(ctx, tg_new(ctx, TG_SHAPE(1)), m.dropout, 1, &rng);
-            if ((rc = tg_dist_sum_double(S, 2)))
+            if ((rc = tg_dist_sum_double(S, 3)))
                 break;
-            double lv = tg_loss_combine(loss_type, S, lw, cf);
+            double lv = tg_loss_combine(loss_type, S, lw, cf) + S[2];
             if (!isfinite(lv)) {
                 rc = tg_error_set(TG_EINVAL, "epoch %d iteration %d: the loss is not finite (%g); lower optim.lr?", ep,
                                   it, lv);
@@ -224,6 +230,8 @@ int tg_train(const char *config_path, const tg_train_options *opt)
                 tg_tensor *lin = tg_muls(ctx, St[0], (tg_real)cf[0]);
                 if (St[1])
                     lin = tg_add(ctx, lin, tg_muls(ctx, St[1], (tg_real)cf[1]));
+                if (pen)
+                    lin = tg_add(ctx, lin, pen);
                 if (!lin || (rc = tg_backward(ctx, lin)))
                     break;
             }
@@ -235,13 +243,18 @@ int tg_train(const char *config_path, const tg_train_options *opt)
                 break;
             tg_ctx_reset(ctx);
             sum += lv;
+            pen_sum += S[2];
             double frac = ((double)(ep - 1 - start_epoch) * iters + it) / ((double)(epochs - start_epoch) * iters);
             if (root)
                 tg_runlog_progress(&rl, ep, epochs, it, iters, sum / it, now() - t0, frac);
         }
         if (rc)
             break;
-        tg_runlog_printf(&rl, "epoch %d/%d  loss %.5f  lr %.3g  %.1fs\n", ep, epochs, sum / iters, lr, now() - te);
+        if (pen_sum != 0)
+            tg_runlog_printf(&rl, "epoch %d/%d  loss %.5f (penalty %.5f)  lr %.3g  %.1fs\n", ep, epochs, sum / iters,
+                             pen_sum / iters, lr, now() - te);
+        else
+            tg_runlog_printf(&rl, "epoch %d/%d  loss %.5f  lr %.3g  %.1fs\n", ep, epochs, sum / iters, lr, now() - te);
         if (root) {
             fprintf(lossf, "%d,%.8g,%.6g,%.3f\n", ep, sum / iters, lr, now() - t0);
             fflush(lossf);
