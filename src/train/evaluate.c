@@ -45,7 +45,54 @@ static int write_predictions(const char *dir, const char *id, int first_day, int
     return 0;
 }
 
-static int write_metrics(const char *path, const tg_dataset *d, const tg_metrics *m)
+/* Relative water-balance error of one basin's process-model outputs over days 1..n-1:
+ * (inputs - ET - runoff - change in storage) / inputs. States are end-of-day, so day 0's
+ * state is the starting storage. Closes to round-off for the explicit HBV; shows the
+ * Newton tolerance for implicit models. */
+static double water_balance_error(const tg_real *fl /* (n, NOUT) */, int n)
+{
+    double in = 0, out = 0, s0 = 0, s1 = 0;
+    static const int stores[] = {TG_HBV_SWE, TG_HBV_MELTWATER, TG_HBV_SM, TG_HBV_SUZ, TG_HBV_SLZ};
+    for (int t = 1; t < n; t++) {
+        const tg_real *r = fl + (size_t)t * TG_HBV_NOUT;
+        in += (double)r[TG_HBV_RAIN] + (double)r[TG_HBV_SNOW];
+        out += (double)r[TG_HBV_ET] + (double)r[TG_HBV_Q0] + (double)r[TG_HBV_Q1] + (double)r[TG_HBV_Q2];
+    }
+    for (int i = 0; i < 5; i++) {
+        s0 += (double)fl[stores[i]];
+        s1 += (double)fl[(size_t)(n - 1) * TG_HBV_NOUT + stores[i]];
+    }
+    return in > 0 ? (in - out - (s1 - s0)) / in : (double)NAN;
+}
+
+/* Learned static parameters per basin (mean over components, physical units) and the
+ * routing parameters: <run>/params_<period>.csv. */
+static int write_params(const char *path, const tg_dataset *d, const double *par /* (B, stride) */, int routing,
+                        int stride)
+{
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return tg_error_set(TG_EIO, "%s: cannot write", tmp);
+    fprintf(f, "basin");
+    for (int p = 0; p < TG_HBV_NPARAM; p++)
+        fprintf(f, ",%s", tg_hbv_param_names[p]);
+    fprintf(f, routing ? ",route_a,route_theta\n" : "\n");
+    for (int b = 0; b < d->B; b++) {
+        fprintf(f, "%s", d->raw[b].id);
+        for (int p = 0; p < TG_HBV_NPARAM + (routing ? 2 : 0); p++)
+            fprintf(f, ",%.6g", par[(size_t)b * stride + p]);
+        fputc('\n', f);
+    }
+    if (fclose(f) || rename(tmp, path)) {
+        remove(tmp);
+        return tg_error_set(TG_EIO, "%s: write failed", path);
+    }
+    return 0;
+}
+
+static int write_metrics(const char *path, const tg_dataset *d, const tg_metrics *m, const double *wb)
 {
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -55,12 +102,15 @@ static int write_metrics(const char *path, const tg_dataset *d, const tg_metrics
     fprintf(f, "basin");
     for (int k = 0; k < TG_METRIC_COUNT; k++)
         fprintf(f, ",%s", tg_metric_names[k]);
-    fprintf(f, ",n_days\n");
+    fprintf(f, wb ? ",n_days,water_balance_rel\n" : ",n_days\n");
     for (int b = 0; b < d->B; b++) {
         fprintf(f, "%s", d->raw[b].id);
         for (int k = 0; k < TG_METRIC_COUNT; k++)
             fprintf(f, ",%.6g", tg_metric_get(&m[b], k));
-        fprintf(f, ",%d\n", m[b].n);
+        fprintf(f, ",%d", m[b].n);
+        if (wb)
+            fprintf(f, ",%.3e", wb[b]);
+        fputc('\n', f);
     }
     if (fclose(f) || rename(tmp, path)) {
         remove(tmp);
@@ -116,6 +166,10 @@ int tg_evaluate(const char *run_dir, const char *period)
     tg_real *x = NULL, *forc = NULL, *obs = NULL, *sim = NULL, *flux = NULL, *pet = NULL, *obs_b = NULL, *qfull = NULL;
     tg_basin *sl_norm = NULL, *sl_raw = NULL;
     tg_basin *sims = NULL;
+    /* per basin: learned static parameters (NP), routing a and theta, water-balance error */
+    enum { NEXTRA = TG_HBV_NPARAM + 3 };
+    double *extra = NULL;
+    int has_fluxes = 0, has_routing = 0;
     if (!rc) {
         x = malloc((size_t)L * chunk * in * sizeof(tg_real));
         forc = malloc((size_t)L * chunk * 3 * sizeof(tg_real));
@@ -128,8 +182,9 @@ int tg_evaluate(const char *run_dir, const char *period)
         sl_norm = calloc((size_t)chunk, sizeof(tg_basin));
         sl_raw = calloc((size_t)chunk, sizeof(tg_basin));
         met = calloc((size_t)d.B, sizeof(tg_metrics));
+        extra = calloc((size_t)d.B * NEXTRA, sizeof(double));
         sims = calloc((size_t)d.B, sizeof(tg_basin));
-        if (!x || !forc || !obs || !sim || !flux || !pet || !obs_b || !qfull || !sl_norm || !sl_raw || !met || !sims)
+        if (!x || !forc || !obs || !sim || !flux || !pet || !obs_b || !qfull || !sl_norm || !sl_raw || !met || !sims || !extra)
             rc = tg_error_set(TG_ENOMEM, "out of memory");
     }
     tg_ctx_set_grad(ctx, 0);
@@ -193,6 +248,8 @@ int tg_evaluate(const char *run_dir, const char *period)
         }
         if (rc)
             break;
+        has_fluxes |= mo.fluxes != NULL;
+        has_routing |= mo.routing != NULL;
         for (int k = 0; k < nb && !rc; k++) {
             int b = b0 + k;
             double *o = malloc((size_t)n * sizeof(double)), *s = malloc((size_t)n * sizeof(double));
@@ -214,6 +271,22 @@ int tg_evaluate(const char *run_dir, const char *period)
                             mo.fluxes->data[((size_t)(Lq - n + t) * TG_HBV_NOUT + j) * nb + k];
             }
             tg_metrics_compute(o, s, n, &met[b]); /* NaN metrics for basins without data */
+            if (mo.fluxes) {
+                double *e = extra + (size_t)b * NEXTRA;
+                e[TG_HBV_NPARAM + 2] = water_balance_error(flux, n);
+                if (mo.par_static) { /* (NP, nb, M): mean over components */
+                    const int Mc = mo.par_static->shape[2];
+                    for (int p = 0; p < TG_HBV_NPARAM; p++) {
+                        double acc = 0;
+                        for (int c = 0; c < Mc; c++)
+                            acc += (double)mo.par_static->data[((size_t)p * nb + k) * Mc + c];
+                        e[p] = acc / Mc;
+                    }
+                }
+                if (mo.routing) /* (2, nb) */
+                    for (int j = 0; j < 2; j++)
+                        e[TG_HBV_NPARAM + j] = (double)mo.routing->data[(size_t)j * nb + k];
+            }
             free(o);
             free(s);
             rc = write_predictions(pred_dir, d.raw[b].id, first, n, obs_b, sim,
@@ -255,6 +328,14 @@ int tg_evaluate(const char *run_dir, const char *period)
         if (!rc)
             rc = tg_dist_sum_double(mv, (size_t)d.B * (TG_METRIC_COUNT + 1));
         if (!rc)
+            rc = tg_dist_sum_double(extra, (size_t)d.B * NEXTRA);
+        if (!rc) {
+            int flags[2] = {has_fluxes, has_routing};
+            rc = tg_dist_max_int(flags, 2);
+            has_fluxes = flags[0];
+            has_routing = flags[1];
+        }
+        if (!rc)
             rc = tg_dist_sum_real(qs, (size_t)d.B * n);
         for (int b = 0; !rc && b < d.B; b++) {
             for (int k = 0; k < TG_METRIC_COUNT; k++)
@@ -277,7 +358,16 @@ int tg_evaluate(const char *run_dir, const char *period)
         tg_runlog_printf(&rl, "note: %ld missing input values (outside the basins' records) set to the mean\n", filled);
     if (!rc && tg_dist_is_root()) {
         snprintf(path, sizeof path, "%s/metrics_%s.csv", run_dir, period);
-        rc = write_metrics(path, &d, met);
+        double *wb = NULL;
+        if (has_fluxes && (wb = malloc((size_t)d.B * sizeof *wb)))
+            for (int b = 0; b < d.B; b++)
+                wb[b] = extra[(size_t)b * NEXTRA + TG_HBV_NPARAM + 2];
+        rc = write_metrics(path, &d, met, wb);
+        free(wb);
+        if (!rc && has_fluxes) {
+            snprintf(path, sizeof path, "%s/params_%s.csv", run_dir, period);
+            rc = write_params(path, &d, extra, has_routing, NEXTRA);
+        }
     }
     if (!rc && tg_dist_is_root()) {
         snprintf(path, sizeof path, "%s/predictions_%s.nc", run_dir, period);
@@ -294,12 +384,26 @@ int tg_evaluate(const char *run_dir, const char *period)
         for (int k = 0; k < TG_METRIC_COUNT; k++)
             tg_runlog_printf(&rl, "%-12s %10.4f %10.4f\n", tg_metric_names[k], tg_metric_get(&med, k),
                              tg_metric_get(&mean, k));
+        if (has_fluxes) {
+            double worst = 0, sum_abs = 0;
+            int cnt_wb = 0;
+            for (int b = 0; b < d.B; b++) {
+                double e = fabs(extra[(size_t)b * NEXTRA + TG_HBV_NPARAM + 2]);
+                if (isfinite(e)) {
+                    worst = e > worst ? e : worst;
+                    sum_abs += e;
+                    cnt_wb++;
+                }
+            }
+            tg_runlog_printf(&rl, "water balance (process model, relative to inputs): mean |error| %.2e, max %.2e\n",
+                             cnt_wb ? sum_abs / cnt_wb : 0.0, worst);
+        }
         tg_runlog_printf(&rl, "wrote %s/metrics_%s.csv, predictions_%s/ and predictions_%s.nc\n", run_dir, period,
                          period, period);
     } else
         tg_runlog_printf(&rl, "error: %s\n", tg_error_message());
     free(x); free(forc); free(obs); free(sim); free(flux); free(pet); free(obs_b); free(qfull);
-    free(sl_norm); free(sl_raw); free(met);
+    free(sl_norm); free(sl_raw); free(met); free(extra);
     if (sims) {
         for (int b = 0; b < d.B; b++)
             tg_basin_free(&sims[b]);
