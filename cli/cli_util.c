@@ -112,10 +112,9 @@ int tg_hbv_cli_simulate_write(const tg_hbv_cli *a, int b)
                                    r >= 0 ? a->route.a[r] : (double)NAN, r >= 0 ? a->route.theta[r] : (double)NAN);
     char path[4400], tmp[4500], date[16];
     snprintf(path, sizeof path, "%s/%s.csv", a->out, bs->id);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = rc ? NULL : fopen(tmp, "w");
-    if (!rc && !f)
-        rc = tg_error_set(TG_EIO, "%s: cannot write", tmp);
+    FILE *f = NULL;
+    if (!rc)
+        rc = tg_io_begin(path, tmp, sizeof tmp, &f);
     if (f) {
         fprintf(f, "date");
         for (int k = 0; k < TG_SIM_NOUT; k++)
@@ -127,10 +126,7 @@ int tg_hbv_cli_simulate_write(const tg_hbv_cli *a, int b)
                 fprintf(f, ",%.7g", (double)out[(size_t)t * TG_SIM_NOUT + k]);
             fputc('\n', f);
         }
-        if (fclose(f) || rename(tmp, path)) {
-            remove(tmp);
-            rc = tg_error_set(TG_EIO, "%s: write failed", path);
-        }
+        rc = tg_io_commit(f, tmp, path);
     }
     free(out);
     return rc;

@@ -67,14 +67,15 @@ static int write_csv(const char *dir, const tg_richards_config *cfg, const tg_ri
 {
     char path[4096], tmp[4200];
     snprintf(path, sizeof path, "%s/profile.csv", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return tg_error_set(TG_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+    FILE *f;
+    int rc = tg_io_begin(path, tmp, sizeof tmp, &f);
+    if (rc)
+        return rc;
     fprintf(f, "t_s,z_cm,psi_cm,theta\n");
     tg_real *th = malloc((size_t)m->N * sizeof *th);
     if (!th) {
         fclose(f);
+        remove(tmp);
         return tg_error_set(TG_ENOMEM, "out of memory");
     }
     for (int k = 0; k < cfg->n_out; k++) {
@@ -85,14 +86,7 @@ static int write_csv(const char *dir, const tg_richards_config *cfg, const tg_ri
                     (double)tg_richards_z(m, i), (double)psi[i], (double)th[i]);
     }
     free(th);
-    int bad = ferror(f);
-    if (fclose(f) || bad) {
-        remove(tmp);
-        return tg_error_set(TG_EIO, "%s: write failed", tmp);
-    }
-    if (rename(tmp, path))
-        return tg_error_set(TG_EIO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    return 0;
+    return tg_io_commit(f, tmp, path);
 }
 
 static void usage(FILE *f)

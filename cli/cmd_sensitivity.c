@@ -53,10 +53,9 @@ int tg_cmd_sensitivity(int argc, char **argv)
                                 a.params.value, M, ra, rt, kind, a.warmup_grad);
     char path[4400], tmp[4500];
     snprintf(path, sizeof path, "%s/sensitivity.csv", a.out);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = rc ? NULL : fopen(tmp, "w");
-    if (!rc && !f)
-        rc = tg_error_set(TG_EIO, "%s: cannot write", tmp);
+    FILE *f = NULL;
+    if (!rc)
+        rc = tg_io_begin(path, tmp, sizeof tmp, &f);
     if (f) {
         fprintf(f, "basin,component,param,value,dloss_dparam\n");
         for (int b = 0; b < B; b++) {
@@ -71,10 +70,7 @@ int tg_cmd_sensitivity(int argc, char **argv)
                 fprintf(f, "%s,route,theta,%.10g,%.10g\n", a.basins[b].id, rt[b], gr[2 * b + 1]);
             }
         }
-        if (fclose(f) || rename(tmp, path)) {
-            remove(tmp);
-            rc = tg_error_set(TG_EIO, "%s: write failed", path);
-        }
+        rc = tg_io_commit(f, tmp, path);
     }
     if (rc)
         fprintf(stderr, "terragrad sensitivity: %s\n", tg_error_message());

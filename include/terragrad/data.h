@@ -26,6 +26,8 @@
 #ifndef TERRAGRAD_DATA_H
 #define TERRAGRAD_DATA_H
 
+#include <stdio.h>
+
 #include "terragrad/core.h"
 
 #ifdef __cplusplus
@@ -269,6 +271,16 @@ TG_API void tg_sampler_free(tg_sampler *s);
 TG_API void tg_batch_gather(const tg_basin *basins, const int *basin_idx, const int *offset,
                             int nb, int L, const int *vars, int F, const tg_real *statics,
                             int S, tg_real *x);
+
+/* ===================================================================== atomic writes
+ * Every output file is written to "<path>.tmp<pid>" next to it and renamed into place,
+ * so a crash or a concurrent reader never sees half a file and an old result survives a
+ * failed run. tg_io_begin opens the temporary file (tmp receives its name);
+ * tg_io_commit closes it, checks for write errors and renames it; on error the
+ * temporary file is removed and the target is untouched. */
+TG_API int tg_io_tmpname(const char *path, char *tmp, size_t tmpsize);
+TG_API int tg_io_begin(const char *path, char *tmp, size_t tmpsize, FILE **f);
+TG_API int tg_io_commit(FILE *f, const char *tmp, const char *path);
 
 #ifdef __cplusplus
 }

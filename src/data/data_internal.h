@@ -38,12 +38,7 @@ int tg_parse_int(const char *s, int *v);
 int tg_is_missing(const char *s);
 
 int tg_file_exists(const char *path);
-/* Opens a temporary file next to path; tg_io_commit closes, checks and renames it. On
- * any error the temporary file is removed. */
-/* "<path>.tmp<pid>": the temporary name next to path (same file system for rename). */
-int tg_io_tmpname(const char *path, char *tmp, size_t tmpsize);
-int tg_io_begin(const char *path, char *tmp, size_t tmpsize, FILE **f);
-int tg_io_commit(FILE *f, const char *tmp, const char *path);
+/* tg_io_tmpname, tg_io_begin, tg_io_commit: public, in terragrad/data.h */
 
 /* Appends "; text" to b->note (truncating quietly: the note is for the log only). */
 void tg_basin_note(tg_basin *b, const char *fmt, ...) TG_PRINTF(2, 3);

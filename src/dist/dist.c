@@ -60,51 +60,57 @@ int tg_dist_size(void) { return size_; }
 int tg_dist_is_root(void) { return rank_ == 0; }
 const char *tg_dist_backend(void) { return active_ ? "MPI" : "serial"; }
 
+#ifdef TG_MPI
+/* In-place allreduce of n values, in chunks that keep MPI's int counts in range. */
+static int allreduce(void *x, size_t n, size_t elem, MPI_Datatype type, MPI_Op op)
+{
+    if (!active_ || size_ < 2)
+        return 0;
+    const size_t chunk = (size_t)1 << 30;
+    for (size_t off = 0; off < n; off += chunk) {
+        int cnt = (int)(n - off < chunk ? n - off : chunk);
+        if (MPI_Allreduce(MPI_IN_PLACE, (char *)x + off * elem, cnt, type, op, MPI_COMM_WORLD) != MPI_SUCCESS)
+            return tg_error_set(TG_EEXTERNAL, "MPI_Allreduce of %zu values failed", n);
+    }
+    return 0;
+}
+#endif
+
 int tg_dist_sum_real(tg_real *x, size_t n)
 {
 #ifdef TG_MPI
-    if (active_ && size_ > 1) {
-        /* chunks keep counts inside int */
-        for (size_t off = 0; off < n; off += (size_t)1 << 30) {
-            int cnt = (int)(n - off < ((size_t)1 << 30) ? n - off : ((size_t)1 << 30));
 #ifdef TG_DOUBLE
-            int rc = MPI_Allreduce(MPI_IN_PLACE, x + off, cnt, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    return allreduce(x, n, sizeof *x, MPI_DOUBLE, MPI_SUM);
 #else
-            int rc = MPI_Allreduce(MPI_IN_PLACE, x + off, cnt, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    return allreduce(x, n, sizeof *x, MPI_FLOAT, MPI_SUM);
 #endif
-            if (rc != MPI_SUCCESS)
-                return tg_error_set(TG_EEXTERNAL, "MPI_Allreduce of %zu values failed", n);
-        }
-    }
 #else
     (void)x;
     (void)n;
-#endif
     return 0;
+#endif
 }
 
 int tg_dist_sum_double(double *x, size_t n)
 {
 #ifdef TG_MPI
-    if (active_ && size_ > 1 && MPI_Allreduce(MPI_IN_PLACE, x, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
-        return tg_error_set(TG_EEXTERNAL, "MPI_Allreduce of %zu values failed", n);
+    return allreduce(x, n, sizeof *x, MPI_DOUBLE, MPI_SUM);
 #else
     (void)x;
     (void)n;
-#endif
     return 0;
+#endif
 }
 
 int tg_dist_max_int(int *x, size_t n)
 {
 #ifdef TG_MPI
-    if (active_ && size_ > 1 && MPI_Allreduce(MPI_IN_PLACE, x, (int)n, MPI_INT, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
-        return tg_error_set(TG_EEXTERNAL, "MPI_Allreduce of %zu values failed", n);
+    return allreduce(x, n, sizeof *x, MPI_INT, MPI_MAX);
 #else
     (void)x;
     (void)n;
-#endif
     return 0;
+#endif
 }
 
 void tg_dist_barrier(void)

@@ -13,10 +13,10 @@ static int write_predictions(const char *dir, const char *id, int first_day, int
 {
     char path[4400], tmp[4500], date[16];
     snprintf(path, sizeof path, "%s/%s.csv", dir, id);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return tg_error_set(TG_EIO, "%s: cannot write", tmp);
+    FILE *f;
+    int rc = tg_io_begin(path, tmp, sizeof tmp, &f);
+    if (rc)
+        return rc;
     fprintf(f, "date,Q_obs,Q");
     if (fluxes) {
         fprintf(f, ",PET");
@@ -38,11 +38,7 @@ static int write_predictions(const char *dir, const char *id, int first_day, int
         }
         fputc('\n', f);
     }
-    if (fclose(f) || rename(tmp, path)) {
-        remove(tmp);
-        return tg_error_set(TG_EIO, "%s: write failed", path);
-    }
-    return 0;
+    return tg_io_commit(f, tmp, path);
 }
 
 /* Relative water-balance error of one basin's process-model outputs over days 1..n-1:
@@ -71,10 +67,10 @@ static int write_params(const char *path, const tg_dataset *d, const double *par
                         int stride)
 {
     char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return tg_error_set(TG_EIO, "%s: cannot write", tmp);
+    FILE *f;
+    int rc = tg_io_begin(path, tmp, sizeof tmp, &f);
+    if (rc)
+        return rc;
     fprintf(f, "basin");
     for (int p = 0; p < TG_HBV_NPARAM; p++)
         fprintf(f, ",%s", tg_hbv_param_names[p]);
@@ -85,20 +81,16 @@ static int write_params(const char *path, const tg_dataset *d, const double *par
             fprintf(f, ",%.6g", par[(size_t)b * stride + p]);
         fputc('\n', f);
     }
-    if (fclose(f) || rename(tmp, path)) {
-        remove(tmp);
-        return tg_error_set(TG_EIO, "%s: write failed", path);
-    }
-    return 0;
+    return tg_io_commit(f, tmp, path);
 }
 
 static int write_metrics(const char *path, const tg_dataset *d, const tg_metrics *m, const double *wb)
 {
     char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return tg_error_set(TG_EIO, "%s: cannot write", tmp);
+    FILE *f;
+    int rc = tg_io_begin(path, tmp, sizeof tmp, &f);
+    if (rc)
+        return rc;
     fprintf(f, "basin");
     for (int k = 0; k < TG_METRIC_COUNT; k++)
         fprintf(f, ",%s", tg_metric_names[k]);
@@ -112,11 +104,7 @@ static int write_metrics(const char *path, const tg_dataset *d, const tg_metrics
             fprintf(f, ",%.3e", wb[b]);
         fputc('\n', f);
     }
-    if (fclose(f) || rename(tmp, path)) {
-        remove(tmp);
-        return tg_error_set(TG_EIO, "%s: write failed", path);
-    }
-    return 0;
+    return tg_io_commit(f, tmp, path);
 }
 
 int tg_evaluate(const char *run_dir, const char *period)
