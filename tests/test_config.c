@@ -50,6 +50,7 @@ int main(void)
         tg_cfg_free(&c);
     }
     expect_error("data:\n  path: x\n  pth: y\n", "run.yaml:3", "unknown key 'data.pth'");
+    expect_error("data:\n  path: x\n  pth: y\n", "run.yaml:3", "did you mean 'data.path'");
     expect_error("seed: ten\ndata:\n  path: x\n", "run.yaml:1", "'seed': expected an integer");
     expect_error("seed: 1\n", "missing required key", "data.path");
     expect_error("data:\n  path: x\n  source: netcdf4\n", "run.yaml:3", "not one of");

@@ -114,6 +114,72 @@ static int schema_is_group(const tg_cfg *c, const char *prefix)
     return 0;
 }
 
+/* Levenshtein distance, capped: enough to suggest the key a typo meant. */
+static int edit_distance(const char *a, const char *b)
+{
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    int prev[64], cur[64];
+    for (int j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (int i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (int j = 1; j <= lb; j++) {
+            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            int del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, sizeof(int) * (size_t)(lb + 1));
+    }
+    return prev[lb];
+}
+
+/* "unknown key" message with the nearest valid key, or the keys of the same section. */
+static int unknown_key_error(const tg_cfg *c, size_t line, const char *key)
+{
+    const char *best = NULL;
+    char best_buf[128] = "";
+    int best_d = 99;
+    char cand[128];
+    int depth = 0;
+    for (const char *q = key; *q; q++)
+        depth += *q == '.';
+    for (int i = 0; i < c->nkeys; i++) {
+        /* compare with the schema path cut to the key's depth, so a misspelt section
+         * ("trainig") finds its section ("training") */
+        snprintf(cand, sizeof cand, "%s", c->schema[i].path);
+        char *q = cand;
+        for (int k = 0; k <= depth && q; k++)
+            q = strchr(q + (k > 0), '.');
+        if (q)
+            *q = 0;
+        int d = edit_distance(key, cand);
+        if (d < best_d) {
+            best_d = d;
+            best = c->schema[i].path;
+            snprintf(best_buf, sizeof best_buf, "%s", cand);
+        }
+    }
+    if (best && best_d <= 3)
+        return tg_error_set(TG_EINVAL, "%s:%zu: unknown key '%s' (did you mean '%s'?)", c->name, line, key, best_buf);
+    char list[512] = "";
+    const char *dot = strrchr(key, '.');
+    size_t sec = dot ? (size_t)(dot - key) + 1 : 0;
+    for (int i = 0; i < c->nkeys; i++) {
+        const char *kp = c->schema[i].path;
+        if (sec ? strncmp(kp, key, sec) == 0 : strchr(kp, '.') == NULL) {
+            if (strlen(list) + strlen(kp) + 3 >= sizeof list)
+                break;
+            if (list[0])
+                strcat(list, ", ");
+            strcat(list, kp);
+        }
+    }
+    return tg_error_set(TG_EINVAL, "%s:%zu: unknown key '%s'%s%s%s", c->name, line, key, list[0] ? " (valid here: " : "",
+                        list, list[0] ? ")" : "");
+}
+
 /* ---------------------------------------------------------------- parsing */
 typedef struct {
     yaml_parser_t p;
@@ -198,8 +264,7 @@ static int parse_mapping(parse_state *s, const char *prefix)
             return parse_error(s, "duplicate key", kline) ? tg_error_set(TG_EINVAL, "%s:%zu: key '%s' given twice",
                                                                          s->c->name, kline + 1, key) : TG_EINVAL;
         if (!schema_find(s->c, key) && !schema_is_group(s->c, key))
-            return tg_error_set(TG_EINVAL, "%s:%zu: unknown key '%s' (see docs/config.md for the keys)", s->c->name,
-                                kline + 1, key);
+            return unknown_key_error(s->c, kline + 1, key);
         yaml_event_t vev;
         if (next(s, &vev))
             return TG_EINVAL;
