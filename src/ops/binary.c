@@ -208,11 +208,12 @@ tg_tensor *tg_minimum(tg_ctx *ctx, tg_tensor *a, tg_tensor *b) { return binary(c
 tg_tensor *tg_maximum(tg_ctx *ctx, tg_tensor *a, tg_tensor *b) { return binary(ctx, B_MAX, a, b); }
 
 /* ---------------------------------------------------------------- where */
-static void where_backward(tg_ctx *ctx, tg_node *node)
+/* Visits every output element k of a 3-input broadcast with the inputs' offsets o[3];
+ * forward (grad = 0) selects the value, backward (grad = 1) routes y's gradient. */
+static void where_sweep(tg_ctx *ctx, tg_tensor *c, tg_tensor *a, tg_tensor *b, tg_tensor *y, int grad)
 {
-    tg_tensor *c = node->in[0], *a = node->in[1], *b = node->in[2], *y = node->out[0];
-    tg_real *ga = a->requires_grad ? tg__grad(ctx, a) : NULL;
-    tg_real *gb = b->requires_grad ? tg__grad(ctx, b) : NULL;
+    tg_real *ga = grad && a->requires_grad ? tg__grad(ctx, a) : NULL;
+    tg_real *gb = grad && b->requires_grad ? tg__grad(ctx, b) : NULL;
     tg_tensor *xs[3] = {c, a, b};
     bcast bc;
     bcast_init(&bc, y, xs, 3);
@@ -224,11 +225,19 @@ static void where_backward(tg_ctx *ctx, tg_node *node)
                     size_t o[3];
                     for (int j = 0; j < 3; j++)
                         o[j] = i0 * bc.stride[j][0] + i1 * bc.stride[j][1] + i2 * bc.stride[j][2] + i3 * bc.stride[j][3];
-                    if (c->data[o[0]] > 0) {
-                        if (ga) ga[o[1]] += y->grad[k];
-                    } else if (gb)
+                    int take_a = c->data[o[0]] > 0;
+                    if (!grad)
+                        y->data[k] = take_a ? a->data[o[1]] : b->data[o[2]];
+                    else if (take_a && ga)
+                        ga[o[1]] += y->grad[k];
+                    else if (!take_a && gb)
                         gb[o[2]] += y->grad[k];
                 }
+}
+
+static void where_backward(tg_ctx *ctx, tg_node *node)
+{
+    where_sweep(ctx, node->in[0], node->in[1], node->in[2], node->out[0], 1);
 }
 
 tg_tensor *tg_where(tg_ctx *ctx, tg_tensor *cond, tg_tensor *a, tg_tensor *b)
@@ -242,18 +251,7 @@ tg_tensor *tg_where(tg_ctx *ctx, tg_tensor *cond, tg_tensor *a, tg_tensor *b)
     tg_tensor *y = tg__tensor(ctx, nd, shape, 0);
     if (!y)
         return NULL;
-    bcast bc;
-    bcast_init(&bc, y, xs, 3);
-    size_t k = 0;
-    for (int i0 = 0; i0 < bc.shape[0]; i0++)
-        for (int i1 = 0; i1 < bc.shape[1]; i1++)
-            for (int i2 = 0; i2 < bc.shape[2]; i2++)
-                for (int i3 = 0; i3 < bc.shape[3]; i3++, k++) {
-                    size_t o[3];
-                    for (int j = 0; j < 3; j++)
-                        o[j] = i0 * bc.stride[j][0] + i1 * bc.stride[j][1] + i2 * bc.stride[j][2] + i3 * bc.stride[j][3];
-                    y->data[k] = cond->data[o[0]] > 0 ? a->data[o[1]] : b->data[o[2]];
-                }
+    where_sweep(ctx, cond, a, b, y, 0);
     /* cond never receives a gradient: record only a and b as differentiable sources. */
     int crg = cond->requires_grad;
     cond->requires_grad = 0;
