@@ -1,0 +1,42 @@
+/* hbv_implicit_internal.h — what the implicit-HBV step physics (hbv_implicit_step.c)
+ * shares with its drivers (hbv_implicit.c): the fluxes of one lane with their local
+ * derivatives, and the vector–Jacobian products built from them. */
+#ifndef TG_MODELS_HBV_IMPLICIT_INTERNAL_H
+#define TG_MODELS_HBV_IMPLICIT_INTERNAL_H
+
+#include "terragrad/hbv_implicit.h"
+
+enum { HBVI_NS = TG_HBV_NSTATE, HBVI_NP = TG_HBV_NPARAM, HBVI_NF = TG_HBVI_NFLUX };
+/* flux indices */
+enum { FX_RAIN = 0, FX_SNOW, FX_MELT, FX_REFR, FX_TOSOIL, FX_RECH, FX_EXC, FX_ET, FX_PERC, FX_Q0,
+       FX_Q1, FX_Q2 };
+
+/* Fluxes of one lane and (level >= 1) their derivatives w.r.t. the stores, (level >= 2)
+ * w.r.t. the 13 parameters and the forcing P, T, PET. */
+typedef struct hbvi_lane {
+    tg_real v[HBVI_NF];
+    tg_real dx[HBVI_NS][HBVI_NF]; /* dx[j][k] = ∂v_k/∂x_j */
+    tg_real dp[HBVI_NF][HBVI_NP];
+    tg_real du[HBVI_NF][3];
+} hbvi_lane;
+
+/* Which u slot holds parameter j (3 + k for the k-th dynamic one), or -1. */
+typedef struct hbvi_dyn {
+    int slot[HBVI_NP];
+    int U;
+} hbvi_dyn;
+void hbvi_dyn_make(const tg_hbvi_config *c, hbvi_dyn *d);
+/* The 13 parameters of a lane: theta row, with dynamic entries taken from the u row. */
+void hbvi_lane_params(const hbvi_dyn *d, const tg_real *theta, const tg_real *u, tg_real *p);
+
+void hbvi_eval(const tg_hbvi_config *c, const tg_real *x, const tg_real *p, tg_real P, tg_real Ta,
+               tg_real E, int level, hbvi_lane *o);
+/* Net store rates f = A v (5). */
+void hbvi_rates(const tg_real *v, tg_real *f);
+/* Weights per flux w = Aᵀ mu. */
+void hbvi_flux_weights(const tg_real *mu, tg_real *w);
+/* ACCUMULATES scale · Σ_k w_k ∂v_k/∂(x, p, u) into xb (5; may be NULL), pb (13; may be NULL),
+ * ub (3; may be NULL). Needs level 1 (x) or 2 (p, u). */
+void hbvi_vjp(const hbvi_lane *L, const tg_real *w, tg_real scale, tg_real *xb, tg_real *pb,
+              tg_real *ub);
+#endif
