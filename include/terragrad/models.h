@@ -149,6 +149,26 @@ TG_API int tg_hbv_backward(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g
                            const tg_real *par_static, const tg_real *par_dyn,
                            const tg_hbv_config *c);
 
+/* Gradient checkpointing for long windows. checkpoint = 0: hist holds the stores at the
+ * start of every differentiated step (NSTATE L scalars per step, tg_hbv_hist_size).
+ * checkpoint = k > 0: only at the start of every k-th one (tg_hbv_hist_size_ckpt:
+ * ceil(n/k) NSTATE L, n = differentiated steps); backward re-runs each k-step segment's
+ * forward per block of basins from its checkpoint (k NSTATE x ~256 lanes of scratch per
+ * thread) — one extra forward in all. checkpoint = -1: k = ceil(sqrt(n)). The recomputed
+ * stores are bit-identical to the saved ones (same kernel), so the gradients are too.
+ * tg_hbv_forward / tg_hbv_backward are these with checkpoint = 0; both calls of a pair
+ * must use the same value. */
+TG_API int tg_hbv_ckpt_segment(const tg_hbv_config *c, int checkpoint);   /* resolved k, 0 = off */
+TG_API size_t tg_hbv_hist_size_ckpt(const tg_hbv_config *c, int checkpoint);
+TG_API int tg_hbv_forward_ckpt(tg_real *out_basin, tg_real *out_lane, tg_real *state_final, tg_real *hist,
+                               const tg_real *forcing, const tg_real *par_static, const tg_real *par_dyn,
+                               const tg_real *state_init, const tg_hbv_config *c, int checkpoint);
+TG_API int tg_hbv_backward_ckpt(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_forcing,
+                                tg_real *g_state_init, const tg_real *g_out_basin, const tg_real *g_out_lane,
+                                const tg_real *g_state_final, const tg_real *hist, const tg_real *forcing,
+                                const tg_real *par_static, const tg_real *par_dyn, const tg_hbv_config *c,
+                                int checkpoint);
+
 /* Parameters in [0,1] -> physical units: phys = lo + u (hi - lo), for arrays (R, np, L)
  * where the np rows of each of the R blocks are the parameters whose bit is set in
  * `mask`, in ascending order (mask = all 13 bits and R = 1 for par_static;
@@ -191,6 +211,11 @@ TG_API void tg_routing_scale_backward(tg_real *g_u, const tg_real *g_a, const tg
 TG_API int tg_hbv_op(tg_ctx *ctx, const tg_hbv_config *c, tg_tensor *forcing, tg_tensor *par_static,
                      tg_tensor *par_dyn, tg_tensor *state_init, tg_tensor **out_basin,
                      tg_tensor **out_lane, tg_tensor **state_final);
+/* The same with gradient checkpointing (see tg_hbv_forward_ckpt): 0 = off, k > 0 = stores
+ * saved every k steps and segments recomputed in backward, -1 = k = ceil(sqrt(steps)). */
+TG_API int tg_hbv_op_ckpt(tg_ctx *ctx, const tg_hbv_config *c, int checkpoint, tg_tensor *forcing,
+                          tg_tensor *par_static, tg_tensor *par_dyn, tg_tensor *state_init,
+                          tg_tensor **out_basin, tg_tensor **out_lane, tg_tensor **state_final);
 /* u in [0,1] -> physical parameters with core ops (differentiable): u (np, B, M) or
  * (R, np, B, M), np = the bits of mask in ascending order (TG_HBV_ALL_PARAMS for the
  * static array, cfg.dynamic for the dynamic one). NULL on error. */

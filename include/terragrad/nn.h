@@ -127,6 +127,8 @@ typedef struct tg_lstm_layer {
     int w_ih, w_hh, b_ih, b_hh;  /* parameter ids */
     int chunks;             /* batch partition for threads (0 = auto); results depend on it,
                                never on the thread count */
+    int checkpoint;         /* gradient checkpointing (tg_lstm_op_ckpt): 0 = off (default),
+                               k > 0 = segments of k steps, -1 = auto (ceil(sqrt(T))) */
 } tg_lstm_layer;
 /* Adds "<prefix>.weight_ih" (4H, F'), ".weight_hh" (4H, H), ".bias_ih", ".bias_hh" (4H),
  * with F' = in_width if in_width > 0 (then also "<prefix>.input.weight"/".bias"). */
@@ -145,6 +147,21 @@ TG_API tg_tensor *tg_lstm(tg_ctx *ctx, tg_params *ps, const tg_lstm_layer *l, tg
  * chunks: batch partition (0 = auto). out_c_last may be NULL. Returns h (T, B, H). */
 TG_API tg_tensor *tg_lstm_op(tg_ctx *ctx, tg_tensor *x, tg_tensor *w_ih, tg_tensor *w_hh, tg_tensor *b_ih,
                              tg_tensor *b_hh, tg_tensor *h0, tg_tensor *c0, int chunks, tg_tensor **out_c_last);
+/* The same with gradient checkpointing for long sequences. checkpoint = 0: as tg_lstm_op
+ * (saves the gates and cells of every step: 5 T B H scalars). checkpoint = k > 0: saves
+ * only the cell state at the end of every k-step segment (ceil(T/k) B H scalars); backward
+ * re-runs each segment's forward (6 k B H scalars of scratch while it runs), one extra
+ * forward in all. checkpoint = -1: k = ceil(sqrt(T)), memory O(sqrt(T) B H). The output h
+ * (T, B, H) is kept either way (it is the op's output). The recomputation repeats the
+ * forward's kernel calls, so the gradients are exactly those of the checkpointed forward;
+ * against checkpoint = 0 they differ only by BLAS blocking round-off (the input projection
+ * and weight-gradient GEMMs run per segment instead of over all T*B rows; bit-identical
+ * where the BLAS gives rows and K blocks the same bits, see tests/test_checkpointing.c). */
+TG_API tg_tensor *tg_lstm_op_ckpt(tg_ctx *ctx, tg_tensor *x, tg_tensor *w_ih, tg_tensor *w_hh, tg_tensor *b_ih,
+                                  tg_tensor *b_hh, tg_tensor *h0, tg_tensor *c0, int chunks, int checkpoint,
+                                  tg_tensor **out_c_last);
+/* Segment length used for T steps and a checkpoint setting (0 = not checkpointed). */
+TG_API int tg_lstm_ckpt_segment(int T, int checkpoint);
 /* Default batch partition: 2 equal chunks for B >= 32 (two cores here), else 1. */
 TG_API int tg_lstm_auto_chunks(int B);
 

@@ -76,6 +76,22 @@ int tg_hbv_backward(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_forcin
                     const tg_real *g_state_final, const tg_real *hist, const tg_real *forcing,
                     const tg_real *par_static, const tg_real *par_dyn, const tg_hbv_config *c)
 {
+    return tg_hbv_backward_ckpt(g_par_static, g_par_dyn, g_forcing, g_state_init, g_out_basin, g_out_lane,
+                                g_state_final, hist, forcing, par_static, par_dyn, c, 0);
+}
+
+/* Checkpointed (every = k > 0): hist holds the stores at the start of every k-th
+ * differentiated step. Entering a segment from its end, the block re-runs the segment's
+ * forward from its checkpoint into seg (k NSTATE ls, per thread), then the step adjoints
+ * read the stores from there instead of from hist. Everything else is unchanged, so
+ * the adjoint sees the same bits as without checkpointing. */
+int tg_hbv_backward_ckpt(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_forcing,
+                         tg_real *g_state_init, const tg_real *g_out_basin, const tg_real *g_out_lane,
+                         const tg_real *g_state_final, const tg_real *hist, const tg_real *forcing,
+                         const tg_real *par_static, const tg_real *par_dyn, const tg_hbv_config *c,
+                         int checkpoint)
+{
+    const int every = tg_hbv_ckpt_segment(c, checkpoint);
     const int T = c->T, W = c->warmup, B = c->B, M = c->M;
     const size_t L = (size_t)B * (size_t)M;
     const int t_stop = c->warmup_grad ? 0 : W;
@@ -88,7 +104,7 @@ int tg_hbv_backward(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_forcin
     const int use512 = hbv_use_avx512();
     (void)use512;
     const hbv_blocking bk = hbv_blocking_make(c, nthreads);
-    const size_t per_thread = (size_t)BW_ROWS * (size_t)bk.ls;
+    const size_t per_thread = (size_t)(BW_ROWS + (every ? HBV_FW_ROWS + (size_t)every * TG_HBV_NSTATE : 0)) * (size_t)bk.ls;
     tg_real *scratch = tg_malloc((size_t)nthreads * per_thread * sizeof(tg_real));
     if (!scratch) return tg_error_set(TG_ENOMEM, "hbv backward: no memory for %d x %zu scratch values", nthreads, per_thread);
 
@@ -104,7 +120,9 @@ int tg_hbv_backward(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_forcin
         w.ast = q; q += TG_HBV_NSTATE * ls;
         w.gjunk = q; q += ls;
         w.gacc = q; q += TG_HBV_NPARAM * ls;
-        w.gfrc = q;
+        w.gfrc = q; q += TG_HBV_NFORCING * ls;
+        tg_real *fscr = q, *seg = q + HBV_FW_ROWS * ls;   /* checkpointed only */
+        const size_t step = TG_HBV_NSTATE * (size_t)ls;
         const int b0 = blk * bk.nb;
         const int nbb = b0 + bk.nb <= B ? bk.nb : B - b0;
         const int n = nbb * M;
@@ -134,8 +152,22 @@ int tg_hbv_backward(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_forcin
                     for (int m = 0; m < M; m++) w.frc[k * ls + bb * M + m] = x;
                 }
             size_t slot = (size_t)(c->warmup_grad ? t : t - W);
-            for (int k = 0; k < TG_HBV_NSTATE; k++)
-                memcpy(w.st + k * ls, hist + (slot * TG_HBV_NSTATE + (size_t)k) * L + l0, (size_t)n * sizeof(tg_real));
+            if (!every) {
+                for (int k = 0; k < TG_HBV_NSTATE; k++)
+                    memcpy(w.st + k * ls, hist + (slot * TG_HBV_NSTATE + (size_t)k) * L + l0,
+                           (size_t)n * sizeof(tg_real));
+            } else {
+                const size_t j = slot % (size_t)every;   /* position inside the segment */
+                if (t == T - 1 || j == (size_t)every - 1) {   /* entering a segment from its end */
+                    const size_t cp = slot / (size_t)every;
+                    for (int k = 0; k < TG_HBV_NSTATE; k++)
+                        memcpy(seg + k * ls, hist + (cp * TG_HBV_NSTATE + (size_t)k) * L + l0,
+                               (size_t)n * sizeof(tg_real));
+                    hbv_fw_segment(seg, fscr, ls, t - (int)j, (int)j + 1, b0, nbb, forcing, par_static, par_dyn, c,
+                                   use512);
+                }
+                memcpy(w.st, seg + j * step, sizeof(tg_real) * step);
+            }
             /* output seeds: warm-up steps have no outputs */
             if (dyn_step && g_out_lane) {
                 size_t tt = (size_t)(t - W);

@@ -60,10 +60,77 @@ static void fw_broadcast_forcing(tg_real *frc, int ls, const tg_real *forcing, i
         }
 }
 
+/* ---------------------------------------------------------------- checkpointing */
+int tg_hbv_ckpt_segment(const tg_hbv_config *c, int checkpoint)
+{
+    const int n = c->warmup_grad ? c->T : c->T - c->warmup;   /* differentiated steps */
+    if (checkpoint == 0 || n <= 1)
+        return 0;
+    int k = checkpoint;
+    if (checkpoint < 0) {                                      /* auto: ceil(sqrt(n)) */
+        k = 1;
+        while ((long long)k * k < n)
+            k++;
+    }
+    return k;
+}
+
+size_t tg_hbv_hist_size_ckpt(const tg_hbv_config *c, int checkpoint)
+{
+    const int k = tg_hbv_ckpt_segment(c, checkpoint);
+    if (!k)
+        return tg_hbv_hist_size(c);
+    const size_t n = (size_t)(c->warmup_grad ? c->T : c->T - c->warmup);
+    return (n + (size_t)k - 1) / (size_t)k * TG_HBV_NSTATE * (size_t)c->B * (size_t)c->M;
+}
+
+void hbv_fw_segment(tg_real *seg, tg_real *fscr, int ls, int t0, int len, int b0, int nbb, const tg_real *forcing,
+                    const tg_real *par_static, const tg_real *par_dyn, const tg_hbv_config *c, int use512)
+{
+    const int W = c->warmup, n = nbb * c->M, nd = tg_hbv_ndynamic(c);
+    const size_t L = (size_t)c->B * (size_t)c->M, l0 = (size_t)b0 * (size_t)c->M, step = TG_HBV_NSTATE * (size_t)ls;
+    int row[TG_HBV_NPARAM];
+    hbv_dyn_rows(c, row);
+    (void)use512;
+    fw_scratch w = {fscr, fscr + TG_HBV_NSTATE * ls, fscr + (TG_HBV_NSTATE + TG_HBV_NPARAM) * ls,
+                    fscr + (TG_HBV_NSTATE + TG_HBV_NPARAM + TG_HBV_NFORCING) * ls};
+    memcpy(w.st, seg, sizeof(tg_real) * step);
+    for (int p = 0; p < TG_HBV_NPARAM; p++)
+        memcpy(w.par + p * ls, par_static + p * L + l0, (size_t)n * sizeof(tg_real));
+    for (int j = 0; j < len; j++) {
+        const int t = t0 + j;
+        if (t >= W)
+            for (int p = 0; p < TG_HBV_NPARAM; p++)
+                if (row[p] >= 0)
+                    memcpy(w.par + p * ls, par_dyn + ((size_t)(t - W) * (size_t)nd + (size_t)row[p]) * L + l0,
+                           (size_t)n * sizeof(tg_real));
+        if (j)
+            memcpy(seg + (size_t)j * step, w.st, sizeof(tg_real) * step);
+        if (j == len - 1)
+            break;   /* the stores after the segment's last step are not needed */
+        fw_broadcast_forcing(w.frc, ls, forcing, t, b0, nbb, c);
+#ifdef HBV_HAVE_512
+        if (use512) fw_step_dispatch_512(n, ls, &w, c, 0);
+        else
+#endif
+            fw_step_dispatch(n, ls, &w, c, 0);
+    }
+}
+
+/* ---------------------------------------------------------------- forward */
 int tg_hbv_forward(tg_real *out_basin, tg_real *out_lane, tg_real *state_final, tg_real *hist,
                    const tg_real *forcing, const tg_real *par_static, const tg_real *par_dyn,
                    const tg_real *state_init, const tg_hbv_config *c)
 {
+    return tg_hbv_forward_ckpt(out_basin, out_lane, state_final, hist, forcing, par_static, par_dyn, state_init, c,
+                               0);
+}
+
+int tg_hbv_forward_ckpt(tg_real *out_basin, tg_real *out_lane, tg_real *state_final, tg_real *hist,
+                        const tg_real *forcing, const tg_real *par_static, const tg_real *par_dyn,
+                        const tg_real *state_init, const tg_hbv_config *c, int checkpoint)
+{
+    const size_t every = (size_t)tg_hbv_ckpt_segment(c, checkpoint);
     const int T = c->T, W = c->warmup, B = c->B, M = c->M;
     const size_t L = (size_t)B * (size_t)M;
     int row[TG_HBV_NPARAM];
@@ -103,8 +170,10 @@ int tg_hbv_forward(tg_real *out_basin, tg_real *out_lane, tg_real *state_final, 
                         memcpy(w.par + p * ls, par_dyn + ((size_t)(t - W) * (size_t)nd + (size_t)row[p]) * L + l0,
                                (size_t)n * sizeof(tg_real));
             fw_broadcast_forcing(w.frc, ls, forcing, t, b0, nbb, c);
-            if (hist && (c->warmup_grad || t >= W)) {
+            if (hist && (c->warmup_grad || t >= W) && (!every || (size_t)(c->warmup_grad ? t : t - W) % every == 0)) {
                 size_t slot = (size_t)(c->warmup_grad ? t : t - W);
+                if (every)
+                    slot /= every;   /* checkpointed: the stores at the start of every segment */
                 for (int k = 0; k < TG_HBV_NSTATE; k++)
                     memcpy(hist + (slot * TG_HBV_NSTATE + (size_t)k) * L + l0, w.st + k * ls,
                            (size_t)n * sizeof(tg_real));

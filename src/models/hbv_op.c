@@ -11,6 +11,7 @@ typedef struct hbv_op_data {
     tg_hbv_config c;
     int i_forcing, i_static, i_dyn, i_init;  /* input slots, -1 if absent */
     int o_basin, o_lane, o_final;            /* output slots, -1 if not requested */
+    int ck;                                  /* checkpoint segment (0 = every step saved) */
     tg_real *hist;                           /* NULL when no backward is possible */
 } hbv_op_data;
 
@@ -18,12 +19,12 @@ static int hbv_op_forward(void *ud, tg_tensor *const *in, int n_in, tg_tensor *c
 {
     hbv_op_data *d = ud;
     (void)n_in; (void)n_out;
-    return tg_hbv_forward(d->o_basin >= 0 ? out[d->o_basin]->data : NULL,
+    return tg_hbv_forward_ckpt(d->o_basin >= 0 ? out[d->o_basin]->data : NULL,
                           d->o_lane >= 0 ? out[d->o_lane]->data : NULL,
                           d->o_final >= 0 ? out[d->o_final]->data : NULL, d->hist,
                           in[d->i_forcing]->data, in[d->i_static]->data,
                           d->i_dyn >= 0 ? in[d->i_dyn]->data : NULL,
-                          d->i_init >= 0 ? in[d->i_init]->data : NULL, &d->c);
+                          d->i_init >= 0 ? in[d->i_init]->data : NULL, &d->c, d->ck);
 }
 
 static int hbv_op_backward(void *ud, tg_tensor *const *in, int n_in, tg_tensor *const *out, int n_out,
@@ -32,13 +33,13 @@ static int hbv_op_backward(void *ud, tg_tensor *const *in, int n_in, tg_tensor *
     hbv_op_data *d = ud;
     (void)out; (void)n_in; (void)n_out;
     if (!d->hist) return tg_error_set(TG_ESTATE, "hbv op: no saved stores (forward ran without gradient)");
-    return tg_hbv_backward(grad_in[d->i_static], d->i_dyn >= 0 ? grad_in[d->i_dyn] : NULL,
+    return tg_hbv_backward_ckpt(grad_in[d->i_static], d->i_dyn >= 0 ? grad_in[d->i_dyn] : NULL,
                            grad_in[d->i_forcing], d->i_init >= 0 ? grad_in[d->i_init] : NULL,
                            d->o_basin >= 0 ? grad_out[d->o_basin] : NULL,
                            d->o_lane >= 0 ? grad_out[d->o_lane] : NULL,
                            d->o_final >= 0 ? grad_out[d->o_final] : NULL, d->hist,
                            in[d->i_forcing]->data, in[d->i_static]->data,
-                           d->i_dyn >= 0 ? in[d->i_dyn]->data : NULL, &d->c);
+                           d->i_dyn >= 0 ? in[d->i_dyn]->data : NULL, &d->c, d->ck);
 }
 
 static const tg_custom_op hbv_op_def = {"hbv", hbv_op_forward, hbv_op_backward};
@@ -65,6 +66,13 @@ int tg_hbv_op(tg_ctx *ctx, const tg_hbv_config *c, tg_tensor *forcing, tg_tensor
               tg_tensor *par_dyn, tg_tensor *state_init, tg_tensor **out_basin, tg_tensor **out_lane,
               tg_tensor **state_final)
 {
+    return tg_hbv_op_ckpt(ctx, c, 0, forcing, par_static, par_dyn, state_init, out_basin, out_lane, state_final);
+}
+
+int tg_hbv_op_ckpt(tg_ctx *ctx, const tg_hbv_config *c, int checkpoint, tg_tensor *forcing, tg_tensor *par_static,
+                   tg_tensor *par_dyn, tg_tensor *state_init, tg_tensor **out_basin, tg_tensor **out_lane,
+                   tg_tensor **state_final)
+{
     if (out_basin) *out_basin = NULL;
     if (out_lane) *out_lane = NULL;
     if (state_final) *state_final = NULL;
@@ -72,6 +80,9 @@ int tg_hbv_op(tg_ctx *ctx, const tg_hbv_config *c, tg_tensor *forcing, tg_tensor
     if (tg_ctx_status(ctx)) return tg_ctx_status(ctx);
     int rc = tg_hbv_config_check(c);
     if (rc) return rc;
+    if (checkpoint < -1)
+        return tg_error_set(TG_EINVAL, "hbv op: checkpoint = %d, want 0 (off), -1 (auto) or a segment length > 0",
+                            checkpoint);
     const int nd = tg_hbv_ndynamic(c), TW = c->T - c->warmup;
     if (!forcing || !par_static || (nd > 0 && !par_dyn))
         return tg_error_set(TG_EINVAL, "hbv op: forcing, static parameters%s must be given",
@@ -100,9 +111,11 @@ int tg_hbv_op(tg_ctx *ctx, const tg_hbv_config *c, tg_tensor *forcing, tg_tensor
     for (int k = 0; k < n_in; k++) needs_grad |= in[k]->requires_grad;
     needs_grad &= tg_ctx_grad_enabled(ctx);
     d->hist = NULL;
+    d->ck = tg_hbv_ckpt_segment(c, checkpoint);
     if (needs_grad) {
-        d->hist = tg_ctx_alloc(ctx, tg_hbv_hist_size(c) * sizeof(tg_real));
-        if (!d->hist) return tg_error_set(TG_ENOMEM, "hbv op: out of step memory for %zu saved stores", tg_hbv_hist_size(c));
+        const size_t nh = tg_hbv_hist_size_ckpt(c, d->ck);
+        d->hist = tg_ctx_alloc(ctx, nh * sizeof(tg_real));
+        if (!d->hist) return tg_error_set(TG_ENOMEM, "hbv op: out of step memory for %zu saved stores", nh);
     }
 
     int out_ndim[3], out_shape[3][TG_MAX_DIMS], n_out = 0;

@@ -367,6 +367,15 @@ static inline int hbv_use_avx512(void)   /* asked once per forward/backward call
 static inline int hbv_use_avx512(void) { return 0; }
 #endif
 
+/* Checkpointed backward (hbv_forward.c): re-runs steps t0 .. t0+len-1 of the basins
+ * [b0, b0+nbb) from the stores in seg[0] ((NSTATE, ls), the segment's checkpoint) with
+ * the forward's own step kernel, writing the stores at the start of step t0+j into
+ * seg + j NSTATE ls (j = 1 .. len-1). fscr: forward scratch of (NSTATE + NPARAM + NFORCING
+ * + NOUT) ls scalars. Same arithmetic as the forward, so the same bits. */
+void hbv_fw_segment(tg_real *seg, tg_real *fscr, int ls, int t0, int len, int b0, int nbb, const tg_real *forcing,
+                    const tg_real *par_static, const tg_real *par_dyn, const tg_hbv_config *c, int use512);
+#define HBV_FW_ROWS (TG_HBV_NSTATE + TG_HBV_NPARAM + TG_HBV_NFORCING + TG_HBV_NOUT)
+
 /* Row of parameter p in the dynamic array, or -1 if p is static. */
 static inline void hbv_dyn_rows(const tg_hbv_config *c, int *row)
 {

@@ -8,17 +8,119 @@
 #include "nn/nn_internal.h"
 
 /* ---------------------------------------------------------------- tape op */
+/* Two ways to keep what backward needs (the output h (T, B, H) is kept by the tape anyway):
+ * - plain (ck = 0): the activated gates and cells of every step, 5 T B H scalars;
+ * - checkpointed (ck = k > 0): only c at the end of every k-step segment but the last,
+ *   ceil(T/k) B H scalars. Backward walks the segments from the last: it re-runs the
+ *   forward of the segment from (h_{t0-1}, c_{t0-1}) into scratch of 6 k B H scalars
+ *   (the same kernel call with the same sizes as the forward, hence the same bits), then
+ *   the segment backward, carrying dL/dh_{t0-1} and dL/dc_{t0-1} to the segment before.
+ *   Extra cost: one more forward (~1/3 of forward + backward). */
 typedef struct lstm_saved {
     int T, B, F, H, chunks;
     int i_h0, i_c0;         /* input index of h0 / c0, -1 if absent */
-    tg_real *gates;         /* (T, B, 4H): activated gates; backward turns them into dL/da */
-    tg_real *c;             /* (T, B, H) */
+    int ck;                 /* segment length (0 = plain) */
+    tg_real *gates;         /* plain: (T, B, 4H) activated gates; backward turns them into dL/da */
+    tg_real *c;             /* plain: (T, B, H); checkpointed: (nseg - 1, B, H) c at segment ends */
 } lstm_saved;
+
+int tg_lstm_ckpt_segment(int T, int checkpoint)
+{
+    if (checkpoint == 0 || T <= 1)
+        return 0;
+    int k = checkpoint;
+    if (checkpoint < 0) {                       /* auto: ceil(sqrt(T)) */
+        k = 1;
+        while ((long long)k * k < T)
+            k++;
+    }
+    return k >= T ? 0 : k;                      /* one segment = nothing to save */
+}
+
+static int nseg_of(int T, int k) { return (T + k - 1) / k; }
+
+/* Checkpointed forward: segment by segment, h straight into the output; c at segment
+ * ends into s->c (the last one into c_last). */
+static int lstm_fwd_ckpt(lstm_saved *s, tg_tensor *const *in, tg_real *h, tg_real *c_last)
+{
+    const int B = s->B, F = s->F, H = s->H, k = s->ck, nseg = nseg_of(s->T, k);
+    const size_t BH = (size_t)B * (size_t)H, nscr = 5 * (size_t)k * BH;
+    tg_real *scr = tg_malloc(sizeof(tg_real) * nscr);
+    if (!scr)
+        return TG_ENOMEM;
+    tg_real *gates = scr, *cseg = scr + 4 * (size_t)k * BH;
+    const tg_real *hp = s->i_h0 >= 0 ? in[s->i_h0]->data : NULL, *cp = s->i_c0 >= 0 ? in[s->i_c0]->data : NULL;
+    int rc = 0;
+    for (int g = 0; g < nseg && !rc; g++) {
+        const int t0 = g * k, len = t0 + k <= s->T ? k : s->T - t0;
+        rc = tg_lstm_forward(h + (size_t)t0 * BH, cseg, gates, in[0]->data + (size_t)t0 * B * F, in[1]->data,
+                             in[2]->data, in[3]->data, in[4]->data, hp, cp, len, B, F, H, s->chunks);
+        tg_real *cend = g < nseg - 1 ? s->c + (size_t)g * BH : c_last;
+        memcpy(cend, cseg + (size_t)(len - 1) * BH, sizeof(tg_real) * BH);
+        hp = h + (size_t)(t0 + len - 1) * BH, cp = cend;
+    }
+    tg_free(scr, sizeof(tg_real) * nscr);
+    return rc;
+}
+
+/* Checkpointed backward, last segment first (see lstm_saved). */
+static int lstm_bwd_ckpt(lstm_saved *s, tg_tensor *const *in, const tg_real *h, const tg_real *const *gout,
+                         tg_real *const *gin)
+{
+    const int B = s->B, F = s->F, H = s->H, k = s->ck, nseg = nseg_of(s->T, k);
+    const size_t BH = (size_t)B * (size_t)H, nscr = 7 * (size_t)k * BH + 4 * BH;
+    tg_real *scr = tg_malloc(sizeof(tg_real) * nscr);
+    if (!scr)
+        return TG_ENOMEM;
+    tg_real *gates = scr, *cseg = gates + 4 * (size_t)k * BH, *hseg = cseg + (size_t)k * BH;
+    tg_real *dhseg = hseg + (size_t)k * BH, *carry = dhseg + (size_t)k * BH;
+    tg_real *dh_in = carry, *dc_in = carry + BH, *dh_out = carry + 2 * BH, *dc_out = carry + 3 * BH;
+    const tg_real *x = in[0]->data;
+    const tg_real *h0 = s->i_h0 >= 0 ? in[s->i_h0]->data : NULL, *c0 = s->i_c0 >= 0 ? in[s->i_c0]->data : NULL;
+    int rc = 0;
+    for (int g = nseg - 1; g >= 0 && !rc; g--) {
+        const int t0 = g * k, len = t0 + k <= s->T ? k : s->T - t0;
+        const size_t off = (size_t)t0 * BH;
+        const tg_real *hp = g ? h + off - BH : h0, *cp = g ? s->c + (size_t)(g - 1) * BH : c0;
+        rc = tg_lstm_forward(hseg, cseg, gates, x + (size_t)t0 * B * F, in[1]->data, in[2]->data, in[3]->data,
+                             in[4]->data, hp, cp, len, B, F, H, s->chunks);
+        if (rc)
+            break;
+        /* dL/dh of the segment: the output's gradient plus, on its last step, what the
+         * segment after it sent back through the recurrence */
+        if (gout[0])
+            memcpy(dhseg, gout[0] + off, sizeof(tg_real) * (size_t)len * BH);
+        else
+            memset(dhseg, 0, sizeof(tg_real) * (size_t)len * BH);
+        if (g < nseg - 1)
+            for (size_t q = 0; q < BH; q++)
+                dhseg[(size_t)(len - 1) * BH + q] += dh_in[q];
+        tg_real *dh0 = g ? dh_out : (s->i_h0 >= 0 ? gin[s->i_h0] : NULL);
+        tg_real *dc0 = g ? dc_out : (s->i_c0 >= 0 ? gin[s->i_c0] : NULL);
+        if (g) {
+            memset(dh_out, 0, sizeof(tg_real) * BH);
+            memset(dc_out, 0, sizeof(tg_real) * BH);
+        }
+        rc = tg_lstm_backward(gin[0] ? gin[0] + (size_t)t0 * B * F : NULL, gin[1], gin[2], gin[3], gin[4], dh0, dc0,
+                              gates, dhseg, g == nseg - 1 ? gout[1] : dc_in, h + off, cseg, x + (size_t)t0 * B * F,
+                              in[1]->data, in[2]->data, hp, cp, len, B, F, H, s->chunks);
+        tg_real *t = dh_in;
+        dh_in = dh_out, dh_out = t;
+        t = dc_in, dc_in = dc_out, dc_out = t;
+    }
+    tg_free(scr, sizeof(tg_real) * nscr);
+    return rc;
+}
 
 static int lstm_fwd_cb(void *ud, tg_tensor *const *in, int n_in, tg_tensor *const *out, int n_out)
 {
     (void)n_in, (void)n_out;
     lstm_saved *s = ud;
+    if (s->ck) {
+        if (lstm_fwd_ckpt(s, in, out[0]->data, out[1]->data))
+            return tg_error_set(TG_ENOMEM, "lstm: out of memory (checkpointed forward)");
+        return 0;
+    }
     const tg_real *h0 = s->i_h0 >= 0 ? in[s->i_h0]->data : NULL, *c0 = s->i_c0 >= 0 ? in[s->i_c0]->data : NULL;
     if (tg_lstm_forward(out[0]->data, s->c, s->gates, in[0]->data, in[1]->data, in[2]->data, in[3]->data,
                         in[4]->data, h0, c0, s->T, s->B, s->F, s->H, s->chunks))
@@ -33,6 +135,11 @@ static int lstm_bwd_cb(void *ud, tg_tensor *const *in, int n_in, tg_tensor *cons
 {
     (void)n_in, (void)n_out;
     lstm_saved *s = ud;
+    if (s->ck) {
+        if (lstm_bwd_ckpt(s, in, out[0]->data, gout, gin))
+            return tg_error_set(TG_ENOMEM, "lstm: out of memory in checkpointed backward");
+        return 0;
+    }
     const tg_real *h0 = s->i_h0 >= 0 ? in[s->i_h0]->data : NULL, *c0 = s->i_c0 >= 0 ? in[s->i_c0]->data : NULL;
     tg_real *dh0 = s->i_h0 >= 0 ? gin[s->i_h0] : NULL, *dc0 = s->i_c0 >= 0 ? gin[s->i_c0] : NULL;
     if (tg_lstm_backward(gin[0], gin[1], gin[2], gin[3], gin[4], dh0, dc0, s->gates, gout[0], gout[1], out[0]->data,
@@ -50,6 +157,13 @@ static int has_shape(const tg_tensor *t, int ndim, int d0, int d1)
 
 tg_tensor *tg_lstm_op(tg_ctx *ctx, tg_tensor *x, tg_tensor *w_ih, tg_tensor *w_hh, tg_tensor *b_ih,
                       tg_tensor *b_hh, tg_tensor *h0, tg_tensor *c0, int chunks, tg_tensor **out_c_last)
+{
+    return tg_lstm_op_ckpt(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, c0, chunks, 0, out_c_last);
+}
+
+tg_tensor *tg_lstm_op_ckpt(tg_ctx *ctx, tg_tensor *x, tg_tensor *w_ih, tg_tensor *w_hh, tg_tensor *b_ih,
+                           tg_tensor *b_hh, tg_tensor *h0, tg_tensor *c0, int chunks, int checkpoint,
+                           tg_tensor **out_c_last)
 {
     if (out_c_last)
         *out_c_last = NULL;
@@ -75,12 +189,18 @@ tg_tensor *tg_lstm_op(tg_ctx *ctx, tg_tensor *x, tg_tensor *w_ih, tg_tensor *w_h
                                 want[k].name, sw, want[k].d0, want[k].d1, T, B, F, H);
             return tg__fail(ctx, TG_ESHAPE, "lstm: %s is %s, want (%d) for H=%d", want[k].name, sw, want[k].d0, H);
         }
+    if (checkpoint < -1)
+        return tg__fail(ctx, TG_EINVAL, "lstm: checkpoint = %d, want 0 (off), -1 (auto) or a segment length > 0",
+                        checkpoint);
+    const int ck = tg_lstm_ckpt_segment(T, checkpoint);   /* also saves memory without a tape */
     lstm_saved *s = tg_ctx_alloc(ctx, sizeof *s);
-    const size_t TBH = (size_t)T * (size_t)B * (size_t)H;
-    tg_real *gates = tg_ctx_alloc(ctx, sizeof(tg_real) * 4 * TBH), *c = tg_ctx_alloc(ctx, sizeof(tg_real) * TBH);
-    if (!s || !gates || !c)
-        return tg__fail(ctx, TG_ENOMEM, "lstm: out of memory for saved gates (%zu scalars)", 5 * TBH);
-    *s = (lstm_saved){T, B, F, H, chunks, -1, -1, gates, c};
+    const size_t TBH = (size_t)T * (size_t)B * (size_t)H, BH = (size_t)B * (size_t)H;
+    const size_t n_gates = ck ? 0 : 4 * TBH, n_c = ck ? (size_t)(nseg_of(T, ck) - 1) * BH : TBH;
+    tg_real *gates = n_gates ? tg_ctx_alloc(ctx, sizeof(tg_real) * n_gates) : NULL;
+    tg_real *c = n_c ? tg_ctx_alloc(ctx, sizeof(tg_real) * n_c) : NULL;
+    if (!s || (n_gates && !gates) || (n_c && !c))
+        return tg__fail(ctx, TG_ENOMEM, "lstm: out of memory for saved gates (%zu scalars)", n_gates + n_c);
+    *s = (lstm_saved){T, B, F, H, chunks, -1, -1, ck, gates, c};
     tg_tensor *in[7] = {x, w_ih, w_hh, b_ih, b_hh, NULL, NULL};
     int n_in = 5;
     if (h0)
@@ -164,6 +284,6 @@ tg_tensor *tg_lstm(tg_ctx *ctx, tg_params *ps, const tg_lstm_layer *l, tg_tensor
 {
     if (l->in_width > 0)
         x = tg_relu(ctx, tg_linear(ctx, ps, &l->inp, x));
-    return tg_lstm_op(ctx, x, tg_param(ctx, ps, l->w_ih), tg_param(ctx, ps, l->w_hh), tg_param(ctx, ps, l->b_ih),
-                      tg_param(ctx, ps, l->b_hh), h0, c0, l->chunks, c_last);
+    return tg_lstm_op_ckpt(ctx, x, tg_param(ctx, ps, l->w_ih), tg_param(ctx, ps, l->w_hh), tg_param(ctx, ps, l->b_ih),
+                           tg_param(ctx, ps, l->b_hh), h0, c0, l->chunks, l->checkpoint, c_last);
 }

@@ -104,6 +104,10 @@ int tg_model_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_param
     int rc = tg_lstm_layer_init(&m->lstm, ps, "lstm", m->in, m->hidden, (int)tg_cfg_int(cfg, "model.input_layer"));
     if (rc)
         return rc;
+    m->lstm.checkpoint = (int)tg_cfg_int(cfg, "training.checkpoint");   /* HBV kinds read it here too */
+    if (m->lstm.checkpoint < -1)
+        return tg_error_set(TG_EINVAL, "%s:%d: training.checkpoint: %d, want 0 (off), -1 (auto) or days > 0",
+                            tg_cfg_path(cfg), tg_cfg_line(cfg, "training.checkpoint"), m->lstm.checkpoint);
     int n_out = 1;
     if (m->kind && (rc = m->kind->build(m, cfg, d, ps, &n_out)))
         return rc;

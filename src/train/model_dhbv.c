@@ -102,7 +102,8 @@ static int dhbv_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor
     c.B = nb;
     c.M = m->M;
     tg_tensor *fluxes = NULL;
-    rc = tg_hbv_op(ctx, &c, forcing, par_static, par_dyn, NULL, &fluxes, NULL, NULL); /* (L-W, NOUT, nb) */
+    /* (L-W, NOUT, nb); training.checkpoint (kept in m->lstm.checkpoint) also checkpoints HBV */
+    rc = tg_hbv_op_ckpt(ctx, &c, m->lstm.checkpoint, forcing, par_static, par_dyn, NULL, &fluxes, NULL, NULL);
     if (rc)
         return rc;
     out->par_static = par_static;

@@ -56,5 +56,7 @@ const tg_cfg_key tg_train_schema[] = {
     {"training.warmup", TG_CFG_INT, 0, "365", "days at the start of each window without loss (spin-up)", NULL},
     {"training.horizon", TG_CFG_INT, 0, "365", "days of each window that enter the loss", NULL},
     {"training.threads", TG_CFG_INT, 0, "0", "OpenMP threads (0 = OMP_NUM_THREADS or all cores)", NULL},
+    {"training.checkpoint", TG_CFG_INT, 0, "0",
+     "gradient checkpointing of the LSTM and HBV windows: segment length in days (0 = off, -1 = sqrt(window))", NULL},
 };
 const int tg_train_schema_len = (int)(sizeof tg_train_schema / sizeof tg_train_schema[0]);
