@@ -5,7 +5,9 @@
  *   eval       per-sample NSE of the saved surrogate against the model on a set
  *   learn      dPL through the frozen surrogate, then the real model on train/test periods
  *   calibrate  the baseline: per-basin SCE-UA of the real model
- * Config keys: --print-schema (also docs/surrogate.md). Every file goes into output.dir. */
+ * Config keys: --print-schema (also docs/surrogate.md). Every file goes into output.dir.
+ * `eval RUN_DIR` (a run of `terragrad train` with model.type: surrogate): the learned
+ * parameters per basin, scored by the surrogate and by the REAL model (surrogate.blackbox). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <limits.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "surrogate/surrogate_internal.h"
 #include "terragrad.h"
 #include "terragrad/surrogate.h"
 
@@ -79,6 +82,7 @@ static const tg_cfg_key schema[] = {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: terragrad surrogate fit|eval|learn|calibrate CONFIG [--data FILE.nc] [--mode MODE]\n"
+               "       terragrad surrogate eval RUN_DIR [--period test|valid|train]\n"
                "       terragrad surrogate --print-schema\n\n"
                "  fit        sample parameters (Latin hypercube) x real forcing windows, run the black\n"
                "             box, train an LSTM surrogate, validate on unseen parameters and basins\n"
@@ -87,6 +91,9 @@ static void usage(FILE *f)
                "             then score them with the REAL model on the train and test periods\n"
                "             (--mode mlp|per_basin overrides learn.mode)\n"
                "  calibrate  per-basin SCE-UA calibration of the real model (the baseline)\n"
+               "  eval RUN_DIR  a `terragrad train` run with model.type: surrogate: writes the learned\n"
+               "             parameters per basin and scores them with the surrogate and, if the\n"
+               "             config names it (surrogate.blackbox), with the REAL model\n"
                "Files go to output.dir; see docs/surrogate.md.\n");
 }
 
@@ -827,7 +834,7 @@ static int cmd_calibrate(run *r)
 /* ---------------------------------------------------------------- entry */
 int tg_cmd_surrogate(int argc, char **argv)
 {
-    const char *sub = NULL, *config = NULL, *data = NULL, *mode = NULL;
+    const char *sub = NULL, *config = NULL, *data = NULL, *mode = NULL, *period = "test";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -839,6 +846,12 @@ int tg_cmd_surrogate(int argc, char **argv)
             data = argv[++i];
         } else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
             mode = argv[++i];
+        } else if (!strcmp(argv[i], "--period") && i + 1 < argc) {
+            period = argv[++i];
+            if (strcmp(period, "test") && strcmp(period, "valid") && strcmp(period, "train")) {
+                fprintf(stderr, "terragrad surrogate: --period must be test, valid or train\n");
+                return 2;
+            }
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "terragrad surrogate: unknown option '%s'\n", argv[i]);
             usage(stderr);
@@ -861,6 +874,14 @@ int tg_cmd_surrogate(int argc, char **argv)
     if (which < 0) {
         fprintf(stderr, "terragrad surrogate: unknown action '%s' (fit, eval, learn, calibrate)\n", sub);
         return 2;
+    }
+    struct stat sb;
+    if (which == 1 && stat(config, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        if (tg__surrogate_train_eval(config, period)) {
+            fprintf(stderr, "terragrad surrogate eval: %s\n", tg_error_message());
+            return 1;
+        }
+        return 0;
     }
     static const char *logs[4] = {"fit.log", "eval.log", "learn.log", "calibrate.log"};
     run r;

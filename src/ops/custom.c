@@ -23,8 +23,8 @@ static void custom_backward(tg_ctx *ctx, tg_node *node)
     for (int k = 0; k < node->n_in; k++)
         gin[k] = node->in[k]->requires_grad ? tg__grad(ctx, node->in[k]) : NULL;
     int rc = node->custom->backward(node->user_data, node->in, node->n_in, node->out, node->n_out, gout, gin);
-    if (rc)
-        tg__fail(ctx, TG_EEXTERNAL, "custom op '%s': backward callback returned %d%s%s",
+    if (rc) /* as in forward: a returned TG_* code is kept (out of memory stays TG_ENOMEM) */
+        tg__fail(ctx, rc > 0 && rc <= TG_EEXTERNAL ? rc : TG_EEXTERNAL, "custom op '%s': backward callback returned %d%s%s",
                  node->custom->name, rc, tg_error_code() ? ": " : "", tg_error_code() ? tg_error_message() : "");
 }
 

@@ -44,4 +44,11 @@ int tg__bb_exec_batch(tg_blackbox *bb, int N, int T, const double *forcing, size
 /* Monotonic wall clock, seconds. */
 double tg__bb_now(void);
 
+/* `model.type: surrogate` of terragrad train (src/train/model_surrogate.c): reloads the run
+ * in run_dir, writes the learned parameters per basin (<run>/surrogate_params_<period>.csv)
+ * and the surrogate's metrics on the period, and — when the config names the real model
+ * (surrogate.blackbox) — runs the parameters through it and writes its metrics next to the
+ * surrogate's (<run>/surrogate_metrics_<period>.csv). period: train, valid or test. */
+int tg__surrogate_train_eval(const char *run_dir, const char *period);
+
 #endif

@@ -77,6 +77,9 @@ typedef struct tg_model_kind {
     int (*forward)(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor *y, tg_tensor *forcing, int L, int nb,
                    int train, tg_model_out *out);
     void (*free)(tg_model *m);  /* optional: releases m->impl */
+    /* Optional: runs after `terragrad test` wrote its outputs (e.g. scores the learned
+     * parameters with the real black-box model a surrogate stands for). Root rank only. */
+    int (*after_test)(const char *run_dir, const char *period);
     const tg_cfg_key *keys; /* the kind's own config keys (may be NULL) */
     int n_keys;
 } tg_model_kind;

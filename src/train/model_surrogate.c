@@ -1,0 +1,490 @@
+/* model_surrogate.c — `model.type: surrogate`: differentiable parameter learning (dPL)
+ * through a FROZEN neural surrogate of a black-box model (src/surrogate, docs/surrogate.md).
+ *
+ *   normalised inputs -> LSTM -> head (np per day) -> sigmoid -> u (nb, np) in [0, 1]
+ *   (static per basin: the window's last day) -> frozen surrogate(forcing, u) -> Q
+ *
+ * u is the position of each parameter inside the range the surrogate was trained on (the
+ * ranges come from the surrogate file, so the network can never leave them). The surrogate
+ * was trained on windows of its own length T from the model's fixed initial state; a
+ * longer sequence (the test period of `terragrad test`) is cut into overlapping windows of
+ * T days that start `surrogate.spinup` days before the days they predict, all stacked into
+ * ONE batched surrogate call.
+ *
+ * Frozen weights: the surrogate keeps its weights in its OWN tg_params (never in the
+ * trainer's), so the optimizer, gradient clipping, MPI gradient sums and checkpoints never
+ * see them; tg_surrogate_load also marks every one frozen, so backward accumulates no
+ * gradient into them (tg_param gives frozen parameters no grad buffer). A 64-bit FNV-1a hash
+ * of the surrogate's weights is kept in a frozen 3-value trainer parameter
+ * "surrogate.fingerprint" (21 bits each: exact in float): it goes into last.ckpt, and every
+ * forward compares it with the weights in memory — a surrogate file replaced between
+ * `train` and `test`, or weights changed during training, stop the run with a clear error.
+ *
+ * tg__surrogate_train_eval (CLI: `terragrad surrogate eval RUN_DIR`) writes the learned
+ * parameters per basin and, with `surrogate.blackbox`, runs them through the REAL model. */
+#define _POSIX_C_SOURCE 200809L
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "surrogate/surrogate_net.h"
+#include "train_internal.h"
+
+static const tg_cfg_key surr_keys[] = {
+    {"surrogate.file", TG_CFG_STR, 0, NULL,
+     "model.type surrogate: the frozen surrogate (PATH and PATH.meta written by `terragrad surrogate fit`, "
+     "e.g. runs/x/surrogate.tgck); its parameter ranges bound what is learned",
+     NULL},
+    {"surrogate.spinup", TG_CFG_INT, 0, "0",
+     "sequences longer than the surrogate's window are cut into its windows, each starting this many days "
+     "before the days it predicts (0 = window / 3)",
+     NULL},
+    {"surrogate.blackbox", TG_CFG_STR, 0, NULL,
+     "the REAL model the surrogate emulates (shared library or executable; auto = the Fortran bucket model "
+     "next to terragrad): `terragrad surrogate eval RUN_DIR` scores the learned parameters with it",
+     NULL},
+    {"surrogate.blackbox_kind", TG_CFG_STR, 0, "library", "how surrogate.blackbox is run", "library|exec"},
+    {"surrogate.blackbox_spinup", TG_CFG_INT, 0, "365",
+     "days the real model runs before the scored period (from the record's start if shorter)", NULL},
+};
+
+typedef struct surr_impl {
+    tg_surrogate *s;
+    int np, T, spin;
+    int fp_id;              /* trainer parameter "surrogate.fingerprint" */
+    tg_real fp[3];          /* the loaded surrogate's fingerprint */
+    tg_tensor *last_u;      /* (nb, np) of the last forward; valid until the ctx is reset */
+    char file[4096];
+} surr_impl;
+
+/* FNV-1a over the weights' bytes, split into three 21-bit pieces. */
+static void fingerprint(tg_surrogate *s, tg_real fp[3])
+{
+    const tg_params *ps = tg_surrogate_params(s);
+    const unsigned char *p = (const unsigned char *)ps->value;
+    uint64_t h = 1469598103934665603u;
+    for (size_t i = 0; i < ps->size * sizeof(tg_real); i++) {
+        h ^= p[i];
+        h *= 1099511628211u;
+    }
+    for (int k = 0; k < 3; k++)
+        fp[k] = (tg_real)(double)((h >> (21 * k)) & 0x1fffffu);
+}
+
+static int surr_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_params *ps, int *n_out)
+{
+    (void)d;
+    const char *file = tg_cfg_str(cfg, "surrogate.file");
+    if (!file)
+        return tg_error_set(TG_EINVAL, "%s: model.type surrogate needs surrogate.file (the surrogate written by "
+                            "`terragrad surrogate fit`, e.g. runs/NAME/surrogate.tgck)", tg_cfg_path(cfg));
+    const int line = tg_cfg_line(cfg, "surrogate.file");
+    tg_surrogate *s = tg_surrogate_load(file);
+    if (!s) {
+        char msg[1024];
+        int code = tg_error_code() ? tg_error_code() : TG_EINVAL;
+        snprintf(msg, sizeof msg, "%s", tg_error_message());
+        return tg_error_set(code, "%s:%d: surrogate.file '%s': %s", tg_cfg_path(cfg), line, file, msg);
+    }
+    static const int vars[3] = {TG_VAR_P, TG_VAR_TEMP, TG_VAR_PET};
+    int bad = s->nf != 3;
+    for (int k = 0; !bad && k < 3; k++)
+        bad = strcmp(s->fname[k], tg_var_name(vars[k])) != 0;
+    int rc = 0;
+    if (bad)
+        rc = tg_error_set(TG_EINVAL, "%s:%d: surrogate.file '%s': trained on %d forcings (%s%s%s...); model.type "
+                          "surrogate feeds P, T, PET", tg_cfg_path(cfg), line, file, s->nf, s->fname[0],
+                          s->nf > 1 ? ", " : "", s->nf > 1 ? s->fname[1] : "");
+    else if (s->target != 0)
+        rc = tg_error_set(TG_EINVAL, "%s:%d: surrogate.file '%s' emulates model output %d, not Q (output 0)",
+                          tg_cfg_path(cfg), line, file, s->target);
+    else if (s->no_params)
+        rc = tg_error_set(TG_EINVAL, "%s:%d: surrogate.file '%s' was trained blind to the parameters "
+                          "(no_params): nothing can be learned through it", tg_cfg_path(cfg), line, file);
+    else if (s->T < 2)
+        rc = tg_error_set(TG_EINVAL, "%s:%d: surrogate.file '%s': window of %d days", tg_cfg_path(cfg), line,
+                          file, s->T);
+    surr_impl *im = NULL;
+    if (!rc && !(im = calloc(1, sizeof *im)))
+        rc = tg_error_set(TG_ENOMEM, "out of memory");
+    if (!rc) {
+        im->s = s;
+        im->np = s->np;
+        im->T = s->T;
+        long spin = tg_cfg_int(cfg, "surrogate.spinup");
+        im->spin = spin > 0 ? (int)spin : s->T / 3;
+        if (spin < 0 || im->spin >= s->T)
+            rc = tg_error_set(TG_EINVAL, "%s:%d: surrogate.spinup %ld must be in [0, %d) (the surrogate's window)",
+                              tg_cfg_path(cfg), tg_cfg_line(cfg, "surrogate.spinup"), spin, s->T);
+        snprintf(im->file, sizeof im->file, "%s", file);
+        fingerprint(s, im->fp);
+        m->impl = im;
+    }
+    if (!rc) {
+        im->fp_id = tg_params_add(ps, "surrogate.fingerprint", 1, (int[]){3});
+        if (im->fp_id < 0)
+            rc = tg_error_code() ? tg_error_code() : TG_ENOMEM;
+        else
+            tg_params_set_frozen(ps, im->fp_id, 1);
+    }
+    if (!im)
+        tg_surrogate_free(&s);
+    *n_out = s ? s->np : 1;
+    return rc;
+}
+
+static int surr_init_weights(const tg_model *m, tg_params *ps, tg_rng *rng, const tg_cfg *cfg)
+{
+    (void)rng;
+    (void)cfg;
+    const surr_impl *im = m->impl;
+    memcpy(tg_params_data(ps, im->fp_id), im->fp, sizeof im->fp);
+    return 0;
+}
+
+static void surr_free(tg_model *m)
+{
+    surr_impl *im = m->impl;
+    if (im) {
+        tg_surrogate_free(&im->s);
+        free(im);
+    }
+}
+
+/* q (L, nb) of the frozen surrogate on forcing (L, nb, 3) with parameters u (nb, np): one
+ * call when L <= T, else overlapping windows of T days stacked along the batch axis. */
+static tg_tensor *surrogate_q(tg_ctx *ctx, const surr_impl *im, tg_tensor *forcing, tg_tensor *u, int L, int nb)
+{
+    const int T = im->T, step = T - im->spin;
+    if (L <= T)
+        return tg_surrogate_forward(ctx, im->s, forcing, u);
+    /* window k starts at s_k and contributes days [c_k, e_k): the first one everything, the
+     * others from `spin` days after their start (the last one is aligned to day L) */
+    const int K = 1 + (L - T + step - 1) / step;
+    int *start = malloc(sizeof *start * (size_t)K * 2);
+    tg_tensor **parts = malloc(sizeof *parts * (size_t)K), **us = malloc(sizeof *us * (size_t)K);
+    tg_tensor *q = NULL;
+    if (!start || !parts || !us) {
+        tg_error_set(TG_ENOMEM, "surrogate: out of memory for %d windows", K);
+        goto done;
+    }
+    int *from = start + K;
+    for (int k = 0, covered = 0; k < K; k++) {
+        start[k] = k == 0 ? 0 : covered - im->spin < L - T ? covered - im->spin : L - T;
+        from[k] = covered;
+        covered = start[k] + T;
+    }
+    tg_tensor *f = tg_new(ctx, TG_SHAPE(T, K * nb, 3));
+    if (!f)
+        goto done;
+    for (int k = 0; k < K; k++) {
+        for (int t = 0; t < T; t++)
+            memcpy(f->data + ((size_t)t * (size_t)(K * nb) + (size_t)k * (size_t)nb) * 3,
+                   forcing->data + (size_t)(start[k] + t) * (size_t)nb * 3, sizeof(tg_real) * (size_t)nb * 3);
+        us[k] = u;
+    }
+    tg_tensor *qa = tg_surrogate_forward(ctx, im->s, f, tg_concat(ctx, us, K, 0)); /* (T, K nb) */
+    for (int k = 0; k < K; k++) {
+        const int end = k + 1 < K ? from[k + 1] : L;
+        parts[k] = tg_slice(ctx, tg_slice(ctx, qa, 1, k * nb, nb), 0, from[k] - start[k], end - from[k]);
+    }
+    q = tg_concat(ctx, parts, K, 0);
+done:
+    free(start);
+    free(parts);
+    free(us);
+    return q;
+}
+
+static int surr_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor *y, tg_tensor *forcing, int L,
+                        int nb, int train, tg_model_out *out)
+{
+    (void)train;
+    surr_impl *im = m->impl;
+    tg_real fp[3];
+    fingerprint(im->s, fp);
+    const tg_real *stored = tg_params_data(ps, im->fp_id);
+    if (memcmp(fp, im->fp, sizeof fp))
+        return tg_error_set(TG_ESTATE, "surrogate.file '%s': the frozen surrogate's weights changed in memory",
+                            im->file);
+    if (memcmp(stored, im->fp, sizeof fp))
+        return tg_error_set(TG_EINVAL, "surrogate.file '%s' is not the surrogate this run was trained with (its "
+                            "weights' fingerprint differs from the one in the checkpoint): restore that file or "
+                            "retrain", im->file);
+    /* static parameters from the window's last day */
+    tg_tensor *u = tg_sigmoid(ctx, tg_select(ctx, y, 0, L - 1)); /* (nb, np) */
+    tg_tensor *q = u ? surrogate_q(ctx, im, forcing, u, L, nb) : NULL;
+    if (!q)
+        return tg_ctx_status(ctx) ? tg_ctx_status(ctx) : tg_error_code() ? tg_error_code() : TG_ESTATE;
+    im->last_u = u;
+    out->q = q;
+    out->skip = 0;
+    return 0;
+}
+
+const tg_model_kind tg_model_kind_surrogate = {
+    .name = "surrogate",
+    .build = surr_build,
+    .init_weights = surr_init_weights,
+    .forward = surr_forward,
+    .free = surr_free,
+    .keys = surr_keys,
+    .n_keys = (int)(sizeof surr_keys / sizeof surr_keys[0]),
+    .after_test = tg__surrogate_train_eval, /* score the learned parameters with the real model */
+};
+
+/* ====================================================================== evaluation */
+/* "auto": the Fortran bucket model built next to the terragrad binary. */
+static int blackbox_path(const char *given, const char *kind, char *buf, size_t size)
+{
+    if (strcmp(given, "auto")) {
+        snprintf(buf, size, "%s", given);
+        return 0;
+    }
+    char exe[2048];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return tg_error_set(TG_EIO, "surrogate.blackbox auto: cannot find the running binary");
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(buf, size, "%s/fortran/%s", exe, !strcmp(kind, "library") ? "libtg_bucket.so" : "bucket_model");
+    if (access(buf, F_OK))
+        return tg_error_set(TG_EIO, "surrogate.blackbox auto: %s not found (built by cmake/fortran.cmake)", buf);
+    return 0;
+}
+
+static int write_csv_atomic(const char *path, FILE **f, char *tmp, size_t tsize)
+{
+    snprintf(tmp, tsize, "%s.tmp", path);
+    *f = fopen(tmp, "w");
+    return *f ? 0 : tg_error_set(TG_EIO, "%s: cannot write", tmp);
+}
+
+static int close_csv_atomic(FILE *f, const char *tmp, const char *path)
+{
+    int bad = ferror(f);
+    if (fclose(f) || bad || rename(tmp, path)) {
+        remove(tmp);
+        return tg_error_set(TG_EIO, "%s: write failed", path);
+    }
+    return 0;
+}
+
+int tg__surrogate_train_eval(const char *run_dir, const char *period)
+{
+    char path[4400], tmp[4500], ks[64], ke[64];
+    snprintf(path, sizeof path, "%s/config.yaml", run_dir);
+    int n_schema;
+    const tg_cfg_key *schema = tg_train_schema_all(&n_schema);
+    tg_cfg *cfg = tg_cfg_load(path, schema, n_schema);
+    if (!cfg)
+        return tg_error_code() ? tg_error_code() : TG_EINVAL;
+    if (strcmp(tg_cfg_str(cfg, "model.type"), "surrogate")) {
+        int rc = tg_error_set(TG_EINVAL, "%s: model.type is '%s', not surrogate", path, tg_cfg_str(cfg, "model.type"));
+        tg_cfg_free(&cfg);
+        return rc;
+    }
+    snprintf(ks, sizeof ks, "periods.%s_start", period);
+    snprintf(ke, sizeof ke, "periods.%s_end", period);
+    const int first = tg_cfg_date(cfg, ks), last = tg_cfg_date(cfg, ke);
+    tg_runlog rl = {0};
+    int rc = tg_runlog_open(&rl, run_dir, "surrogate_eval.log");
+    if (!rc && (first == INT_MIN || last == INT_MIN || last < first))
+        rc = tg_error_set(TG_EINVAL, "%s: no valid %s period (%s, %s)", path, period, ks, ke);
+    if (rc) {
+        tg_cfg_free(&cfg);
+        tg_runlog_close(&rl);
+        return rc;
+    }
+    tg_dataset d;
+    memset(&d, 0, sizeof d);
+    tg_model m = {0};
+    tg_params *ps = tg_params_create();
+    tg_ctx *ctx = tg_ctx_create();
+    tg_blackbox *bb = NULL;
+    rc = ps && ctx ? tg_dataset_load(&d, cfg, run_dir, 0, &rl) : tg_error_set(TG_ENOMEM, "out of memory");
+    if (!rc)
+        rc = tg_model_build(&m, cfg, &d, ps);
+    snprintf(path, sizeof path, "%s/last.ckpt", run_dir);
+    if (!rc)
+        rc = tg_checkpoint_load(path, ps, NULL, NULL, NULL);
+    const int warm = (int)tg_cfg_int(cfg, "training.warmup"), n = last - first + 1, L = warm + n, in = d.F + d.S;
+    const surr_impl *im = m.impl;
+    const int np = im ? im->np : 0, B = d.B, chunk = 16;
+    double *par = NULL, *qs = NULL, *qb = NULL, *o = NULL, *sv = NULL, *med = NULL;
+    tg_real *x = NULL, *forc = NULL, *obs = NULL;
+    tg_metrics *ms = NULL, *mb = NULL;
+    int *st = NULL;
+    tg_basin sl_norm[16], sl_raw[16];
+    memset(sl_norm, 0, sizeof sl_norm);
+    memset(sl_raw, 0, sizeof sl_raw);
+    if (!rc) {
+        par = malloc(sizeof *par * (size_t)B * (size_t)np);
+        qs = malloc(sizeof *qs * (size_t)B * (size_t)n);
+        qb = malloc(sizeof *qb * (size_t)B * (size_t)n);
+        o = malloc(sizeof *o * (size_t)n);
+        sv = malloc(sizeof *sv * (size_t)B * 6);
+        med = malloc(sizeof *med * (size_t)B);
+        x = malloc(sizeof *x * (size_t)L * chunk * (size_t)in);
+        forc = malloc(sizeof *forc * (size_t)L * chunk * 3);
+        obs = malloc(sizeof *obs * (size_t)L * chunk);
+        ms = calloc((size_t)B, sizeof *ms);
+        mb = calloc((size_t)B, sizeof *mb);
+        st = calloc((size_t)B, sizeof *st);
+        if (!par || !qs || !qb || !o || !sv || !med || !x || !forc || !obs || !ms || !mb || !st)
+            rc = tg_error_set(TG_ENOMEM, "out of memory");
+    }
+    /* 1. the trained network: parameters per basin and the surrogate's streamflow */
+    tg_ctx_set_grad(ctx, 0);
+    for (int b0 = 0; !rc && b0 < B; b0 += chunk) {
+        const int nb = B - b0 < chunk ? B - b0 : chunk;
+        int idx[16], zero[16] = {0};
+        for (int k = 0; k < nb && !rc; k++) {
+            idx[k] = k;
+            rc = tg_basin_slice(&d.norm[b0 + k], first - warm, last, &sl_norm[k]);
+            if (!rc)
+                rc = tg_basin_slice(&d.raw[b0 + k], first - warm, last, &sl_raw[k]);
+        }
+        if (!rc) {
+            tg_batch_gather(sl_norm, idx, zero, nb, L, d.vars, d.F, d.statics ? d.statics + (size_t)b0 * (size_t)d.S : NULL,
+                            d.S, x);
+            int qv = TG_VAR_Q, fv[3] = {TG_VAR_P, TG_VAR_TEMP, TG_VAR_PET};
+            tg_batch_gather(sl_raw, idx, zero, nb, L, &qv, 1, NULL, 0, obs);
+            tg_batch_gather(sl_raw, idx, zero, nb, L, fv, 3, NULL, 0, forc);
+            for (size_t i = 0; i < (size_t)L * (size_t)nb * (size_t)in; i++)
+                if (isnan((double)x[i]))
+                    x[i] = 0; /* outside the record: the normalised mean, as `terragrad test` */
+            for (size_t i = 0; i < (size_t)L * (size_t)nb * 3; i++)
+                if (isnan((double)forc[i]))
+                    forc[i] = 0;
+            tg_model_out mo;
+            rc = tg_model_forward(&m, ctx, ps, x, forc, L, nb, 0, NULL, &mo);
+            for (int k = 0; !rc && k < nb; k++) {
+                const int b = b0 + k;
+                for (int j = 0; j < np; j++)
+                    par[(size_t)b * (size_t)np + (size_t)j] =
+                        im->s->lo[j] + (double)im->last_u->data[(size_t)k * (size_t)np + (size_t)j] *
+                                           (im->s->hi[j] - im->s->lo[j]);
+                for (int t = 0; t < n; t++) {
+                    o[t] = (double)obs[(size_t)(warm + t) * (size_t)nb + (size_t)k];
+                    qs[(size_t)b * (size_t)n + (size_t)t] = (double)mo.q->data[(size_t)(warm + t) * (size_t)nb + (size_t)k];
+                }
+                tg_metrics_compute(o, qs + (size_t)b * (size_t)n, n, &ms[b]);
+            }
+        }
+        for (int k = 0; k < nb; k++) {
+            tg_basin_free(&sl_norm[k]);
+            tg_basin_free(&sl_raw[k]);
+        }
+        tg_ctx_reset(ctx);
+        tg_ctx_set_grad(ctx, 0);
+    }
+    if (!rc) {
+        FILE *f;
+        snprintf(path, sizeof path, "%s/surrogate_params_%s.csv", run_dir, period);
+        if (!(rc = write_csv_atomic(path, &f, tmp, sizeof tmp))) {
+            fprintf(f, "basin");
+            for (int j = 0; j < np; j++)
+                fprintf(f, ",%s", im->s->pname[j]);
+            fputc('\n', f);
+            for (int b = 0; b < B; b++) {
+                fprintf(f, "%s", d.raw[b].id);
+                for (int j = 0; j < np; j++)
+                    fprintf(f, ",%.9g", par[(size_t)b * (size_t)np + (size_t)j]);
+                fputc('\n', f);
+            }
+            rc = close_csv_atomic(f, tmp, path);
+        }
+    }
+    /* 2. the REAL model with those parameters, started surrogate.blackbox_spinup days before
+     * the period (or at the latest record start, if a basin's record begins later) */
+    const char *bbpath = tg_cfg_str(cfg, "surrogate.blackbox");
+    const long bspin = tg_cfg_int(cfg, "surrogate.blackbox_spinup");
+    int run_first = first - (int)(bspin > 0 ? bspin : 0);
+    for (int b = 0; b < B; b++)
+        if (d.raw[b].start > run_first)
+            run_first = d.raw[b].start;
+    if (!rc && bbpath) {
+        const char *kind = tg_cfg_str(cfg, "surrogate.blackbox_kind");
+        char bpath[4096];
+        const char *names[TG_BB_MAX_DIM];
+        for (int j = 0; j < np; j++)
+            names[j] = im->s->pname[j];
+        tg_blackbox_options bo = {.name = im->s->model[0] ? im->s->model : NULL, .np = np, .nf = 3, .nout = 1,
+                                  .param_names = names};
+        if (run_first > first)
+            rc = tg_error_set(TG_EINVAL, "%s: a basin's record starts after the %s period begins", run_dir, period);
+        if (!rc && !(rc = blackbox_path(bbpath, kind, bpath, sizeof bpath))) {
+            bb = !strcmp(kind, "library") ? tg_blackbox_library(bpath, &bo) : tg_blackbox_exec(bpath, &bo);
+            if (!bb)
+                rc = tg_error_prefix(tg_error_code() ? tg_error_code() : TG_EINVAL, "%s/config.yaml: surrogate.blackbox: ",
+                                     run_dir);
+        }
+        if (!rc)
+            rc = tg_blackbox_eval_basins(bb, d.raw, B, par, run_first, first, last, mb, st, qb);
+    }
+    if (!rc) {
+        FILE *f;
+        snprintf(path, sizeof path, "%s/surrogate_metrics_%s.csv", run_dir, period);
+        if (!(rc = write_csv_atomic(path, &f, tmp, sizeof tmp))) {
+            fprintf(f, "basin,NSE_surrogate,KGE_surrogate");
+            if (bb)
+                fprintf(f, ",NSE_blackbox,KGE_blackbox,NSE_surrogate_vs_blackbox,status");
+            fputc('\n', f);
+            for (int b = 0; b < B; b++) {
+                double fid = bb ? tg__nse(qb + (size_t)b * (size_t)n, qs + (size_t)b * (size_t)n, n, 1, 1) : (double)NAN;
+                sv[(size_t)b * 6 + 0] = ms[b].nse;
+                sv[(size_t)b * 6 + 1] = ms[b].kge;
+                sv[(size_t)b * 6 + 2] = bb ? mb[b].nse : (double)NAN;
+                sv[(size_t)b * 6 + 3] = bb ? mb[b].kge : (double)NAN;
+                sv[(size_t)b * 6 + 4] = fid;
+                fprintf(f, "%s,%.6g,%.6g", d.raw[b].id, ms[b].nse, ms[b].kge);
+                if (bb)
+                    fprintf(f, ",%.6g,%.6g,%.6g,%s", mb[b].nse, mb[b].kge, fid, tg_bb_reason_name(st[b]));
+                fputc('\n', f);
+            }
+            rc = close_csv_atomic(f, tmp, path);
+        }
+    }
+    if (!rc) {
+        double mv[5];
+        for (int c = 0; c < 5; c++) {
+            for (int b = 0; b < B; b++)
+                med[b] = sv[(size_t)b * 6 + (size_t)c];
+            mv[c] = tg__median_finite(med, B);
+        }
+        char d0[16], d1[16];
+        tg_runlog_printf(&rl, "%s period %s..%s, %d basins; learned parameters: %s/surrogate_params_%s.csv\n", period,
+                         tg_date_format(first, d0), tg_date_format(last, d1), B, run_dir, period);
+        tg_runlog_printf(&rl, "surrogate (what training saw):        median NSE %.4f  KGE %.4f\n", mv[0], mv[1]);
+        if (bb) {
+            int failed = 0;
+            for (int b = 0; b < B; b++)
+                failed += st[b] != TG_BB_OK;
+            tg_runlog_printf(&rl, "REAL model '%s' (learned parameters): median NSE %.4f  KGE %.4f  (%d failed runs; "
+                             "spin-up from %s)\n", tg_blackbox_name(bb), mv[2], mv[3], failed,
+                             tg_date_format(run_first, d0));
+            tg_runlog_printf(&rl, "surrogate vs real model at the learned parameters: median NSE %.4f\n", mv[4]);
+        } else
+            tg_runlog_printf(&rl, "no surrogate.blackbox in the config: the real model was not run\n");
+        tg_runlog_printf(&rl, "wrote %s/surrogate_metrics_%s.csv\n", run_dir, period);
+    } else
+        tg_runlog_printf(&rl, "error: %s\n", tg_error_message());
+    free(par); free(qs); free(qb); free(o); free(sv); free(med);
+    free(x); free(forc); free(obs); free(ms); free(mb); free(st);
+    tg_blackbox_free(&bb);
+    tg_model_free(&m);
+    tg_ctx_free(&ctx);
+    tg_params_free(&ps);
+    if (d.raw)
+        tg_dataset_free(&d);
+    tg_runlog_close(&rl);
+    tg_cfg_free(&cfg);
+    return rc;
+}
