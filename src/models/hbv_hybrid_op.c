@@ -1,0 +1,224 @@
+/* hbv_hybrid_op.c — tape ops of the hybrid HBV: the whole run as ONE node (hand-written
+ * backward of hbv_hybrid.c, weight gradients included) and g on a set of input pairs (for
+ * penalties on the learned function and for `terragrad explain`). */
+#include <stdio.h>
+#include <string.h>
+
+#include "models/hbv_hybrid_internal.h"
+
+typedef struct hy_op_data {
+    tg_hbv_config c;
+    tg_hybrid_mlp net;
+    int i_forcing, i_static, i_dyn, i_init, i_w;
+    int o_basin, o_lane, o_final;
+    tg_real *hist;
+} hy_op_data;
+
+static int hy_op_forward(void *ud, tg_tensor *const *in, int n_in, tg_tensor *const *out, int n_out)
+{
+    hy_op_data *d = ud;
+    (void)n_in;
+    (void)n_out;
+    return tg_hbv_hybrid_forward(d->o_basin >= 0 ? out[d->o_basin]->data : NULL,
+                                 d->o_lane >= 0 ? out[d->o_lane]->data : NULL,
+                                 d->o_final >= 0 ? out[d->o_final]->data : NULL, d->hist, in[d->i_forcing]->data,
+                                 in[d->i_static]->data, d->i_dyn >= 0 ? in[d->i_dyn]->data : NULL,
+                                 d->i_init >= 0 ? in[d->i_init]->data : NULL, in[d->i_w]->data, &d->net, &d->c);
+}
+
+static int hy_op_backward(void *ud, tg_tensor *const *in, int n_in, tg_tensor *const *out, int n_out,
+                          const tg_real *const *grad_out, tg_real *const *grad_in)
+{
+    hy_op_data *d = ud;
+    (void)out;
+    (void)n_in;
+    (void)n_out;
+    if (!d->hist)
+        return tg_error_set(TG_ESTATE, "hybrid hbv op: no saved stores (forward ran without gradient)");
+    return tg_hbv_hybrid_backward(grad_in[d->i_static], d->i_dyn >= 0 ? grad_in[d->i_dyn] : NULL,
+                                  grad_in[d->i_forcing], d->i_init >= 0 ? grad_in[d->i_init] : NULL,
+                                  grad_in[d->i_w], d->o_basin >= 0 ? grad_out[d->o_basin] : NULL,
+                                  d->o_lane >= 0 ? grad_out[d->o_lane] : NULL,
+                                  d->o_final >= 0 ? grad_out[d->o_final] : NULL, d->hist, in[d->i_forcing]->data,
+                                  in[d->i_static]->data, d->i_dyn >= 0 ? in[d->i_dyn]->data : NULL,
+                                  in[d->i_w]->data, &d->net, &d->c);
+}
+
+static const tg_custom_op hy_op_def = {"hbv_hybrid", hy_op_forward, hy_op_backward};
+
+static int shape_check(const char *what, const tg_tensor *t, int n, const int *want)
+{
+    int ok = t->ndim == n;
+    for (int k = 0; ok && k < n; k++) ok = t->shape[k] == want[k];
+    if (ok) return 0;
+    char got[64] = "", exp[64] = "";
+    size_t g = 0, e = 0;
+    for (int k = 0; k < t->ndim && g < sizeof got - 12; k++)
+        g += (size_t)snprintf(got + g, sizeof got - g, k ? ", %d" : "%d", t->shape[k]);
+    for (int k = 0; k < n && e < sizeof exp - 12; k++)
+        e += (size_t)snprintf(exp + e, sizeof exp - e, k ? ", %d" : "%d", want[k]);
+    return tg_error_set(TG_ESHAPE, "hybrid hbv op: %s has shape (%s), expected (%s)", what, got, exp);
+}
+
+int tg_hbv_hybrid_op(tg_ctx *ctx, const tg_hbv_config *c, const tg_hybrid_mlp *net, tg_tensor *forcing,
+                     tg_tensor *par_static, tg_tensor *par_dyn, tg_tensor *state_init, tg_tensor *w,
+                     tg_tensor **out_basin, tg_tensor **out_lane, tg_tensor **state_final)
+{
+    if (out_basin) *out_basin = NULL;
+    if (out_lane) *out_lane = NULL;
+    if (state_final) *state_final = NULL;
+    if (!ctx) return tg_error_set(TG_EINVAL, "hybrid hbv op: no context");
+    if (tg_ctx_status(ctx)) return tg_ctx_status(ctx);
+    int rc = tg_hbv_config_check(c);
+    if (!rc) rc = tg_hybrid_mlp_check(net);
+    if (rc) return rc;
+    const int nd = tg_hbv_ndynamic(c), TW = c->T - c->warmup;
+    if (!forcing || !par_static || !w || (nd > 0 && !par_dyn))
+        return tg_error_set(TG_EINVAL, "hybrid hbv op: forcing, static parameters, weights%s must be given",
+                            nd > 0 ? " and dynamic parameters" : "");
+    if (!out_basin && !out_lane && !state_final) return tg_error_set(TG_EINVAL, "hybrid hbv op: no output requested");
+    const int sf[3] = {c->T, c->B, TG_HBV_NFORCING}, sp[3] = {TG_HBV_NPARAM, c->B, c->M};
+    const int sd[4] = {TW, nd, c->B, c->M}, ss[3] = {TG_HBV_NSTATE, c->B, c->M};
+    const int sw[1] = {(int)tg_hybrid_mlp_size(net)};
+    if ((rc = shape_check("forcing", forcing, 3, sf)) || (rc = shape_check("static parameters", par_static, 3, sp)) ||
+        (nd > 0 && (rc = shape_check("dynamic parameters", par_dyn, 4, sd))) ||
+        (state_init && (rc = shape_check("initial stores", state_init, 3, ss))))
+        return rc;
+    if ((int)w->n != sw[0])
+        return tg_error_set(TG_ESHAPE, "hybrid hbv op: weights have %zu values, the network needs %d", w->n, sw[0]);
+
+    hy_op_data *d = tg_ctx_alloc(ctx, sizeof *d);
+    if (!d) return tg_error_set(TG_ENOMEM, "hybrid hbv op: out of step memory");
+    d->c = *c;
+    d->net = *net;
+    tg_tensor *in[5];
+    int n_in = 0;
+    d->i_forcing = n_in; in[n_in++] = forcing;
+    d->i_static = n_in; in[n_in++] = par_static;
+    d->i_dyn = nd > 0 ? n_in : -1;
+    if (nd > 0) in[n_in++] = par_dyn;
+    d->i_init = state_init ? n_in : -1;
+    if (state_init) in[n_in++] = state_init;
+    d->i_w = n_in; in[n_in++] = w;
+    int needs_grad = 0;
+    for (int k = 0; k < n_in; k++) needs_grad |= in[k]->requires_grad;
+    needs_grad &= tg_ctx_grad_enabled(ctx);
+    d->hist = NULL;
+    if (needs_grad) {
+        d->hist = tg_ctx_alloc(ctx, tg_hbv_hist_size(c) * sizeof(tg_real));
+        if (!d->hist)
+            return tg_error_set(TG_ENOMEM, "hybrid hbv op: out of step memory for %zu saved stores", tg_hbv_hist_size(c));
+    }
+    int out_ndim[3], out_shape[3][TG_MAX_DIMS], n_out = 0;
+    d->o_basin = d->o_lane = d->o_final = -1;
+    if (out_basin) {
+        d->o_basin = n_out;
+        out_ndim[n_out] = 3;
+        memcpy(out_shape[n_out], (int[4]){TW, TG_HBV_NOUT, c->B, 1}, sizeof out_shape[0]);
+        n_out++;
+    }
+    if (out_lane) {
+        d->o_lane = n_out;
+        out_ndim[n_out] = 4;
+        memcpy(out_shape[n_out], (int[4]){TW, TG_HBV_NOUT, c->B, c->M}, sizeof out_shape[0]);
+        n_out++;
+    }
+    if (state_final) {
+        d->o_final = n_out;
+        out_ndim[n_out] = 3;
+        memcpy(out_shape[n_out], (int[4]){TG_HBV_NSTATE, c->B, c->M, 1}, sizeof out_shape[0]);
+        n_out++;
+    }
+    tg_tensor *outs[3] = {NULL, NULL, NULL};
+    rc = tg_custom(ctx, &hy_op_def, d, in, n_in, n_out, out_ndim, (const int(*)[TG_MAX_DIMS])out_shape, outs);
+    if (rc) return rc;
+    if (out_basin) *out_basin = outs[d->o_basin];
+    if (out_lane) *out_lane = outs[d->o_lane];
+    if (state_final) *state_final = outs[d->o_final];
+    return TG_OK;
+}
+
+/* ------------------------------------------------------------------ g on input pairs */
+typedef struct mlp_op_data {
+    tg_hybrid_mlp net;
+} mlp_op_data;
+
+enum { MLP_CH = 64 };
+
+/* Scaled inputs and activations of points [s, s+n) into the chunk scratch. */
+static void mlp_chunk(const tg_hybrid_mlp *net, const tg_real *w, const tg_real *x, int s, int n, tg_real *x0,
+                      tg_real *x1, tg_real *h1, tg_real *h2, tg_real *g)
+{
+    for (int i = 0; i < n; i++) {
+        x0[i] = x[2 * (size_t)(s + i)];
+        x1[i] = (x[2 * (size_t)(s + i) + 1] - net->t_shift) / net->t_scale;
+    }
+    tg_hyb_mlp_forward(net, w, n, MLP_CH, x0, x1, h1, h2, g);
+}
+
+static int mlp_op_forward(void *ud, tg_tensor *const *in, int n_in, tg_tensor *const *out, int n_out)
+{
+    mlp_op_data *d = ud;
+    (void)n_in;
+    (void)n_out;
+    tg_hybrid_mlp_eval(&d->net, in[0]->data, in[1]->data, out[0]->data, in[1]->shape[0]);
+    return 0;
+}
+
+static int mlp_op_backward(void *ud, tg_tensor *const *in, int n_in, tg_tensor *const *out, int n_out,
+                           const tg_real *const *grad_out, tg_real *const *grad_in)
+{
+    mlp_op_data *d = ud;
+    (void)out;
+    (void)n_in;
+    (void)n_out;
+    const tg_hybrid_mlp *net = &d->net;
+    const int N = in[1]->shape[0];
+    const size_t nw = tg_hybrid_mlp_size(net);
+    const size_t rows = (size_t)(5 + net->H1 + net->H2 + tg_hyb_mlp_rows(net));
+    tg_real *buf = tg_malloc(rows * MLP_CH * sizeof(tg_real));
+    double *gw = tg_calloc(nw, sizeof(double));
+    if (!buf || !gw) {
+        tg_free(buf, rows * MLP_CH * sizeof(tg_real));
+        tg_free(gw, nw * sizeof(double));
+        return tg_error_set(TG_ENOMEM, "hybrid mlp op: out of memory");
+    }
+    tg_real *x0 = buf, *x1 = x0 + MLP_CH, *g = x1 + MLP_CH, *ax0 = g + MLP_CH, *ax1 = ax0 + MLP_CH;
+    tg_real *h1 = ax1 + MLP_CH, *h2 = h1 + (size_t)net->H1 * MLP_CH, *work = h2 + (size_t)net->H2 * MLP_CH;
+    const tg_real *w = in[0]->data, *x = in[1]->data;
+    for (int s = 0; s < N; s += MLP_CH) {
+        int n = N - s < MLP_CH ? N - s : MLP_CH;
+        mlp_chunk(net, w, x, s, n, x0, x1, h1, h2, g);
+        tg_hyb_mlp_backward(net, w, n, MLP_CH, x0, x1, h1, h2, g, grad_out[0] + s, grad_in[0] ? gw : NULL, ax0, ax1,
+                            work);
+        if (grad_in[1])
+            for (int i = 0; i < n; i++) {
+                grad_in[1][2 * (size_t)(s + i)] += ax0[i];
+                grad_in[1][2 * (size_t)(s + i) + 1] += ax1[i] / net->t_scale;
+            }
+    }
+    if (grad_in[0])
+        for (size_t k = 0; k < nw; k++) grad_in[0][k] += (tg_real)gw[k];
+    tg_free(buf, rows * MLP_CH * sizeof(tg_real));
+    tg_free(gw, nw * sizeof(double));
+    return 0;
+}
+
+static const tg_custom_op mlp_op_def = {"hybrid_mlp", mlp_op_forward, mlp_op_backward};
+
+tg_tensor *tg_hybrid_mlp_op(tg_ctx *ctx, const tg_hybrid_mlp *net, tg_tensor *w, tg_tensor *x)
+{
+    if (!ctx || !w || !x) return NULL;
+    if (tg_hybrid_mlp_check(net)) return NULL;
+    if ((int)w->n != (int)tg_hybrid_mlp_size(net) || x->ndim != 2 || x->shape[1] != 2) {
+        tg_error_set(TG_ESHAPE, "hybrid mlp op: need %zu weights and x (N, 2)", tg_hybrid_mlp_size(net));
+        return NULL;
+    }
+    mlp_op_data *d = tg_ctx_alloc(ctx, sizeof *d);
+    if (!d) return NULL;
+    d->net = *net;
+    tg_tensor *in[2] = {w, x}, *out = NULL;
+    int nd[1] = {1}, sh[1][TG_MAX_DIMS] = {{x->shape[0], 1, 1, 1}};
+    if (tg_custom(ctx, &mlp_op_def, d, in, 2, 1, nd, (const int(*)[TG_MAX_DIMS])sh, &out)) return NULL;
+    return out;
+}
