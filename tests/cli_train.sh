@@ -5,6 +5,11 @@
 set -euo pipefail
 BIN=$1; DATA=$2; WORK=$3
 rm -rf "$WORK"; mkdir -p "$WORK"
+# docs/config.md must document every key the schema has (it is generated from it)
+DOC="$(dirname "$0")/../docs/config.md"
+"$BIN" train --print-schema | grep -o '^| `[a-z_.]*`' | while read -r row; do
+    grep -qF -- "$row" "$DOC" || { echo "docs/config.md lacks ${row#| }: regenerate it with terragrad train --print-schema"; exit 1; }
+done
 cat > "$WORK/run.yaml" <<YAML
 seed: 3
 output:
