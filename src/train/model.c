@@ -147,7 +147,7 @@ int tg_model_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, const tg_rea
         out->skip = 0;
         return out->q ? 0 : tg_ctx_status(ctx);
     }
-    tg_tensor *y = tg_linear(ctx, ps, &m->head, h); /* (L, nb, K) */
+    tg_tensor *y = m->kind->takes_hidden ? h : tg_linear(ctx, ps, &m->head, h); /* (L, nb, K) or hidden */
     tg_tensor *f = tg_from(ctx, TG_SHAPE(L, nb, TG_HBV_NFORCING), forcing);
     if (!y || !f)
         return tg_ctx_status(ctx);

@@ -43,27 +43,30 @@ static int dhbv_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_pa
     return rc;
 }
 
-int tg_model_dhbv_params(const tg_model *m, tg_ctx *ctx, tg_tensor *y, int L, int nb, tg_tensor **par_static,
-                         tg_tensor **par_dyn, tg_tensor **last)
+int tg_model_dhbv_params(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor *h, int L, int nb,
+                         tg_tensor **par_static, tg_tensor **par_dyn, tg_tensor **last)
 {
     const int M = m->M, NP = TG_HBV_NPARAM, W = m->hbv_warmup;
     if (W >= L)
         return tg_error_set(TG_EINVAL, "dhbv: window of %d days is not longer than the warm-up (%d)", L, W);
-    tg_tensor *u = tg_sigmoid(ctx, y); /* (L, nb, K) */
-    /* static parameters from the window's last day: (nb, NP, M) -> (NP, nb, M) */
-    *last = tg_select(ctx, u, 0, L - 1);
+    /* The head is evaluated only where its outputs are used: all 13·M + 2 columns on the
+     * window's last day (static parameters, routing), and each dynamic parameter's M columns
+     * on the days after the warm-up — instead of every column on every day. */
+    tg_tensor *w = tg_param(ctx, ps, m->head.w), *b = tg_param(ctx, ps, m->head.b); /* (K, H), (K) */
+    *last = tg_sigmoid(ctx, tg_linear_op(ctx, tg_select(ctx, h, 0, L - 1), w, b)); /* (nb, K) */
+    /* static parameters: (nb, NP, M) -> (NP, nb, M) */
     tg_tensor *us = tg_reshape(ctx, tg_slice(ctx, *last, 1, 0, NP * M), TG_SHAPE(nb, NP, M));
     *par_static = tg_hbv_scale_op(ctx, tg_transpose(ctx, us, 0, 1), TG_HBV_ALL_PARAMS);
     /* dynamic parameters on the days after the warm-up: (L-W, ndyn, nb, M) */
     *par_dyn = NULL;
     if (m->hbv.dynamic) {
-        tg_tensor *ud = tg_slice(ctx, tg_slice(ctx, u, 0, W, L - W), 2, 0, NP * M);
-        ud = tg_reshape(ctx, ud, TG_SHAPE(L - W, nb, NP, M));
+        tg_tensor *hd = tg_slice(ctx, h, 0, W, L - W); /* (L-W, nb, H) */
         tg_tensor *rows[TG_HBV_NPARAM];
         int nd = 0;
         for (int p = 0; p < NP; p++)
-            if (m->hbv.dynamic & (1u << p))
-                rows[nd++] = tg_select(ctx, ud, 2, p); /* (L-W, nb, M) */
+            if (m->hbv.dynamic & (1u << p)) /* columns p·M .. p·M + M - 1 */
+                rows[nd++] = tg_sigmoid(
+                    ctx, tg_linear_op(ctx, hd, tg_slice(ctx, w, 0, p * M, M), tg_slice(ctx, b, 0, p * M, M)));
         *par_dyn = tg_hbv_scale_op(ctx, tg_stack(ctx, rows, nd, 1), m->hbv.dynamic);
     }
     return tg_ctx_status(ctx);
@@ -87,13 +90,12 @@ int tg_model_dhbv_route(const tg_model *m, tg_ctx *ctx, tg_tensor *last, tg_tens
     return q ? 0 : tg_ctx_status(ctx);
 }
 
-static int dhbv_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor *y, tg_tensor *forcing, int L, int nb,
+static int dhbv_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor *h, tg_tensor *forcing, int L, int nb,
                         int train, tg_model_out *out)
 {
-    (void)ps;
     (void)train;
     tg_tensor *par_static, *par_dyn, *last;
-    int rc = tg_model_dhbv_params(m, ctx, y, L, nb, &par_static, &par_dyn, &last);
+    int rc = tg_model_dhbv_params(m, ctx, ps, h, L, nb, &par_static, &par_dyn, &last);
     if (rc)
         return rc;
     tg_hbv_config c = m->hbv;
@@ -114,4 +116,5 @@ const tg_model_kind tg_model_kind_dhbv = {
     .name = "dhbv",
     .build = dhbv_build,
     .forward = dhbv_forward,
+    .takes_hidden = 1,
 };

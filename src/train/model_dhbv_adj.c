@@ -70,10 +70,9 @@ static int adj_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_par
 static int adj_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor *y, tg_tensor *forcing, int L, int nb,
                        int train, tg_model_out *out)
 {
-    (void)ps;
     (void)train;
     tg_tensor *par_static, *par_dyn, *last;
-    int rc = tg_model_dhbv_params(m, ctx, y, L, nb, &par_static, &par_dyn, &last);
+    int rc = tg_model_dhbv_params(m, ctx, ps, y, L, nb, &par_static, &par_dyn, &last);
     if (rc)
         return rc;
     tg_hbvi_config c = *(const tg_hbvi_config *)m->impl;
@@ -96,6 +95,7 @@ static void adj_free(tg_model *m)
 }
 
 const tg_model_kind tg_model_kind_dhbv_adj = {
+    .takes_hidden = 1, /* y is the LSTM hidden state: tg_model_dhbv_params evaluates the head */
     .name = "dhbv_adj",
     .build = adj_build,
     .forward = adj_forward,

@@ -67,7 +67,7 @@ static int hybrid_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tens
     (void)train;
     const hybrid_impl *h = m->impl;
     tg_tensor *par_static, *par_dyn, *last;
-    int rc = tg_model_dhbv_params(m, ctx, y, L, nb, &par_static, &par_dyn, &last);
+    int rc = tg_model_dhbv_params(m, ctx, ps, y, L, nb, &par_static, &par_dyn, &last);
     if (rc) return rc;
     tg_hbv_config c = m->hbv;
     c.T = L;
@@ -108,6 +108,7 @@ int tg_model_hybrid_mlp(const tg_model *m, tg_hybrid_mlp *net, int *weights_id)
 }
 
 const tg_model_kind tg_model_kind_hybrid = {
+    .takes_hidden = 1, /* y is the LSTM hidden state: tg_model_dhbv_params evaluates the head */
     .name = "hybrid",
     .build = hybrid_build,
     .init_weights = hybrid_init_weights,

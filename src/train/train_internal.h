@@ -73,13 +73,16 @@ typedef struct tg_model_kind {
     int (*build)(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_params *ps, int *n_out);
     /* Optional: initialises extra parameters the kind registered (after the LSTM/head). */
     int (*init_weights)(const tg_model *m, tg_params *ps, tg_rng *rng, const tg_cfg *cfg);
-    /* y (L, nb, n_out) raw head outputs; forcing (L, nb, 3) raw P, T, PET. Fills out. */
+    /* y (L, nb, n_out) raw head outputs — or, when takes_hidden is set, the LSTM's hidden
+     * states (L, nb, hidden), so the kind evaluates only the head outputs it uses (a δHBV
+     * needs its static columns on one day only); forcing (L, nb, 3) raw P, T, PET. */
     int (*forward)(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor *y, tg_tensor *forcing, int L, int nb,
                    int train, tg_model_out *out);
     void (*free)(tg_model *m);  /* optional: releases m->impl */
     /* Optional: runs after `terragrad test` wrote its outputs (e.g. scores the learned
      * parameters with the real black-box model a surrogate stands for). Root rank only. */
     int (*after_test)(const char *run_dir, const char *period);
+    int takes_hidden;       /* forward gets the LSTM's hidden states instead of y */
     const tg_cfg_key *keys; /* the kind's own config keys (may be NULL) */
     int n_keys;
 } tg_model_kind;
@@ -109,11 +112,12 @@ void tg_model_free(tg_model *m);
 int tg_model_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, const tg_real *x, const tg_real *forcing,
                      int L, int nb, int train, tg_rng *rng, tg_model_out *out);
 /* Helpers for HBV-based kinds (model_dhbv.c): read the hbv.* keys into m; turn head outputs
- * into scaled static (NP, nb, M) and dynamic (L-W, ndyn, nb, M) parameters (+ the last
- * day's sigmoid outputs, which carry the routing parameters); route fluxes' Q into out. */
+ * (kinds with takes_hidden: LSTM hidden states h (L, nb, hidden)) into scaled static
+ * (NP, nb, M) and dynamic (L-W, ndyn, nb, M) parameters (+ the last day's sigmoid outputs,
+ * which carry the routing parameters); route fluxes' Q into out. */
 int tg_model_dhbv_read_config(tg_model *m, const tg_cfg *cfg);
-int tg_model_dhbv_params(const tg_model *m, tg_ctx *ctx, tg_tensor *y, int L, int nb, tg_tensor **par_static,
-                         tg_tensor **par_dyn, tg_tensor **last);
+int tg_model_dhbv_params(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor *h, int L, int nb,
+                         tg_tensor **par_static, tg_tensor **par_dyn, tg_tensor **last);
 int tg_model_dhbv_route(const tg_model *m, tg_ctx *ctx, tg_tensor *last, tg_tensor *fluxes, tg_model_out *out);
 
 /* Loss extensions (physics-guided penalties etc.): config keys merged into the schema. */
