@@ -16,7 +16,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: terragrad pinn CONFIG --out DIR [--data DIR] [--threads N] [--quiet] [--no-plots]\n"
                "       terragrad pinn --print-schema\n\n"
-               "Trains a PINN (cases: burgers, reaction, poisson1d) and writes DIR/solution.csv\n"
+               "Trains a PINN (cases: burgers, reaction, poisson1d, richards) and writes DIR/solution.csv\n"
                "(coordinates and u on the reference grid), DIR/coefficients.csv (name,value),\n"
                "DIR/loss_history.csv, DIR/summary.txt and PNG figures (gnuplot).\n"
                "  --data DIR     folder for relative reference paths (default $TG_SHARED_DATA,\n"

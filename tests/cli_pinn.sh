@@ -4,7 +4,9 @@
 #      second derivative could not reach it;
 #   2. a few iterations of Burgers: solution.csv on the 256 x 100 grid of the reference,
 #      in its order, coefficients.csv and the loss history;
-#   3. config errors name the key and line; a missing reference file is an error.
+#   3. a few iterations of the richards case: solution.csv on the solver's grid, the
+#      initial head exact, summary lines, figures; a bad richards key is an error;
+#   4. config errors name the key and line; a missing reference file is an error.
 # usage: bash cli_pinn.sh TERRAGRAD_BIN SHARED_DATA WORKDIR
 set -u
 BIN=$1; DATA=$2; W=$3
@@ -51,6 +53,29 @@ same=$(paste -d, <(cut -d, -f1,2 "$ref") <(cut -d, -f1,2 b/solution.csv) | awk -
 check "[ $same -eq 0 ]" "burgers solution.csv in the reference's grid order"
 check "grep -q '^lambda1,1$' b/coefficients.csv && grep -q '^lambda2,0.003183098' b/coefficients.csv" "burgers coefficients.csv"
 check "grep -q 'relative L2 error' b.log" "burgers error printed"
+
+cat > richards.yaml <<'YAML'
+case: richards
+threads: 1
+network: {hidden: 2, width: 8}
+richards: {solver_cells: 80, solver_dt: 2, coarse_cells: 40, coarse_dt: 10}
+sampling: {collocation: 200}
+train: {adam_iters: 10, lbfgs_iters: 0, print_every: 5}
+YAML
+"$BIN" pinn richards.yaml --out r --data "$DATA" > r.log 2>&1
+check "[ $? -eq 0 ]" "richards run exits 0"
+check "[ \"\$(head -1 r/solution.csv)\" = 'z,t,psi' ] && [ \$(wc -l < r/solution.csv) -eq 2998 ]" "richards solution.csv: z,t,psi on the 81 x 37 solver grid"
+check "grep -q '^Ks,0.00944$' r/coefficients.csv" "richards coefficients.csv"
+check "grep -q '^pinn_mass_balance: ' r/summary.txt && grep -q '^solver_fine: 80 cells' r/summary.txt && grep -q '^celia_pinn: ' r/summary.txt" "richards summary: mass balance, solver, Celia"
+# t = 0 rows of the PINN field are the initial head exactly (hard constraint)
+bad0=$(awk -F, 'NR>1 && $2==0 && ($3+61.5>1e-6 || $3+61.5<-1e-6) {n++} END{print n+0}' r/solution.csv)
+check "[ $bad0 -eq 0 ]" "richards initial condition exact in solution.csv"
+if command -v gnuplot > /dev/null; then
+  check "[ -s r/profiles.png ] && [ -s r/field_psi.png ] && [ -s r/error_psi.png ]" "richards PNG figures"
+fi
+printf 'case: richards\nrichards:\n  ramp: 0\n' > bad4.yaml
+"$BIN" pinn bad4.yaml --out x --data "$DATA" > bad4.log 2>&1
+check "[ $? -ne 0 ] && grep -q 'richards.ramp' bad4.log && grep -q ':3' bad4.log" "richards: bad ramp named with its line"
 
 printf 'case: burgers\nnetwork:\n  widht: 20\n' > bad1.yaml
 "$BIN" pinn bad1.yaml --out x > bad1.log 2>&1

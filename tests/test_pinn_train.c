@@ -78,17 +78,17 @@ static void net_grad_stats(tg_pinn_run *r, int term, double *gmax, double *gmean
     tg_tensor *L = tg_pinn_build_loss(r, ctx, w, t);
     CHECK(L && tg_backward(ctx, L) == 0, "%s", tg_error_message());
     *gmax = 0, *gmean = 0;
-    size_t n = 0;
-    for (int l = 0; l < r->net.nlayers; l++)
-        for (int k = 0; k < 2; k++) {
-            int id = r->net.param_id[l][k];
-            for (size_t i = 0; i < tg_params_numel(r->ps, id); i++, n++) {
-                double g = fabs((double)r->ps->grad[r->ps->offset[id] + i]);
-                *gmax = fmax(*gmax, g);
-                *gmean += g;
-            }
+    for (int l = 0; l < r->net.nlayers; l++) { /* weight matrices: max, mean of layer means */
+        int id = r->net.param_id[l][0];
+        size_t n = tg_params_numel(r->ps, id);
+        double m = 0;
+        for (size_t i = 0; i < n; i++) {
+            double g = fabs((double)r->ps->grad[r->ps->offset[id] + i]);
+            *gmax = fmax(*gmax, g);
+            m += g;
         }
-    *gmean /= (double)n;
+        *gmean += m / (double)n / r->net.nlayers;
+    }
     tg_params_zero_grad(r->ps);
     tg_ctx_free(&ctx);
 }
@@ -114,7 +114,12 @@ static void test_adaptive(void)
     double e = tg_pinn_run_rel_l2(r);
     printf("poisson1d adaptive: boundary weight %.3g, error %.3e\n", r->w[TERM_BC], e);
     CHECK(r->w[TERM_BC] > 1, "boundary weight %.4g was not raised", r->w[TERM_BC]);
-    CHECK(e < 5e-2, "adaptive weights: relative L2 error %.3e", e);
+    /* The update divides by the gradient of the weighted term (the paper's eq. 40 and the
+     * authors' code), so w settles near sqrt(max / mean): measured w_bc 6.1, error 1.1e-4
+     * (double). Without the weight in the denominator w ran away to 1e5, Adam ignored
+     * the residual and the error was 4e-2 (double) to > 5e-2 (float): both bounds fail. */
+    CHECK(r->w[TERM_BC] < 1e3, "boundary weight %.4g ran away", r->w[TERM_BC]);
+    CHECK(e < 5e-3, "adaptive weights: relative L2 error %.3e", e);
     tg_pinn_run_free(&r);
 }
 

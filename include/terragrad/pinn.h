@@ -128,7 +128,7 @@ TG_API int tg_sobol(double *x, int n, int dim, uint64_t skip, const uint32_t *sh
 
 /* ===================================================================== trainer */
 /* A PINN run built from a YAML config (keys: tg_pinn_schema, docs/pinn.md): a case
- * (burgers, reaction, poisson1d), network, points, loss weights (fixed or the adaptive
+ * (burgers, reaction, poisson1d, richards), network, points, loss weights (fixed or the adaptive
  * scheme of Wang et al. 2021), Adam then L-BFGS (strong Wolfe), learned PDE coefficients. */
 typedef struct tg_pinn_run tg_pinn_run;
 struct tg_cfg_key;

@@ -7,7 +7,8 @@
  *              x in [0, 1], t in [0, 10], C(x, 0) = e^{-20x}, C(0, t) = 1, C(1, t) = 0;
  *              D = 2e-3, kf = 0.1 (DeepXDE's diffusion-reaction inverse problem)
  *   poisson1d  u_xx = -k pi^2 sin(pi x), x in [-1, 1]; exact u = k sin(pi x), k = 1;
- *              u(-1) = 0 and u(1) = 0 (Dirichlet) or u_x(1) = -k pi (Neumann)  */
+ *              u(-1) = 0 and u(1) = 0 (Dirichlet) or u_x(1) = -k pi (Neumann)
+ *   richards   Celia et al. (1990) infiltration, in pinn_richards.c  */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -163,12 +164,13 @@ static int poisson_reference(const char *path, tg_pinn_ref *r)
 static const pinn_case cases[] = {
     {"burgers", "viscous Burgers (Raissi et al. 2019)", 2, 1, 1, {"x", "t"}, {"u"}, {-1, 0}, {1, 1}, 2,
      {"lambda1", "lambda2"}, {1.0, 0.01 / PI}, {0.0, 0.0024787521766663585 /* e^-6, Raissi's start */}, 1,
-     "pinn/burgers/burgers_shock_xtu.csv", burgers_residual, burgers_initial, burgers_boundary, csv_reference},
+     "pinn/burgers/burgers_shock_xtu.csv", burgers_residual, burgers_initial, burgers_boundary, csv_reference, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
     {"reaction", "diffusion-reaction, two species (DeepXDE)", 2, 2, 1, {"x", "t"}, {"Ca", "Cb"}, {0, 0}, {1, 10}, 2,
      {"D", "kf"}, {2e-3, 0.1}, {1e-3, 0.05}, 1, "pinn/diffusion_reaction/reaction.npz", reaction_residual,
-     reaction_initial, reaction_boundary, reaction_reference},
+     reaction_initial, reaction_boundary, reaction_reference, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
     {"poisson1d", "u_xx = -k pi^2 sin(pi x) (test problem)", 1, 1, 0, {"x", NULL}, {"u"}, {-1, 0}, {1, 0}, 1, {"k"},
-     {1.0}, {0.5}, 1, NULL, poisson_residual, NULL, poisson_boundary, poisson_reference},
+     {1.0}, {0.5}, 1, NULL, poisson_residual, NULL, poisson_boundary, poisson_reference, NULL, NULL, NULL, NULL,
+     NULL, NULL, NULL, NULL},
 };
 
 const pinn_case *tg_pinn_case_find(const char *name)
@@ -176,7 +178,9 @@ const pinn_case *tg_pinn_case_find(const char *name)
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
         if (!strcmp(cases[k].name, name))
             return &cases[k];
+    if (!strcmp(tg_pinn_case_richards.name, name))
+        return &tg_pinn_case_richards;
     return NULL;
 }
 
-const char *tg_pinn_case_names(void) { return "burgers|reaction|poisson1d"; }
+const char *tg_pinn_case_names(void) { return "burgers|reaction|poisson1d|richards"; }

@@ -125,6 +125,10 @@ static int write_summary(const tg_pinn_run *r, const char *dir)
         fprintf(fp, "%s: %.10g (true %.10g, %s, error %.4g%%)\n", r->pc->coef[k], v, t,
                 r->coef_id[k] >= 0 ? "learned" : "fixed", 100 * fabs(v - t) / fabs(t));
     }
+    if (r->pc->summary && r->pc->summary(r, fp)) {
+        fclose(fp);
+        return tg_error_code();
+    }
     return close_out(fp, path);
 }
 
@@ -196,6 +200,10 @@ static int draw_plots(const tg_pinn_run *r, const char *dir)
                 "set logscale y\nset datafile separator ','\nunset palette\n"
                 "plot 'loss_history.csv' using 1:3 every ::1 with lines title 'total', '' using 1:4 every ::1 with lines "
                 "title 'residual'\n");
+    if (r->pc->plots && r->pc->plots(r, dir, fp)) {
+        fclose(fp);
+        return tg_error_code();
+    }
     if (close_out(fp, path))
         return TG_EIO;
     char cmd[2600];

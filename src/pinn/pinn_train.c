@@ -3,13 +3,17 @@
  * Loss = w_res L_res + w_ic L_ic + w_bc L_bc + w_data L_data, each term a mean over its
  * points of the squared misfit summed over components. Adaptive weights follow the
  * learning-rate annealing of Wang, Teng & Perdikaris (2021, SIAM J. Sci. Comput. 43(5),
- * "Understanding and mitigating gradient flow pathologies in PINNs", Algorithm 1): every
- * adapt_every Adam iterations
- *     w_i_hat = max_theta |dL_res/dtheta| / mean_theta |dL_i/dtheta|,
+ * "Understanding and mitigating gradient flow pathologies in PINNs", Algorithm 1, eq. 40):
+ * every adapt_every Adam iterations
+ *     w_i_hat = max_theta |dL_res/dtheta| / mean |d(w_i L_i)/dtheta|,
  *     w_i <- (1 - alpha) w_i + alpha w_i_hat,
- * over the network weights theta (not PDE coefficients); w_res stays fixed. The default
- * alpha = 0.1 follows the authors' published code (it keeps 0.9 of the old weight).
- * L-BFGS then runs with the weights frozen. */
+ * as in the authors' code (GradientPathologiesPINNs, Helmholtz2D_model_tf.py): theta are
+ * the weight matrices only (no biases, no PDE coefficients), the max is over all of them,
+ * the mean is the mean of the per-layer means, and the denominator is the gradient of the
+ * WEIGHTED term, so the update settles at w_i = sqrt(max / mean|dL_i|). Without w_i there
+ * (an earlier version) w_i grows like 1 / sqrt(L_i) as a term is fitted: 1e5 on the 1-D
+ * Poisson test, where Adam then ignored the residual. w_res stays fixed; alpha = 0.1
+ * follows the code (it keeps 0.9 of the old weight). L-BFGS runs with the weights frozen. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +62,8 @@ static int sample_collocation(tg_pinn_run *r)
     const pinn_case *pc = r->pc;
     tg_real lo[2] = {(tg_real)pc->lo[0], (tg_real)pc->lo[1]}, hi[2] = {(tg_real)pc->hi[0], (tg_real)pc->hi[1]};
     int rc = tg_pinn_sample(r->col.x, r->n_col, pc->dim, lo, hi, r->sample_kind, &r->rng);
+    if (!rc && pc->warp)
+        pc->warp(r, r->col.x, r->n_col);
     if (rc || !r->col_at_data)
         return rc;
     memcpy(r->col.x + (size_t)r->n_col * pc->dim, r->data.x, (size_t)r->data.n * pc->dim * sizeof *r->col.x);
@@ -174,8 +180,10 @@ static int file_exists(const char *p)
 }
 
 /* absolute or relative to the working directory, the config's folder, the data folder */
-static int resolve_path(char *out, size_t size, const char *rel, const char *cfg_path, const char *data_dir)
+int tg_pinn_resolve_path(char *out, size_t size, const char *rel, const char *cfg_path, const char *data_dir)
 {
+    if (!out || size == 0)
+        return 0;
     if (rel[0] == '/' || file_exists(rel)) {
         snprintf(out, size, "%s", rel);
         return file_exists(out);
@@ -284,8 +292,11 @@ static int setup(tg_pinn_run *r, const tg_cfg *cfg, const char *data_dir)
     /* reference */
     const char *ref = tg_cfg_has(cfg, "data.reference") ? tg_cfg_str(cfg, "data.reference") : pc->default_ref;
     r->ref_path[0] = 0;
-    if (ref) {
-        if (!resolve_path(r->ref_path, sizeof r->ref_path, ref, tg_cfg_path(cfg), data_dir)) {
+    if (pc->prepare) {
+        if ((rc = pc->prepare(r, cfg, data_dir)))
+            return rc;
+    } else if (ref) {
+        if (!tg_pinn_resolve_path(r->ref_path, sizeof r->ref_path, ref, tg_cfg_path(cfg), data_dir)) {
             if (tg_cfg_has(cfg, "data.reference"))
                 return cfg_error(cfg, "data.reference", "file not found");
             r->ref_path[0] = 0; /* the default is optional: run without a reference */
@@ -303,6 +314,8 @@ static int setup(tg_pinn_run *r, const tg_cfg *cfg, const char *data_dir)
     r->n_bc = (int)tg_cfg_int(cfg, "sampling.boundary");
     r->resample_every = (int)tg_cfg_int(cfg, "sampling.resample_every");
     r->col_at_data = tg_cfg_bool(cfg, "sampling.collocation_at_data");
+    if (pc->transform) /* initial and boundary conditions are built into the field */
+        r->n_ic = r->n_bc = 0;
     if (r->n_col < 0 || r->n_ic < 0 || r->n_bc < 0 || r->resample_every < 0)
         return tg_error_set(TG_EINVAL, "%s: sampling counts must be >= 0", tg_cfg_path(cfg));
     if (r->sample_kind == TG_SAMPLE_SOBOL && pc->dim > 3)
@@ -373,6 +386,7 @@ void tg_pinn_run_free(tg_pinn_run **pr)
     points_free(&r->bc[1], dim, f);
     points_free(&r->data, dim, f);
     tg_pinn_ref_free(&r->ref);
+    tg_pinn_richards_free(&r->rich);
     tg_free(r->hist, r->hist_cap * sizeof *r->hist);
     tg_params_free(&r->ps);
     tg_free(r, sizeof *r);
@@ -386,6 +400,23 @@ double tg_pinn_run_coef(const tg_pinn_run *r, int k)
         return r->coef_fixed[k];
     double v = (double)r->ps->value[r->ps->offset[r->coef_id[k]]];
     return r->coef_log[k] ? exp(v) : v;
+}
+
+int tg_pinn_field_jet(const tg_pinn_run *r, tg_ctx *ctx, const tg_jet *in, tg_jet *u)
+{
+    const tg_real *x = in->v->data; /* the coordinates */
+    tg_jet feat;
+    int rc = 0;
+    if (r->pc->features) {
+        if ((rc = r->pc->features(r, ctx, in, &feat)))
+            return rc;
+        in = &feat;
+    }
+    if (!r->pc->transform)
+        return tg_pinn_net_jet(ctx, r->ps, &r->net, in, u);
+    tg_jet raw;
+    rc = tg_pinn_net_jet(ctx, r->ps, &r->net, in, &raw);
+    return rc ? rc : r->pc->transform(r, ctx, x, in->n, &raw, u);
 }
 
 /* sum over points and components of (pred - target)^2, as a tensor */
@@ -416,7 +447,7 @@ tg_tensor *tg_pinn_build_loss(tg_pinn_run *r, tg_ctx *ctx, const double *w, doub
     if (w[TERM_RES] > 0 && r->col.n > 0) {
         tg_jet_coords(&in, tg_from(ctx, 2, (const int[]){r->col.n, dim}, r->col.x), &s2);
         tg_tensor *res[PINN_MAX_F];
-        if (tg_pinn_net_jet(ctx, r->ps, &r->net, &in, &u) || pc->residual(ctx, &u, coef, r->col.x, r->col.n, res))
+        if (tg_pinn_field_jet(r, ctx, &in, &u) || pc->residual(ctx, &u, coef, r->col.x, r->col.n, res))
             return NULL;
         for (int c = 0; c < f; c++) {
             tg_tensor *m = tg_mean(ctx, tg_mul(ctx, res[c], res[c]));
@@ -425,7 +456,7 @@ tg_tensor *tg_pinn_build_loss(tg_pinn_run *r, tg_ctx *ctx, const double *w, doub
     }
     if (w[TERM_IC] > 0 && r->ic.n > 0) {
         tg_jet_coords(&in, tg_from(ctx, 2, (const int[]){r->ic.n, dim}, r->ic.x), &s1);
-        if (tg_pinn_net_jet(ctx, r->ps, &r->net, &in, &u))
+        if (tg_pinn_field_jet(r, ctx, &in, &u))
             return NULL;
         t[TERM_IC] = tg_muls(ctx, sq_misfit(ctx, u.v, &r->ic, f), (tg_real)(1.0 / r->ic.n));
     }
@@ -436,7 +467,7 @@ tg_tensor *tg_pinn_build_loss(tg_pinn_run *r, tg_ctx *ctx, const double *w, doub
             if (!b->n)
                 continue;
             tg_jet_coords(&in, tg_from(ctx, 2, (const int[]){b->n, dim}, b->x), &s1);
-            if (tg_pinn_net_jet(ctx, r->ps, &r->net, &in, &u))
+            if (tg_pinn_field_jet(r, ctx, &in, &u))
                 return NULL;
             tg_tensor *m = tg_muls(ctx, sq_misfit(ctx, r->bc_type[s] == BC_NEUMANN ? u.d[0] : u.v, b, f),
                                    (tg_real)(1.0 / nb));
@@ -444,7 +475,7 @@ tg_tensor *tg_pinn_build_loss(tg_pinn_run *r, tg_ctx *ctx, const double *w, doub
         }
     if (w[TERM_DATA] > 0 && r->data.n > 0) {
         tg_jet_coords(&in, tg_from(ctx, 2, (const int[]){r->data.n, dim}, r->data.x), &s1);
-        if (tg_pinn_net_jet(ctx, r->ps, &r->net, &in, &u))
+        if (tg_pinn_field_jet(r, ctx, &in, &u))
             return NULL;
         t[TERM_DATA] = tg_muls(ctx, sq_misfit(ctx, u.v, &r->data, f), (tg_real)(1.0 / r->data.n));
     }
@@ -482,13 +513,11 @@ static int hist_push(tg_pinn_run *r, int iter, char phase, double loss, const do
 /* Wang et al. (2021) learning-rate annealing: one backward per term. */
 int tg_pinn_adapt_weights(tg_pinn_run *r, tg_ctx *ctx)
 {
-    const size_t b0 = r->ps->offset[r->net.param_id[0][0]];
-    const size_t b1 = r->ps->offset[r->net.param_id[r->net.nlayers - 1][1]] + (size_t)r->net.size[r->net.nlayers];
     double gmax_res = 0, gmean[NTERMS] = {0}, term[NTERMS];
     for (int k = 0; k < NTERMS; k++) {
         double w1[NTERMS] = {0};
-        w1[k] = 1;
-        if (r->w0[k] <= 0)
+        w1[k] = k == TERM_RES ? 1 : r->w[k]; /* the gradient of the WEIGHTED term, as the authors */
+        if (r->w0[k] <= 0 || w1[k] <= 0)
             continue;
         tg_ctx_reset(ctx);
         tg_params_zero_grad(r->ps);
@@ -501,12 +530,17 @@ int tg_pinn_adapt_weights(tg_pinn_run *r, tg_ctx *ctx)
         }
         if (tg_backward(ctx, L))
             return tg_error_code();
-        for (size_t i = b0; i < b1; i++) {
-            double g = fabs((double)r->ps->grad[i]);
-            if (k == TERM_RES)
-                gmax_res = fmax(gmax_res, g);
-            else
-                gmean[k] += g / (double)(b1 - b0);
+        for (int l = 0; l < r->net.nlayers; l++) { /* weight matrices only, mean of layer means */
+            const size_t o = r->ps->offset[r->net.param_id[l][0]], m = (size_t)r->net.size[l] * r->net.size[l + 1];
+            double acc = 0;
+            for (size_t i = o; i < o + m; i++) {
+                double g = fabs((double)r->ps->grad[i]);
+                if (k == TERM_RES)
+                    gmax_res = fmax(gmax_res, g);
+                acc += g;
+            }
+            if (k != TERM_RES)
+                gmean[k] += acc / (double)m / r->net.nlayers;
         }
     }
     tg_ctx_reset(ctx);
@@ -666,9 +700,19 @@ int tg_pinn_run_predict(const tg_pinn_run *r, int n, const double *x, double *u)
         int m = n - i0 < B ? n - i0 : B;
         for (size_t k = 0; k < (size_t)m * dim; k++)
             xb[k] = (tg_real)x[(size_t)i0 * dim + k];
+        if (r->pc->features_value)
+            for (int i = 0; i < m; i++)
+                r->pc->features_value(r, x + (size_t)(i0 + i) * dim, xb + (size_t)i * dim);
         rc = tg_pinn_net_eval(&r->net, r->ps, m, xb, ub);
         for (size_t k = 0; !rc && k < (size_t)m * f; k++)
             u[(size_t)i0 * f + k] = (double)ub[k];
+        if (!rc && r->pc->transform_value)
+            for (int i = 0; i < m; i++) {
+                double net[PINN_MAX_F];
+                for (int c = 0; c < f; c++)
+                    net[c] = u[(size_t)(i0 + i) * f + c];
+                r->pc->transform_value(r, x + (size_t)(i0 + i) * dim, net, u + (size_t)(i0 + i) * f);
+            }
     }
     tg_free(xb, xb ? (size_t)B * dim * sizeof *xb : 0);
     tg_free(ub, ub ? (size_t)B * f * sizeof *ub : 0);

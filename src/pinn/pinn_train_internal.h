@@ -3,6 +3,8 @@
 #ifndef TG_PINN_TRAIN_INTERNAL_H
 #define TG_PINN_TRAIN_INTERNAL_H
 
+#include <stdio.h>
+
 #include "pinn/pinn_internal.h"
 #include "terragrad/config.h"
 
@@ -13,6 +15,8 @@ enum { TERM_RES = 0, TERM_IC, TERM_BC, TERM_DATA, NTERMS };
 enum { BC_DIRICHLET = 0, BC_NEUMANN = 1 };
 
 typedef struct pinn_case pinn_case;
+typedef struct tg_pinn_run tg_pinn_run;
+typedef struct pinn_richards pinn_richards;
 struct pinn_case {
     const char *name, *doc;
     int dim, f;                                   /* coordinates (last is t if time), components */
@@ -33,6 +37,23 @@ struct pinn_case {
     int (*boundary)(int side, int type, const double *x, double *g);
     /* reference solution: from file (path given) or analytic (path NULL) */
     int (*reference)(const char *path, tg_pinn_ref *r);
+    /* Optional hooks (NULL for the plain cases). transform: the field u as a jet from the
+     * network's jet `net` at points x (n, dim), e.g. a hard-constrained ansatz (the IC/BC
+     * terms are then dropped); transform_value: the same for values only. prepare: runs
+     * after the network and coefficients are set up and may fill r->ref itself (the
+     * richards case runs the numerical solver there). summary/plots: extra lines in
+     * summary.txt and plot.gp (dir: the run folder). */
+    int (*transform)(const tg_pinn_run *r, tg_ctx *ctx, const tg_real *x, int n, const tg_jet *net, tg_jet *u);
+    void (*transform_value)(const tg_pinn_run *r, const double *x, const double *net, double *u);
+    int (*prepare)(tg_pinn_run *r, const struct tg_cfg *cfg, const char *data_dir);
+    /* features: the network's inputs as a jet of the coordinates (instead of the coordinates
+     * themselves; the net's input map is then set by prepare); features_value: values only.
+     * warp: moves freshly sampled collocation points (n, dim) in place. */
+    int (*features)(const tg_pinn_run *r, tg_ctx *ctx, const tg_jet *in, tg_jet *feat);
+    void (*features_value)(const tg_pinn_run *r, const double *x, tg_real *feat);
+    void (*warp)(const tg_pinn_run *r, tg_real *x, int n);
+    int (*summary)(const tg_pinn_run *r, FILE *fp);
+    int (*plots)(const tg_pinn_run *r, const char *dir, FILE *gp);
 };
 const pinn_case *tg_pinn_case_find(const char *name);
 const char *tg_pinn_case_names(void); /* "burgers|reaction|poisson1d" */
@@ -77,6 +98,7 @@ struct tg_pinn_run {
         char phase;                    /* 'a' Adam, 'l' L-BFGS */
         float loss, term[NTERMS], w[NTERMS], coef[PINN_MAX_COEF];
     } *hist;
+    pinn_richards *rich;               /* richards case: solver runs, ramp, statistics */
 };
 
 /* The weighted loss (terms with weight 0 skipped); term[k] gets the unweighted terms. */
@@ -87,5 +109,30 @@ int tg_pinn_adapt_weights(tg_pinn_run *r, tg_ctx *ctx);
 double tg_pinn_run_coef(const tg_pinn_run *r, int k);
 /* Predict u at points x (n, dim) into u (n, f) with the current weights. */
 int tg_pinn_run_predict(const tg_pinn_run *r, int n, const double *x, double *u);
+
+/* rel as given, or relative to the config's folder, then data_dir; 1 if the file exists. */
+int tg_pinn_resolve_path(char *out, size_t size, const char *rel, const char *cfg_path, const char *data_dir);
+/* The field u (network + the case's transform) as a jet at coordinates `in`. */
+int tg_pinn_field_jet(const tg_pinn_run *r, tg_ctx *ctx, const tg_jet *in, tg_jet *u);
+
+/* ------------------------------------------------------------------ richards (pinn_richards.c)
+ * Celia et al. (1990) infiltration: Haverkamp soil, z in [0, 40] cm upward, t in [0, 360] s.
+ * The residual is scaled by PINN_RICHARDS_RES_SCALE = t_end / (theta_s - theta_r). */
+#define PINN_RICHARDS_L 40.0
+#define PINN_RICHARDS_T 360.0
+#define PINN_RICHARDS_RES_SCALE (360.0 / (0.287 - 0.075))
+extern const pinn_case tg_pinn_case_richards;
+void tg_pinn_richards_free(pinn_richards **rp);
+/* Haverkamp parameters {alpha, beta, Ks, theta_r, theta_s, A, gamma} of the case with
+ * coefficients Ks, alpha, beta, gamma from c (4). */
+void tg_pinn_richards_params(const double *c, double *p7);
+/* Mass balance of a field over [0, L] x [0, T]: field(ud, n, zt, psi, psi_z) gives psi and
+ * dpsi/dz at n points zt (n, 2). Storage by Simpson in z (nz even intervals); cumulative
+ * boundary inflow K (psi_z + 1) at the top minus at the bottom, by Simpson in s with
+ * t = T s^2 (nt even intervals; integrable t^-1/2 fluxes become smooth). out: [0] storage
+ * change, [1] cumulative inflow, [2] (storage change - inflow) / |inflow|. */
+typedef int (*pinn_field_fn)(void *ud, int n, const double *zt, double *psi, double *psi_z);
+int tg_pinn_richards_mass_balance(pinn_field_fn field, void *ud, const double *p7, double L, double T, int nz,
+                                  int nt, double out[3]);
 
 #endif
