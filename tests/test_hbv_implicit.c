@@ -457,6 +457,16 @@ static void test_nonconvergence(void)
     const char *msg = tg_error_message();
     CHECK(rc == TG_ECONVERGE && strstr(msg, "basin") && strstr(msg, "day"), "rc %d: %s", rc, msg);
     printf("non-convergence message: %s\n", msg);
+    /* allow_unconverged: the run goes on, the failed lane-days are counted, outputs finite */
+    c.newton.allow_unconverged = 1;
+    tg_hbvi_stats st;
+    rc = tg_hbvi_forward(ob, NULL, NULL, NULL, forc, ps, NULL, NULL, &c, &st);
+    int finite = 1;
+    for (int i = 0; i < T * NO * B; i++)
+        finite &= isfinite((double)ob[i]);
+    CHECK(rc == 0 && st.unconverged > 0 && finite, "keep unconverged: rc %d, %ld lane-days counted, finite %d", rc,
+          st.unconverged, finite);
+    c.newton.allow_unconverged = 0;
     c.newton.max_iter = 30;
     rc = tg_hbvi_forward(ob, NULL, NULL, NULL, forc, ps, NULL, NULL, &c, NULL);
     CHECK(rc == 0, "default max_iter: %s", tg_error_message());

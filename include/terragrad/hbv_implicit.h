@@ -50,14 +50,18 @@ typedef struct tg_hbvi_config {
     tg_real w_et;        /* -: smooth min of the ET factor with 1 (default 0.02) */
     tg_real drain;       /* kD, 1/day: drainage of liquid water above CWH·SP and of soil
                             water above FC (default 10) */
-    tg_newton_opts newton; /* tg_newton_defaults(); allow_unconverged is ignored (a lane
-                              that fails is always TG_ECONVERGE naming basin, component, day) */
+    tg_newton_opts newton; /* tg_newton_defaults(). allow_unconverged = 0: a lane that
+                              fails is TG_ECONVERGE naming basin, component and day; 1: the
+                              lane keeps its last (line-searched) iterate, the day counts in
+                              tg_hbvi_stats.unconverged, and the run goes on (training on
+                              hundreds of basins should not stop for one lane-day) */
 } tg_hbvi_config;
 
 /* Newton statistics of a run: steps = days solved, iters and halvings summed over lanes
  * and days (iters / (steps · B · M) = mean iterations per lane and day). */
 typedef struct tg_hbvi_stats {
     long steps, iters, halvings;
+    long unconverged;    /* lane-days kept unconverged (newton.allow_unconverged) */
     int max_iters;
     double worst_residual;
 } tg_hbvi_stats;

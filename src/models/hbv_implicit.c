@@ -223,7 +223,9 @@ static int forward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_im
         if ((status = tg_implicit_solve(f, (void *)c, k.L, t, xc, theta, ut, xn, conv, &o, &rep)))
             goto done;
         for (int l = 0; l < k.L; l++)
-            if (!conv[l]) {
+            if (!conv[l] && c->newton.allow_unconverged)
+                st->unconverged++;
+            else if (!conv[l]) {
                 status = tg_error_set(TG_ECONVERGE,
                                       "hbv_implicit: Newton did not converge for basin %d (of the batch), "
                                       "component %d, day %d of the window%s (max_iter %d, tolerance "
@@ -320,6 +322,7 @@ int tg_hbvi_forward(tg_real *out_basin, tg_real *out_lane, tg_real *state_final,
                 stats->steps = st[i].steps;
             stats->iters += st[i].iters;
             stats->halvings += st[i].halvings;
+            stats->unconverged += st[i].unconverged;
             if (st[i].max_iters > stats->max_iters)
                 stats->max_iters = st[i].max_iters;
             if (st[i].worst_residual > stats->worst_residual)

@@ -16,8 +16,10 @@ static const tg_cfg_key adj_keys[] = {
     {"hbv_adj.tol", TG_CFG_FLOAT, 0, NULL,
      "Newton tolerance: max|F| (mm) and relative step size; default 1e-12 (double build), 1e-5 (float)", NULL},
     {"hbv_adj.max_iter", TG_CFG_INT, 0, "30",
-     "Newton iterations per day and lane (with backtracking line search); a lane that does not converge is an "
-     "error naming the basin (position in the batch), component and day", NULL},
+     "Newton iterations per day and lane (with backtracking line search)", NULL},
+    {"hbv_adj.unconverged", TG_CFG_STR, 0, "error",
+     "a lane-day whose Newton solve does not converge: error (stop, naming the basin's position in the batch, "
+     "component and day) or keep (keep the last iterate, count it and warn on stderr)", "error|keep"},
     {"hbv_adj.smooth_temp", TG_CFG_FLOAT, 0, "0.5", "degC width of the smooth rain/snow split and melt onset", NULL},
     {"hbv_adj.smooth_store", TG_CFG_FLOAT, 0, "1.0", "mm width of the smooth FC, UZL, CWH thresholds and store limiter",
      NULL},
@@ -49,6 +51,7 @@ static int adj_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_par
         c->newton.xtol = tol;
     }
     c->newton.max_iter = (int)tg_cfg_int(cfg, "hbv_adj.max_iter");
+    c->newton.allow_unconverged = !strcmp(tg_cfg_str(cfg, "hbv_adj.unconverged"), "keep");
     c->w_temp = (tg_real)tg_cfg_float(cfg, "hbv_adj.smooth_temp");
     c->w_store = (tg_real)tg_cfg_float(cfg, "hbv_adj.smooth_store");
     c->w_et = (tg_real)tg_cfg_float(cfg, "hbv_adj.smooth_et");
@@ -82,9 +85,14 @@ static int adj_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor 
     c.hbv.B = nb;
     c.hbv.M = m->M;
     tg_tensor *fluxes = NULL;
-    rc = tg_hbvi_op(ctx, &c, forcing, par_static, par_dyn, NULL, &fluxes, NULL, NULL, NULL);
+    tg_hbvi_stats st;
+    rc = tg_hbvi_op(ctx, &c, forcing, par_static, par_dyn, NULL, &fluxes, NULL, NULL, &st);
     if (rc)
         return tg_error_prefix(rc, "dhbv_adj: ");
+    if (st.unconverged) /* kept (hbv_adj.unconverged: keep): say so, never silently */
+        fprintf(stderr, "dhbv_adj: warning: Newton did not converge on %ld of %ld lane-days of this batch "
+                        "(kept the last iterate; hbv_adj.unconverged: error stops instead)\n",
+                st.unconverged, st.steps * (long)nb * m->M);
     out->par_static = par_static;
     return tg_model_dhbv_route(m, ctx, last, fluxes, out);
 }
