@@ -68,6 +68,17 @@ sed -i 's/iterations: 15/iterations: 1/' "$WORK/run0.yaml"
 "$BIN" train "$WORK/run0.yaml" > "$WORK/train0.out" 2>&1 || { cat "$WORK/train0.out"; fail "train (untrained)"; }
 "$BIN" test "$WORK/run0" > "$WORK/test0.out" 2>&1 || { cat "$WORK/test0.out"; fail "test (untrained)"; }
 nse0=$(awk '$1=="NSE"{print $2}' "$WORK/test0.out")
+
+# physics-guided penalties in a dhbv config: the logged loss is the data loss of the same
+# (seeded) minibatch plus the separately logged penalty
+sed "s#$WORK/run0\$#$WORK/runp#" "$WORK/run0.yaml" > "$WORK/runp.yaml"
+printf 'physics:\n  range: 1\n  range_margin: 0.49\n  water_balance: 1\n' >> "$WORK/runp.yaml"
+"$BIN" train "$WORK/runp.yaml" > "$WORK/trainp.out" 2>&1 || { cat "$WORK/trainp.out"; fail "train (physics)"; }
+lp=$(sed -n 's/^epoch 1\/1  loss \([0-9.e+-]*\) (penalty \([0-9.e+-]*\)).*/\1 \2/p' "$WORK/runp/train.log")
+[ -n "$lp" ] || { cat "$WORK/runp/train.log"; fail "no separately logged penalty"; }
+l0=$(awk -F, 'NR==2{print $2}' "$WORK/run0/loss.csv")
+awk -v lp="$lp" -v l0="$l0" 'BEGIN { split(lp, a, " "); if (!(a[2] > 0) || (a[1] - a[2] - l0)^2 > 1e-8) {
+  print "loss " a[1] " != data loss " l0 " + penalty " a[2]; exit 1 } }' || fail "penalty"
 awk -v n="$nse" -v n0="$nse0" 'BEGIN{ if (!(n > 0.4) || !(n > n0 + 0.1)) {
     print "test median NSE " n " too low (bar 0.4; untrained network " n0 ")"; exit 1 } }' || fail "test NSE"
 

@@ -3,6 +3,9 @@
  * unit-hydrograph routing. */
 #include <string.h>
 
+#include <stdlib.h>
+
+#include "penalty.h"
 #include "train_internal.h"
 
 /* Shared by the HBV-based kinds: components, routing, warm-up, dynamic parameters, smoothing. */
@@ -40,7 +43,18 @@ static int dhbv_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_pa
     (void)ps;
     int rc = tg_model_dhbv_read_config(m, cfg);
     *n_out = m->n_out_params;
-    return rc;
+    if (rc)
+        return rc;
+    tg_physics_weights *pw = malloc(sizeof *pw); /* physics.* penalties (water balance, range) */
+    if (!pw)
+        return tg_error_set(TG_ENOMEM, "out of memory");
+    m->impl = pw;
+    return tg_physics_read(cfg, pw);
+}
+
+static void dhbv_free(tg_model *m)
+{
+    free(m->impl);
 }
 
 int tg_model_dhbv_params(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor *h, int L, int nb,
@@ -109,12 +123,19 @@ static int dhbv_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor
     if (rc)
         return rc;
     out->par_static = par_static;
-    return tg_model_dhbv_route(m, ctx, last, fluxes, out);
+    if ((rc = tg_model_dhbv_route(m, ctx, last, fluxes, out)))
+        return rc;
+    const tg_physics_weights *pw = m->impl;
+    if (!pw || !tg_physics_any(pw))
+        return 0;
+    tg_physics_terms terms = {.fluxes = fluxes, .par_static = par_static, .range_mask = TG_HBV_ALL_PARAMS};
+    return tg_physics_penalty(ctx, pw, &terms, &out->penalty);
 }
 
 const tg_model_kind tg_model_kind_dhbv = {
     .name = "dhbv",
     .build = dhbv_build,
     .forward = dhbv_forward,
+    .free = dhbv_free,
     .takes_hidden = 1,
 };
