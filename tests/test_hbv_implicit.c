@@ -460,12 +460,30 @@ static void test_nonconvergence(void)
     /* allow_unconverged: the run goes on, the failed lane-days are counted, outputs finite */
     c.newton.allow_unconverged = 1;
     tg_hbvi_stats st;
-    rc = tg_hbvi_forward(ob, NULL, NULL, NULL, forc, ps, NULL, NULL, &c, &st);
+    tg_real *states = alloc_r(tg_hbvi_states_size(&c));
+    rc = tg_hbvi_forward(ob, NULL, NULL, states, forc, ps, NULL, NULL, &c, &st);
     int finite = 1;
     for (int i = 0; i < T * NO * B; i++)
         finite &= isfinite((double)ob[i]);
     CHECK(rc == 0 && st.unconverged > 0 && finite, "keep unconverged: rc %d, %ld lane-days counted, finite %d", rc,
           st.unconverged, finite);
+    /* ... and the backward skips the adjoint of those lane-days: it succeeds with finite
+     * gradients, and the unconverged lane's parameters still get gradient from the
+     * converged days */
+    tg_real seed[T * NO * B], gps[NP * L];
+    for (int i = 0; i < T * NO * B; i++)
+        seed[i] = (i % NO) == TG_HBV_Q ? TG_R(1.0) : TG_R(0.0);
+    memset(gps, 0, sizeof gps);
+    rc = tg_hbvi_backward(gps, NULL, NULL, NULL, seed, NULL, NULL, states, forc, ps, NULL, &c);
+    finite = 1;
+    double gmax = 0;
+    for (int i = 0; i < NP * L; i++) {
+        finite &= isfinite((double)gps[i]);
+        gmax = fmax(gmax, fabs((double)gps[i]));
+    }
+    CHECK(rc == 0 && finite && gmax > 0, "backward through kept unconverged days: rc %d (%s), finite %d, max|g| %g", rc,
+          rc ? tg_error_message() : "", finite, gmax);
+    free(states);
     c.newton.allow_unconverged = 0;
     c.newton.max_iter = 30;
     rc = tg_hbvi_forward(ob, NULL, NULL, NULL, forc, ps, NULL, NULL, &c, NULL);

@@ -55,9 +55,21 @@ static int first_diff(const tg_hbvi_config *c)
     return c->hbv.warmup_grad ? 0 : c->hbv.warmup;
 }
 
-size_t tg_hbvi_states_size(const tg_hbvi_config *c)
+/* states = the stores of every differentiated step, then one byte per differentiated
+ * lane-day: 1 = kept unconverged (newton.allow_unconverged), whose adjoint is skipped. */
+static size_t n_state_reals(const tg_hbvi_config *c)
 {
     return (size_t)(c->hbv.T - first_diff(c) + 1) * (size_t)c->hbv.B * (size_t)c->hbv.M * HBVI_NS;
+}
+
+static size_t n_flag_bytes(const tg_hbvi_config *c)
+{
+    return (size_t)(c->hbv.T - first_diff(c)) * (size_t)c->hbv.B * (size_t)c->hbv.M;
+}
+
+size_t tg_hbvi_states_size(const tg_hbvi_config *c)
+{
+    return n_state_reals(c) + (n_flag_bytes(c) + sizeof(tg_real) - 1) / sizeof(tg_real);
 }
 
 /* ------------------------------------------------------------------ blocks */
@@ -222,6 +234,11 @@ static int forward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_im
         const tg_real *ut = u + (size_t)t * (size_t)k.L * (size_t)U;
         if ((status = tg_implicit_solve(f, (void *)c, k.L, t, xc, theta, ut, xn, conv, &o, &rep)))
             goto done;
+        if (states && t >= t0) {
+            unsigned char *flag = (unsigned char *)(states + n_state_reals(c)) + (size_t)(t - t0) * Lall + k.l0;
+            for (int l = 0; l < k.L; l++)
+                flag[l] = !conv[l];
+        }
         for (int l = 0; l < k.L; l++)
             if (!conv[l] && c->newton.allow_unconverged)
                 st->unconverged++;
@@ -403,6 +420,13 @@ static int backward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_i
                 }
             }
         }
+        /* A lane-day kept unconverged has no implicit-function derivative (F ≠ 0 there, and
+         * its Jacobian may be singular): its x⁺ is treated as a constant, so no gradient
+         * flows through that day of that lane (counted in the forward's stats). */
+        const unsigned char *flag = (const unsigned char *)(states + n_state_reals(c)) + (size_t)(t - t0) * Lall + k.l0;
+        for (int l = 0; l < k.L; l++)
+            if (flag[l])
+                memset(xbar + (size_t)l * HBVI_NS, 0, HBVI_NS * sizeof *xbar);
         if ((status = tg_implicit_step_adjoint(f, (void *)c, k.L, t, xc, theta, ut, xn, xbar, xbar_prev,
                                                theta_bar, ubt)))
             goto done;
