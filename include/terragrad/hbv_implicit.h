@@ -84,7 +84,8 @@ TG_API void tg_hbvi_fluxes(const tg_hbvi_config *c, const tg_real *x, const tg_r
 
 /* Raw forward: all T steps. Outputs (any may be NULL): out_basin (T−W, NOUT, B), out_lane
  * (T−W, NOUT, B, M), state_final (NSTATE, B, M), states (tg_hbvi_states_size(c) reals:
- * the stores of every differentiated step, needed by backward). state_init (NSTATE, B, M)
+ * the stores of every differentiated step, then one flag byte per lane-day marking days kept
+ * unconverged, whose adjoint backward skips; needed by backward). state_init (NSTATE, B, M)
  * or NULL (0.001 mm). stats may be NULL. Parallel over blocks of basins (OpenMP); results
  * do not depend on the thread count. */
 TG_API size_t tg_hbvi_states_size(const tg_hbvi_config *c);
