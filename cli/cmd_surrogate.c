@@ -162,26 +162,6 @@ static void path_in(const run *r, const char *name, char *buf, size_t size)
     snprintf(buf, size, "%s/%s", r->dir, name);
 }
 
-/* "auto": the Fortran bucket model next to this binary (<bindir>/fortran/...). */
-static int resolve_model_path(const char *kind, const char *given, char *buf, size_t size)
-{
-    if (strcmp(given, "auto")) {
-        snprintf(buf, size, "%s", given);
-        return 0;
-    }
-    char exe[1024];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return tg_error_set(TG_EIO, "blackbox.path auto: cannot find the terragrad binary");
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = '\0';
-    snprintf(buf, size, "%s/fortran/%s", exe, !strcmp(kind, "library") ? "libtg_bucket.so" : "bucket_model");
-    if (access(buf, F_OK))
-        return tg_error_set(TG_EIO, "blackbox.path auto: %s not found (build with cmake/fortran.cmake)", buf);
-    return 0;
-}
 
 static int cfg_floats(const tg_cfg *cfg, const char *key, double *x, int n)
 {
@@ -210,7 +190,7 @@ static int open_blackbox(run *r)
                                 tg_cfg_line(c, "blackbox.lower"), r->pnames[k], r->lo[k], r->hi[k]);
     const char *kind = tg_cfg_str(c, "blackbox.kind");
     char path[2048];
-    if ((rc = resolve_model_path(kind, tg_cfg_str(c, "blackbox.path"), path, sizeof path)))
+    if ((rc = tg__bb_resolve_path("blackbox.path", kind, tg_cfg_str(c, "blackbox.path"), path, sizeof path)))
         return rc;
     tg_blackbox_options o = {.name = tg_cfg_str(c, "blackbox.name"), .np = r->np, .nf = 3,
                              .nout = (int)tg_cfg_int(c, "blackbox.outputs"), .param_names = r->pnames,

@@ -362,3 +362,23 @@ int tg_blackbox_run_batch(tg_blackbox *bb, int N, int T, const double *forcing, 
         *n_failed = failed;
     return rc;
 }
+
+int tg__bb_resolve_path(const char *key, const char *kind, const char *given, char *buf, size_t size)
+{
+    if (strcmp(given, "auto")) {
+        snprintf(buf, size, "%s", given);
+        return 0;
+    }
+    char exe[2048];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return tg_error_set(TG_EIO, "%s auto: cannot find the running binary", key);
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(buf, size, "%s/fortran/%s", exe, !strcmp(kind, "library") ? "libtg_bucket.so" : "bucket_model");
+    if (access(buf, F_OK))
+        return tg_error_set(TG_EIO, "%s auto: %s not found (built by cmake/fortran.cmake)", key, buf);
+    return 0;
+}

@@ -50,5 +50,9 @@ double tg__bb_now(void);
  * (surrogate.blackbox) — runs the parameters through it and writes its metrics next to the
  * surrogate's (<run>/surrogate_metrics_<period>.csv). period: train, valid or test. */
 int tg__surrogate_train_eval(const char *run_dir, const char *period);
+/* A black-box path from a config: `given`, or for "auto" the Fortran bucket model built
+ * next to the running binary (<bindir>/fortran/libtg_bucket.so for kind "library",
+ * <bindir>/fortran/bucket_model otherwise). key names the config key in messages. */
+int tg__bb_resolve_path(const char *key, const char *kind, const char *given, char *buf, size_t size);
 
 #endif

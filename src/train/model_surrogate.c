@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "surrogate/surrogate_net.h"
 #include "train_internal.h"
@@ -238,44 +237,6 @@ const tg_model_kind tg_model_kind_surrogate = {
 };
 
 /* ====================================================================== evaluation */
-/* "auto": the Fortran bucket model built next to the terragrad binary. */
-static int blackbox_path(const char *given, const char *kind, char *buf, size_t size)
-{
-    if (strcmp(given, "auto")) {
-        snprintf(buf, size, "%s", given);
-        return 0;
-    }
-    char exe[2048];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return tg_error_set(TG_EIO, "surrogate.blackbox auto: cannot find the running binary");
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = '\0';
-    snprintf(buf, size, "%s/fortran/%s", exe, !strcmp(kind, "library") ? "libtg_bucket.so" : "bucket_model");
-    if (access(buf, F_OK))
-        return tg_error_set(TG_EIO, "surrogate.blackbox auto: %s not found (built by cmake/fortran.cmake)", buf);
-    return 0;
-}
-
-static int write_csv_atomic(const char *path, FILE **f, char *tmp, size_t tsize)
-{
-    snprintf(tmp, tsize, "%s.tmp", path);
-    *f = fopen(tmp, "w");
-    return *f ? 0 : tg_error_set(TG_EIO, "%s: cannot write", tmp);
-}
-
-static int close_csv_atomic(FILE *f, const char *tmp, const char *path)
-{
-    int bad = ferror(f);
-    if (fclose(f) || bad || rename(tmp, path)) {
-        remove(tmp);
-        return tg_error_set(TG_EIO, "%s: write failed", path);
-    }
-    return 0;
-}
-
 int tg__surrogate_train_eval(const char *run_dir, const char *period)
 {
     char path[4400], tmp[4500], ks[64], ke[64];
@@ -388,7 +349,7 @@ int tg__surrogate_train_eval(const char *run_dir, const char *period)
     if (!rc) {
         FILE *f;
         snprintf(path, sizeof path, "%s/surrogate_params_%s.csv", run_dir, period);
-        if (!(rc = write_csv_atomic(path, &f, tmp, sizeof tmp))) {
+        if (!(rc = tg_io_begin(path, tmp, sizeof tmp, &f))) {
             fprintf(f, "basin");
             for (int j = 0; j < np; j++)
                 fprintf(f, ",%s", im->s->pname[j]);
@@ -399,7 +360,7 @@ int tg__surrogate_train_eval(const char *run_dir, const char *period)
                     fprintf(f, ",%.9g", par[(size_t)b * (size_t)np + (size_t)j]);
                 fputc('\n', f);
             }
-            rc = close_csv_atomic(f, tmp, path);
+            rc = tg_io_commit(f, tmp, path);
         }
     }
     /* 2. the REAL model with those parameters, started surrogate.blackbox_spinup days before
@@ -420,7 +381,7 @@ int tg__surrogate_train_eval(const char *run_dir, const char *period)
                                   .param_names = names};
         if (run_first > first)
             rc = tg_error_set(TG_EINVAL, "%s: a basin's record starts after the %s period begins", run_dir, period);
-        if (!rc && !(rc = blackbox_path(bbpath, kind, bpath, sizeof bpath))) {
+        if (!rc && !(rc = tg__bb_resolve_path("surrogate.blackbox", kind, bbpath, bpath, sizeof bpath))) {
             bb = !strcmp(kind, "library") ? tg_blackbox_library(bpath, &bo) : tg_blackbox_exec(bpath, &bo);
             if (!bb)
                 rc = tg_error_prefix(tg_error_code() ? tg_error_code() : TG_EINVAL, "%s/config.yaml: surrogate.blackbox: ",
@@ -432,7 +393,7 @@ int tg__surrogate_train_eval(const char *run_dir, const char *period)
     if (!rc) {
         FILE *f;
         snprintf(path, sizeof path, "%s/surrogate_metrics_%s.csv", run_dir, period);
-        if (!(rc = write_csv_atomic(path, &f, tmp, sizeof tmp))) {
+        if (!(rc = tg_io_begin(path, tmp, sizeof tmp, &f))) {
             fprintf(f, "basin,NSE_surrogate,KGE_surrogate");
             if (bb)
                 fprintf(f, ",NSE_blackbox,KGE_blackbox,NSE_surrogate_vs_blackbox,status");
@@ -449,7 +410,7 @@ int tg__surrogate_train_eval(const char *run_dir, const char *period)
                     fprintf(f, ",%.6g,%.6g,%.6g,%s", mb[b].nse, mb[b].kge, fid, tg_bb_reason_name(st[b]));
                 fputc('\n', f);
             }
-            rc = close_csv_atomic(f, tmp, path);
+            rc = tg_io_commit(f, tmp, path);
         }
     }
     if (!rc) {
