@@ -15,13 +15,15 @@ extern const tg_model_kind tg_model_kind_hybrid __attribute__((weak));
 extern const tg_model_kind tg_model_kind_ude __attribute__((weak));
 extern const tg_loss_extension tg_loss_extension_physics __attribute__((weak));
 
+/* A kind whose file is not linked in has address NULL (weak reference). */
+static const tg_model_kind *const kinds[] = {&tg_model_kind_dhbv, &tg_model_kind_dhbv_adj, &tg_model_kind_surrogate,
+                                             &tg_model_kind_hybrid, &tg_model_kind_ude};
+enum { N_KIND_SLOTS = (int)(sizeof kinds / sizeof kinds[0]) };
+
 static const tg_model_kind *registered(int i)
 {
-    const tg_model_kind *all[] = {&tg_model_kind_dhbv, &tg_model_kind_dhbv_adj, &tg_model_kind_surrogate,
-                                  &tg_model_kind_hybrid, &tg_model_kind_ude};
-    return i < (int)(sizeof all / sizeof all[0]) ? all[i] : NULL;
+    return kinds[i];
 }
-enum { N_KIND_SLOTS = 5 };
 
 const tg_model_kind *tg_model_kind_find(const char *name)
 {
