@@ -67,14 +67,15 @@ void hbvi_lane_params(const hbvi_dyn *d, const tg_real *theta, const tg_real *u,
 /* Logistic σ(z) and softplus log(1 + e^z) together from one exp and one log1p,
  * overflow-safe. */
 typedef struct {
-    tg_real sig, sp;
+    tg_real sig, sp, tail; /* tail = sp − max(z, 0) = log(1 + e^−|z|) */
 } softstep;
 static softstep soft(tg_real z)
 {
     softstep r;
     const tg_real e = tg_vexp(-R_FABS(z)), inv = R1 / (R1 + e);
     r.sig = z >= R0 ? inv : e * inv;
-    r.sp = (z > R0 ? z : R0) + tg_vlog1p(e);
+    r.tail = tg_vlog1p(e);
+    r.sp = (z > R0 ? z : R0) + r.tail;
     return r;
 }
 static tg_real th(tg_real a) /* tanh from one exp */
@@ -108,7 +109,10 @@ void hbvi_eval(const tg_hbvi_config *c, const tg_real *x, const tg_real *p, tg_r
     v[FX_TOSOIL] = kD * wS * (t1.sp - t0.sp);
     /* soil */
     const tg_real rt = R_SQRT(SM * SM + POS_EPS * POS_EPS);
-    const tg_real smp = HALF * (SM + rt), dsmp = HALF * (R1 + SM / rt);
+    /* (SM + rt)/2 cancels for SM < 0 (to exactly 0 in float once SM² ≫ ε²/eps, e.g. SM =
+     * −0.5 mm, and then dSM⁺/dSM / SM⁺ = 0/0 poisoned the Newton Jacobian of that lane);
+     * ε²/(2(rt − SM)) is the same number without cancellation, and dSM⁺/dSM = SM⁺/rt. */
+    const tg_real smp = SM >= R0 ? HALF * (SM + rt) : HALF * POS_EPS * POS_EPS / (rt - SM);
     const tg_real lw = tg_vlog(smp / FC);
     tg_real aw = BETA * lw, ew = R1;
     if (aw > EXP_CAP) aw = EXP_CAP, ew = R0;
@@ -122,8 +126,11 @@ void hbvi_eval(const tg_hbvi_config *c, const tg_real *x, const tg_real *p, tg_r
     tg_real ae = BETAET * le, ee = R1;
     if (ae > EXP_CAP) ae = EXP_CAP, ee = R0;
     const tg_real ye = tg_vexp(ae);
-    const softstep zs = soft((R1 - ye) / wE);
-    const tg_real ef = R1 - wE * zs.sp, def = zs.sig;
+    const tg_real ze = (R1 - ye) / wE;
+    const softstep zs = soft(ze);
+    /* 1 − wE·sp(ze): for ze > 0 (the soil below LP·FC) written as ye − wE·log1p(e^−ze), which
+     * does not cancel when ye is small (dry soil: float lost the ET rate to rounding) */
+    const tg_real ef = ze > R0 ? ye - wE * zs.tail : R1 - wE * zs.sp, def = zs.sig;
     const tg_real phSM = th(SM / wS);
     v[FX_ET] = E * ef * phSM;
     /* response */
@@ -147,12 +154,12 @@ void hbvi_eval(const tg_hbvi_config *c, const tg_real *x, const tg_real *p, tg_r
     const tg_real tos_MW = kD * s1, tos_c = kD * (s0 - s1);
     o->dx[1][FX_TOSOIL] = tos_MW;
     o->dx[0][FX_TOSOIL] = tos_c * CWH;
-    const tg_real wet_SM = ew * BETA * wet * dsmp / smp;
+    const tg_real wet_SM = ew * BETA * wet / rt; /* wet · BETA · (dSM⁺/dSM) / SM⁺ */
     o->dx[0][FX_RECH] = wet * o->dx[0][FX_TOSOIL];
     o->dx[1][FX_RECH] = wet * tos_MW;
     o->dx[2][FX_RECH] = infil * wet_SM;
     o->dx[2][FX_EXC] = kD * sE;
-    const tg_real ye_SM = ee * BETAET * ye * dsmp / smp;
+    const tg_real ye_SM = ee * BETAET * ye / rt;
     o->dx[2][FX_ET] = E * (def * ye_SM * phSM + ef * dphSM);
     o->dx[3][FX_PERC] = PERC * dphSUZ;
     o->dx[3][FX_Q0] = K0 * sU;
