@@ -14,7 +14,8 @@ int tg_cmd_test(int argc, char **argv)
                    "Runs the trained model of RUN_DIR over the period (with the training warm-up\n"
                    "before it), and writes metrics_<period>.csv (per basin: NSE, KGE, KGE', ...),\n"
                    "predictions_<period>/<basin>.csv and predictions_<period>.nc; prints the\n"
-                   "median and mean of every metric over basins.\n");
+                   "median and mean of every metric over basins. Log: test.log for the test\n"
+                   "period, eval_<period>.log for the others.\n");
             return 0;
         } else if (!strcmp(argv[i], "--period") && i + 1 < argc) {
             period = argv[++i];

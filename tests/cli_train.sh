@@ -50,6 +50,11 @@ head -1 "$WORK/run/metrics_test.csv" | grep -q '^basin,NSE,KGE,' || { echo "bad 
 nse=$(awk '$1=="NSE"{print $2}' "$WORK/test.out")
 awk -v n="$nse" 'BEGIN{ if (!(n > 0.3)) { print "test median NSE too low: " n; exit 1 } }'
 [ -s "$WORK/run/predictions_test/01022500.csv" ] && [ -s "$WORK/run/predictions_test.nc" ] || { echo "no predictions"; exit 1; }
+# scoring another period writes its own files and log, and leaves the test results alone
+cp "$WORK/run/test.log" "$WORK/test.log.before"
+"$BIN" test "$WORK/run" --period train > "$WORK/test_train.out" 2>&1 || { cat "$WORK/test_train.out"; exit 1; }
+cmp -s "$WORK/run/test.log" "$WORK/test.log.before" || { echo "test --period train changed test.log"; exit 1; }
+[ -s "$WORK/run/eval_train.log" ] && [ -s "$WORK/run/metrics_train.csv" ] || { echo "no eval_train.log / metrics_train.csv"; exit 1; }
 if command -v gnuplot > /dev/null; then
   "$BIN" plot "$WORK/run" > /dev/null
   for f in loss.png nse_cdf.png hydrograph_01022500.png; do [ -s "$WORK/run/plots/$f" ] || { echo "missing plot $f"; exit 1; }; done

@@ -121,7 +121,11 @@ int tg_evaluate(const char *run_dir, const char *period)
     snprintf(ke, sizeof ke, "periods.%s_end", period);
     int first = tg_cfg_date(cfg, ks), last = tg_cfg_date(cfg, ke);
     tg_runlog rl = {0};
-    int rc = tg_runlog_open(&rl, run_dir, "test.log");
+    /* one log per period: scoring the training period must not overwrite the test log
+     * (and "train.log" is the training's own log) */
+    char logname[64];
+    snprintf(logname, sizeof logname, strcmp(period, "test") ? "eval_%s.log" : "test.log", period);
+    int rc = tg_runlog_open(&rl, run_dir, logname);
     if (!rc && (first == INT_MIN || last == INT_MIN || last < first))
         rc = tg_error_set(TG_EINVAL, "%s: no valid %s period (%s, %s)", path, period, ks, ke);
     if (rc) {
