@@ -32,40 +32,10 @@
 
 #include <cblas.h>
 
+#include "bench_util.h"
 #include "terragrad.h"
 
 static clockid_t bench_clock = CLOCK_MONOTONIC;
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(bench_clock, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-    double *s = malloc(sizeof(double) * (size_t)n);
-    memcpy(s, v, sizeof(double) * (size_t)n);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
-    double m = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-    free(s);
-    return m;
-}
-
-static double minimum(const double *v, int n)
-{
-    double m = v[0];
-    for (int i = 1; i < n; i++)
-        m = v[i] < m ? v[i] : m;
-    return m;
-}
 
 typedef struct opts {
     int threads, steps, B, T, W, M, H, n_attr, head_all, dynamic;
@@ -236,7 +206,7 @@ int main(int argc, char **argv)
     double *t_it = calloc((size_t)S, sizeof(double));
     double loss_first = 0, loss_last = 0;
     for (int it = 0; it <= S; it++) {
-        double t0 = now();
+        double t0 = bench_seconds(bench_clock);
         tg_tensor *x = tg_from(ctx, TG_SHAPE(Ttot, B, n_in), xnn);
         tg_tensor *h = tg_lstm(ctx, ps, &lstm, x, NULL, NULL, NULL); /* (Ttot, B, H) */
         tg_tensor *u_all = NULL, *u_last;
@@ -247,7 +217,7 @@ int main(int argc, char **argv)
             tg_tensor *hl = tg_select(ctx, h, 0, Ttot - 1);
             u_last = tg_sigmoid(ctx, tg_linear(ctx, ps, &head, tg_dropout(ctx, hl, o.dropout, 1, &rng)));
         }
-        double t1 = now();
+        double t1 = bench_seconds(bench_clock);
         tg_tensor *us = tg_reshape(ctx, tg_slice(ctx, u_last, 1, 0, NP * M), TG_SHAPE(B, NP, M));
         tg_tensor *par_static = tg_hbv_scale_op(ctx, tg_transpose(ctx, us, 0, 1), TG_HBV_ALL_PARAMS);
         tg_tensor *par_dyn = NULL;
@@ -276,16 +246,16 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_dpl_full: forward failed: %s\n", tg_error_message());
             return 1;
         }
-        double t2 = now();
+        double t2 = bench_seconds(bench_clock);
         if (tg_backward(ctx, loss)) {
             fprintf(stderr, "bench_dpl_full: backward failed: %s\n", tg_error_message());
             return 1;
         }
-        double t3 = now();
+        double t3 = bench_seconds(bench_clock);
         tg_optim_step(opt, ps); /* also zeroes the gradients */
         double lv = (double)loss->data[0];
         tg_ctx_reset(ctx);
-        double t4 = now();
+        double t4 = bench_seconds(bench_clock);
         if (it == 0)
             loss_first = lv;
         loss_last = lv;
@@ -305,8 +275,8 @@ int main(int argc, char **argv)
            "\"peak_rss_mb\": %.1f, \"arena_peak_mb\": %.1f, \"openblas_core\": \"%s\", "
            "\"OPENBLAS_CORETYPE\": \"%s\", \"clock\": \"%s\"}\n",
            TG_REAL_NAME, o.threads, B, T, W, M, NP, H, n_in, n_out, o.head_all ? "all" : "last", ndyn, ps->size, S,
-           loss_first, loss_last, median(t_fwd, S), median(t_bwd, S), median(t_opt, S), median(t_it, S),
-           minimum(t_it, S), median(t_lstm, S), median(t_fwd, S) - median(t_lstm, S), (double)ru.ru_maxrss / 1024.0,
+           loss_first, loss_last, bench_median(t_fwd, S), bench_median(t_bwd, S), bench_median(t_opt, S), bench_median(t_it, S),
+           bench_minimum(t_it, S), bench_median(t_lstm, S), bench_median(t_fwd, S) - bench_median(t_lstm, S), (double)ru.ru_maxrss / 1024.0,
            (double)tg_ctx_arena_peak(ctx) / 1048576.0, openblas_get_corename(),
            getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "",
            bench_clock == CLOCK_MONOTONIC ? "wall" : "cpu");

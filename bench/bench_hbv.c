@@ -18,37 +18,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "terragrad.h"
 
 enum { B = 100, W = 365, TW = 365, T = W + TW, M = 16, L = B * M, NP = TG_HBV_NPARAM };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* CPU time of the process: with a busy machine, wall time measures the scheduler as much as
- * the code; 1-thread CPU time is the steadier figure (at 2 threads it sums both threads). */
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* Forcing (T, B, 3) and observed Q (TW, B; NaN = missing) from the first B Caravan basins. */
 static int load(const char *data, tg_real *forcing, tg_real *obs)
@@ -86,7 +59,7 @@ typedef struct bench {
 /* ---------------------------------------------------------------- tape path */
 static double tape_step(bench *S, tg_ctx *ctx, int grad, int warmup_grad, double *t_fwd, double *t_bwd)
 {
-    double t0 = now();
+    double t0 = bench_wall();
     tg_ctx_set_grad(ctx, grad);
     tg_tensor *u = tg_leaf(ctx, TG_SHAPE(NP, B, M), S->u), *ur = tg_leaf(ctx, TG_SHAPE(B, 2), S->ur);
     tg_tensor *forcing = tg_from(ctx, TG_SHAPE(T, B, 3), S->forcing);
@@ -102,10 +75,10 @@ static double tape_step(bench *S, tg_ctx *ctx, int grad, int warmup_grad, double
     /* masked RMSE: missing days have obs0 = 0 and mask = 0 */
     tg_tensor *d = tg_mul(ctx, tg_sub(ctx, qr, tg_from(ctx, TG_SHAPE(TW, B), S->obs0)), tg_from(ctx, TG_SHAPE(TW, B), S->mask));
     tg_tensor *loss = tg_sqrt(ctx, tg_muls(ctx, tg_sum(ctx, tg_mul(ctx, d, d)), TG_R(1.0) / (tg_real)S->nobs));
-    double t1 = now();
+    double t1 = bench_wall();
     if (!loss) { fprintf(stderr, "%s\n", tg_error_message()); exit(1); }
     if (grad && tg_backward(ctx, loss)) { fprintf(stderr, "%s\n", tg_error_message()); exit(1); }
-    double t2 = now();
+    double t2 = bench_wall();
     double lv = (double)loss->data[0];
     tg_ctx_reset(ctx);
     *t_fwd = t1 - t0;
@@ -122,7 +95,7 @@ typedef struct kbuf {
 
 static double kernel_step(bench *S, kbuf *K, int grad, int warmup_grad, double *t_fwd, double *t_bwd)
 {
-    double t0 = now();
+    double t0 = bench_wall();
     tg_hbv_config c;
     tg_hbv_config_init(&c, T, W, B, M);
     c.warmup_grad = warmup_grad;
@@ -138,7 +111,7 @@ static double kernel_step(bench *S, kbuf *K, int grad, int warmup_grad, double *
         ss += d * d;
     }
     double loss = sqrt(ss / S->nobs);
-    double t1 = now();
+    double t1 = bench_wall();
     if (grad) {
         for (int i = 0; i < TW * B; i++)
             K->gqr[i] = (tg_real)(((double)K->qr[i] - (double)S->obs0[i]) * (double)S->mask[i] / (S->nobs * loss));
@@ -151,7 +124,7 @@ static double kernel_step(bench *S, kbuf *K, int grad, int warmup_grad, double *
         tg_hbv_backward(K->gps, NULL, NULL, NULL, K->gob, NULL, NULL, K->hist, S->forcing, K->ps, NULL, &c);
         tg_hbv_scale_backward(K->gu, K->gps, 1, TG_HBV_ALL_PARAMS, L);
     }
-    double t2 = now();
+    double t2 = bench_wall();
     *t_fwd = t1 - t0;
     *t_bwd = t2 - t1;
     return loss;
@@ -197,14 +170,16 @@ int main(int argc, char **argv)
                 double *tf = malloc(sizeof(double) * (size_t)runs), *tb = malloc(sizeof(double) * (size_t)runs);
                 double *ti = malloc(sizeof(double) * (size_t)runs), *tc = malloc(sizeof(double) * (size_t)runs), lv = 0;
                 for (int it = -1; it < runs; it++) {
-                    double a, b, c0 = cpu_now();
+                    /* CPU time of the process: with a busy machine, wall time measures the scheduler as
+                     * much as the code; 1-thread CPU time is the steadier figure (at 2 threads it sums both) */
+                    double a, b, c0 = bench_cpu();
                     lv = path == 0 ? tape_step(&S, ctx, v > 0, v == 2, &a, &b) : kernel_step(&S, &K, v > 0, v == 2, &a, &b);
                     if (it < 0) continue;
-                    tf[it] = a; tb[it] = b; ti[it] = a + b; tc[it] = cpu_now() - c0;
+                    tf[it] = a; tb[it] = b; ti[it] = a + b; tc[it] = bench_cpu() - c0;
                 }
-                double fm = median(tf, runs), bm = median(tb, runs), im = median(ti, runs);  /* sorts ti */
+                double fm = bench_median(tf, runs), bm = bench_median(tb, runs), im = bench_median(ti, runs);
                 printf("%-7s %-20s %7d %9.5f %9.5f %9.5f %9.5f %9.5f %9.5f\n", path == 0 ? "tape" : "kernel", vname[v], th,
-                       fm, bm, im, ti[0], median(tc, runs), lv);
+                       fm, bm, im, bench_minimum(ti, runs), bench_median(tc, runs), lv);
                 fflush(stdout);
                 free(tf); free(tb); free(ti); free(tc);
             }

@@ -16,14 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "terragrad.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ------------------------------------------------------------ Richards set-up */
 typedef struct {
@@ -73,16 +67,16 @@ static int column_tape(column *c, const tg_newton_opts *o, int ckpt, run_stats *
     tg_ctx *ctx = tg_ctx_create();
     tg_newton_report rep;
     tg_newton_report_init(&rep);
-    double t0 = now();
+    double t0 = bench_wall();
     tg_tensor *p = tg_leaf(ctx, TG_SHAPE(1, 7), c->p);
     tg_tensor *x0 = tg_leaf(ctx, TG_SHAPE(1, c->N), c->psi0);
     tg_tensor *u = tg_leaf(ctx, TG_SHAPE(c->T, 1, 2), c->u);
     int last = c->T;
     tg_tensor *y = tg_implicit_run(ctx, &c->f, &c->m, c->T, x0, p, u, 1, &last, o, ckpt, &rep);
     tg_tensor *loss = tg_mean(ctx, tg_mul(ctx, y, y));
-    double t1 = now();
+    double t1 = bench_wall();
     int rc = loss ? tg_backward(ctx, loss) : tg_ctx_status(ctx);
-    double t2 = now();
+    double t2 = bench_wall();
     if (rc)
         fprintf(stderr, "bench: %s\n", tg_error_message());
     s->t_fwd = t1 - t0, s->t_bwd = t2 - t1;
@@ -196,7 +190,7 @@ static const tg_implicit_fns reservoir_fns = {"reservoir", 1, 1, 1, TG_JAC_DENSE
 static void reservoir_run(const reservoir *r, int mode, run_stats *s, tg_real *gk)
 {
     tg_ctx *ctx = tg_ctx_create();
-    double t0 = now();
+    double t0 = bench_wall();
     tg_tensor *k = tg_leaf(ctx, TG_SHAPE(r->B, 1), r->k);
     tg_tensor *x0 = tg_leaf(ctx, TG_SHAPE(r->B, 1), r->x0);
     tg_tensor *u = tg_from(ctx, TG_SHAPE(r->T, r->B, 1), r->u);
@@ -229,10 +223,10 @@ static void reservoir_run(const reservoir *r, int mode, run_stats *s, tg_real *g
         loss = tg_muls(ctx, acc, TG_R(1.0) / (tg_real)(r->T * r->B));
         rep.iters = (long)mode * r->T * r->B;
     }
-    double t1 = now();
+    double t1 = bench_wall();
     if (!loss || tg_backward(ctx, loss))
         fprintf(stderr, "bench reservoir: %s\n", tg_error_message());
-    double t2 = now();
+    double t2 = bench_wall();
     s->t_fwd = t1 - t0, s->t_bwd = t2 - t1;
     s->arena_peak = tg_ctx_arena_peak(ctx);
     s->iters = rep.iters;

@@ -21,30 +21,12 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "terragrad.h"
 
 /* Wall clock by default; --clock cpu uses process CPU time (all threads), which on a
  * shared, overloaded machine is a steadier measure of single-threaded runs. */
 static clockid_t bench_clock = CLOCK_MONOTONIC;
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(bench_clock, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* sgemm 2048^3 through OpenBLAS with the benchmark's thread count: the GEMM peak. It is
  * measured before the loop and again after every timed step, so on a shared machine the
@@ -55,9 +37,9 @@ static float *peak_a, *peak_b, *peak_c;
 static double gemm_once(void)
 {
     const int n = PEAK_N;
-    double t0 = now();
+    double t0 = bench_seconds(bench_clock);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, peak_a, n, peak_b, n, 0.0f, peak_c, n);
-    return 2.0 * n * (double)n * n / (now() - t0) / 1e9;
+    return 2.0 * n * (double)n * n / (bench_seconds(bench_clock) - t0) / 1e9;
 }
 
 static void gemm_setup(void)
@@ -162,7 +144,7 @@ int main(int argc, char **argv)
             bi[b] = (int)tg_rng_below(&rng, (uint64_t)NB);
             st[b] = (int)tg_rng_below(&rng, (uint64_t)(D - T + 1));
         }
-        double t0 = now();
+        double t0 = bench_seconds(bench_clock);
         /* (T, B, F) time-major input: dynamic inputs transposed, statics repeated */
         tg_tensor *x = tg_new(ctx, TG_SHAPE(T, B, F));
         for (int t = 0; t < T; t++)
@@ -193,17 +175,17 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_lstm: forward failed: %s\n", tg_error_message());
             return 1;
         }
-        double t1 = now();
+        double t1 = bench_seconds(bench_clock);
         if (tg_backward(ctx, loss)) {
             fprintf(stderr, "bench_lstm: backward failed: %s\n", tg_error_message());
             return 1;
         }
-        double t2 = now();
+        double t2 = bench_seconds(bench_clock);
         tg_clip_grad_norm(ps, 1.0);
         tg_optim_step(opt, ps);
         double lv = (double)loss->data[0];
         tg_ctx_reset(ctx);
-        double t3 = now();
+        double t3 = bench_seconds(bench_clock);
         if (it == 0)
             loss_first = lv;
         loss_last = lv;
@@ -217,14 +199,14 @@ int main(int argc, char **argv)
     double peak_max = 0.0;
     for (int i = 0; i < n_peaks; i++)
         peak_max = peaks[i] > peak_max ? peaks[i] : peak_max;
-    const double peak = median(peaks, n_peaks);
+    const double peak = bench_median(peaks, n_peaks);
     /* FNV-1a of the trained parameters: equal on 1 and 2 threads (determinism at full size) */
     uint64_t hash = 0xcbf29ce484222325ULL;
     const unsigned char *pb = (const unsigned char *)ps->value;
     for (size_t i = 0; i < ps->size * sizeof(tg_real); i++)
         hash = (hash ^ pb[i]) * 0x100000001b3ULL;
     double fwd_flop = 2.0 * T * (double)B * 4 * H * (double)(F + H);
-    double iter = median(ti, o.steps);
+    double iter = bench_median(ti, o.steps);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double ach = 3 * fwd_flop / 1e9 / iter;
@@ -237,8 +219,8 @@ int main(int argc, char **argv)
            "\"arena_peak_mb\": %.1f, \"param_hash\": \"%016llx\", \"openblas_core\": \"%s\", "
            "\"OPENBLAS_CORETYPE\": \"%s\", \"clock\": \"%s\"}\n",
            TG_REAL_NAME, o.threads, B, T, H, F, o.mse ? "mse" : "nse", n_last, o.dropout, ps->size, o.steps,
-           loss_first, loss_last, 3 * fwd_flop / 1e9, median(tf, o.steps), median(tb, o.steps), median(to, o.steps),
-           iter, ti[0], ach, peak, peak_max, ach / peak, (double)ru.ru_maxrss / 1024.0,
+           loss_first, loss_last, 3 * fwd_flop / 1e9, bench_median(tf, o.steps), bench_median(tb, o.steps), bench_median(to, o.steps),
+           iter, bench_minimum(ti, o.steps), ach, peak, peak_max, ach / peak, (double)ru.ru_maxrss / 1024.0,
            (double)tg_ctx_arena_peak(ctx) / 1048576.0, (unsigned long long)hash, openblas_get_corename(),
            getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "",
            bench_clock == CLOCK_MONOTONIC ? "wall" : "cpu");

@@ -19,27 +19,8 @@
 #include <omp.h>
 #endif
 
+#include "bench_util.h"
 #include "terragrad.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double cpu_now(void) /* process CPU time: all threads; robust to a loaded machine */
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 typedef struct {
     tg_params *ps;
@@ -120,13 +101,13 @@ int main(int argc, char **argv)
     step(&b, ctx, opt); /* warm-up: arena growth, page faults */
     double *t = malloc((size_t)steps * sizeof *t), *c = malloc((size_t)steps * sizeof *c), L = 0;
     for (int s = 0; s < steps; s++) {
-        double t0 = now(), c0 = cpu_now();
+        double t0 = bench_wall(), c0 = bench_cpu();
         L = step(&b, ctx, opt);
-        t[s] = now() - t0;
-        c[s] = cpu_now() - c0;
+        t[s] = bench_wall() - t0;
+        c[s] = bench_cpu() - c0;
     }
-    qsort(t, (size_t)steps, sizeof *t, cmp_double);
-    qsort(c, (size_t)steps, sizeof *c, cmp_double);
+    bench_sort(t, steps); /* in place: t[steps / 2] is the median reported (the upper one when */
+    bench_sort(c, steps); /* steps is even), t[0] the minimum */
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double med = t[steps / 2];

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "terragrad.h"
 
 #define HEADER                                                                                                        \
@@ -46,25 +47,6 @@ typedef struct bcfg {
     const char *model;
     int basins, batch, T, ckpt, threads, hidden, reps;
 } bcfg;
-
-static double now(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* Synthetic inputs of basins [b0, b0 + nb): deterministic per basin index. */
 static void make_batch(tg_real *x, tg_real *forcing, tg_real *obs, int T, int b0, int nb)
@@ -206,11 +188,11 @@ static int run_config(const bcfg *c)
             const int l0 = g0 + (int)((long long)gn * rank / size), ln = g0 + (int)((long long)gn * (rank + 1) / size) - l0;
             make_batch(x, forcing, obs, c->T, l0, ln);
             tg_dist_barrier();
-            const double w0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_PROCESS_CPUTIME_ID);
+            const double w0 = bench_seconds(CLOCK_MONOTONIC), c0 = bench_seconds(CLOCK_PROCESS_CPUTIME_ID);
             rc = ln > 0 ? train_step(&m, ctx, c, x, forcing, obs, ln) : 0;
             if (!rc && size > 1) rc = tg_dist_sum_real(m.ps->grad, m.ps->size);
             tg_dist_barrier();
-            const double dw = now(CLOCK_MONOTONIC) - w0, dc = now(CLOCK_PROCESS_CPUTIME_ID) - c0;
+            const double dw = bench_seconds(CLOCK_MONOTONIC) - w0, dc = bench_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
             if (getenv("BENCH_GRADSUM") && rank == 0 && rep < 0) {   /* same model? compare this */
                 double gs = 0.0;
                 for (size_t i = 0; i < m.ps->size; i++) gs += fabs((double)m.ps->grad[i]);
@@ -231,8 +213,8 @@ static int run_config(const bcfg *c)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss = (double)ru.ru_maxrss / 1024.0, arena = (double)tg_ctx_arena_peak(ctx);
-    const double mw = median(wall, n_timed);
-    double mc = median(cpu, n_timed);   /* CPU of all ranks: the cost of a step */
+    const double mw = bench_median(wall, n_timed);
+    double mc = bench_median(cpu, n_timed);   /* CPU of all ranks: the cost of a step */
     if (size > 1) tg_dist_sum_double(&mc, 1);
     const double bd_batch = (double)batch * c->T;   /* basin-days of one global step */
     if (rank == 0) {

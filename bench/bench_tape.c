@@ -7,20 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "terragrad.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -36,7 +24,7 @@ int main(int argc, char **argv)
     double *times = malloc((size_t)repeats * sizeof(double));
     double sink = 0;
     for (int r = 0; r < repeats + 1; r++) {
-        double t0 = now();
+        double t0 = bench_wall();
         tg_tensor *x = tg_leaf(ctx, TG_SHAPE(100, 16), init);
         tg_tensor *w = tg_leaf(ctx, TG_SHAPE(100, 16), init);
         tg_tensor *y = x;
@@ -56,10 +44,10 @@ int main(int argc, char **argv)
         }
         sink += (double)x->grad[0];
         tg_ctx_reset(ctx);
-        double t = now() - t0;
+        double t = bench_wall() - t0;
         if (r > 0) times[r - 1] = t; /* the first run grows the arena */
     }
-    qsort(times, (size_t)repeats, sizeof(double), cmp);
+    bench_sort(times, repeats); /* in place: times[repeats / 2], the upper median when repeats is even */
     double med = times[repeats / 2];
     printf("{\"impl\":\"terragrad\",\"precision\":\"%s\",\"threads\":%d,\"ops\":%d,\"mix\":\"%s\","
            "\"seconds_median\":%.6f,\"ns_per_op\":%.1f,\"arena_MB\":%.1f,\"check\":%g}\n",

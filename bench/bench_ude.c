@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "terragrad.h"
 
 static int rhs(void *ud, const tg_ude_args *a, tg_real *dS)
@@ -42,13 +43,6 @@ static int vjp(void *ud, const tg_ude_args *a, const tg_real *w, tg_real *S_bar,
     return 0;
 }
 static const tg_ude_fns bucket = {"bucket", 1, 0, 2, rhs, jvp, vjp};
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts); /* CPU time: the machine is shared */
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int main(int argc, char **argv)
 {
@@ -92,10 +86,10 @@ int main(int argc, char **argv)
         for (int k = 0; k < reps; k++) {
             tg_ctx_reset(ctx);
             tg_ctx_set_grad(ctx, 0);
-            double t0 = now();
+            double t0 = bench_cpu();
             tg_tensor *y = tg_ude_solve(ctx, &bucket, NULL, &m, T, tg_from(ctx, TG_SHAPE(B, 1), s0), NULL,
                                         tg_from(ctx, TG_SHAPE(T, B, 2), u), tg_from(ctx, TG_SHAPE(nw), W), &o, NULL);
-            tf = fmin(tf, now() - t0);
+            tf = fmin(tf, bench_cpu() - t0);
             if (!y) {
                 fprintf(stderr, "%s\n", tg_error_message());
                 return 1;
@@ -104,14 +98,14 @@ int main(int argc, char **argv)
             tg_ctx_set_grad(ctx, 1);
             memset(&st, 0, sizeof st);
             tg_ude_stats_init(&st);
-            t0 = now();
+            t0 = bench_cpu();
             y = tg_ude_solve(ctx, &bucket, NULL, &m, T, tg_from(ctx, TG_SHAPE(B, 1), s0), NULL,
                              tg_from(ctx, TG_SHAPE(T, B, 2), u), tg_leaf(ctx, TG_SHAPE(nw), W), &o, &st);
             if (!y || tg_backward(ctx, tg_mean(ctx, y))) {
                 fprintf(stderr, "%s\n", tg_error_message());
                 return 1;
             }
-            tb = fmin(tb, now() - t0);
+            tb = fmin(tb, bench_cpu() - t0);
         }
         printf("%-28s %8.1f ms %9.1f ms %14ld %14zu\n", cases[c].name, 1e3 * tf, 1e3 * tb, st.accepted, st.stored_bytes);
     }
