@@ -58,7 +58,11 @@ awk -v n="$nse" 'BEGIN{ if (!(n > 0.4)) { print "test median NSE too low: " n; e
 sed 's/scheme: euler/scheme: rk4/' "$WORK/run.yaml" > "$WORK/bad.yaml"
 if "$BIN" train "$WORK/bad.yaml" > "$WORK/bad.out" 2>&1; then echo "bad scheme accepted"; exit 1; fi
 grep -q "bad.yaml:[0-9]*: key 'hbv_adj.scheme'" "$WORK/bad.out" || { cat "$WORK/bad.out"; exit 1; }
-# Newton capped at one iteration cannot converge: a clear error naming basin and day
+# sub-steps beyond the limit: error naming the key and line
+sed 's/max_iter: 30/max_iter: 30\n  substeps: 100/' "$WORK/run.yaml" > "$WORK/bad2.yaml"
+if "$BIN" train "$WORK/bad2.yaml" > "$WORK/bad2.out" 2>&1; then echo "substeps 100 accepted"; exit 1; fi
+grep -q "bad2.yaml:[0-9]*: hbv_adj.substeps = 100, need 1..64" "$WORK/bad2.out" || { cat "$WORK/bad2.out"; exit 1; }
+# Newton capped at one iteration cannot converge (not in sub-steps either): a clear error naming basin and day
 sed -e 's/max_iter: 30/max_iter: 1/' -e "s#dir: $WORK/run#dir: $WORK/run1#" "$WORK/run.yaml" > "$WORK/cap.yaml"
 if "$BIN" train "$WORK/cap.yaml" > "$WORK/cap.out" 2>&1; then echo "Newton with max_iter 1 converged?"; exit 1; fi
 grep -q "did not converge for basin [0-9]* .*component [0-9]*, day [0-9]*" "$WORK/cap.out" || { cat "$WORK/cap.out"; exit 1; }

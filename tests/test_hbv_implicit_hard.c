@@ -10,7 +10,10 @@
  *     cancelled) matches central finite differences of the fluxes (double build) and is
  *     finite in every build;
  *  5. double build: the adjoint gradient through a hard day w.r.t. every parameter and
- *     initial store matches central finite differences. */
+ *     initial store matches central finite differences;
+ *  6. double build: with a Newton cap too small for the daily solve, hard days are solved
+ *     in sub-steps (converged, water balance closed, adjoint vs FD through 30-day runs that
+ *     mix one-step and sub-stepped days); with sub-steps off they are TG_ECONVERGE. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,12 +66,18 @@ static int read_days(hard_day *d, int max)
     return n;
 }
 
-/* Runs `days` days of one lane with the day's forcing held; returns the forward's code. */
-static int run_lane(const hard_day *h, const double *x0, int days, tg_real *out, tg_real *xf,
-                    tg_hbvi_stats *st)
+/* Newton cap and sub-step limit of the runs below (defaults unless a test changes them). */
+static int g_max_iter = 30, g_max_substeps = 64;
+
+/* Runs `days` days of one lane with the day's forcing held; returns the forward's code.
+ * states (may be NULL) receives what backward needs, including the per-day flags. */
+static int run_lane_states(const hard_day *h, const double *x0, int days, tg_real *out, tg_real *xf,
+                           tg_real *states, tg_hbvi_stats *st)
 {
     tg_hbvi_config c;
     tg_hbvi_config_init(&c, days, 0, 1, 1);
+    c.newton.max_iter = g_max_iter;
+    c.max_substeps = g_max_substeps;
     tg_real forcing[3 * 30], ps[NP], xi[NS];
     for (int t = 0; t < days; t++)
         for (int q = 0; q < 3; q++)
@@ -77,7 +86,13 @@ static int run_lane(const hard_day *h, const double *x0, int days, tg_real *out,
         ps[j] = (tg_real)h->p[j];
     for (int i = 0; i < NS; i++)
         xi[i] = (tg_real)x0[i];
-    return tg_hbvi_forward(out, NULL, xf, NULL, forcing, ps, NULL, xi, &c, st);
+    return tg_hbvi_forward(out, NULL, xf, states, forcing, ps, NULL, xi, &c, st);
+}
+
+static int run_lane(const hard_day *h, const double *x0, int days, tg_real *out, tg_real *xf,
+                    tg_hbvi_stats *st)
+{
+    return run_lane_states(h, x0, days, out, xf, NULL, st);
 }
 
 /* ΔS − Σ (P − ET − Q) relative to the day's inputs and stores. */
@@ -206,36 +221,49 @@ static void test_local_jacobian(const hard_day *h)
 }
 
 #ifdef TG_DOUBLE
-/* Loss = Σ w · (all outputs) + Σ w' · final stores, seeds fixed. */
-static double day_loss(const hard_day *h, const double *x0, const double *p, const double *wo,
-                       const double *ws)
+#define MAXD 30
+/* Loss = Σ w · (all outputs of every day) + Σ w' · final stores; flags (days bytes) receives
+ * how each day was solved (0 one step, k sub-step level), so FD can check the path held. */
+static double run_loss(const hard_day *h, const double *x0, const double *p, int days, const double *wo,
+                       const double *ws, unsigned char *flags)
 {
     hard_day g = *h;
     memcpy(g.p, p, sizeof g.p);
-    tg_real out[NO], xf[NS];
+    tg_hbvi_config c;
+    tg_hbvi_config_init(&c, days, 0, 1, 1);
+    tg_real out[MAXD * NO], xf[NS];
+    tg_real *states = calloc(tg_hbvi_states_size(&c), sizeof(tg_real));
     tg_hbvi_stats st;
-    if (run_lane(&g, x0, 1, out, xf, &st))
+    int rc = run_lane_states(&g, x0, days, out, xf, states, &st);
+    memcpy(flags, states + (size_t)(days + 1) * NS, (size_t)days);
+    free(states);
+    if (rc)
         return NAN;
     double s = 0;
-    for (int q = 0; q < NO; q++)
-        s += wo[q] * out[q];
+    for (int q = 0; q < days * NO; q++)
+        s += wo[q % NO] * (1 + 0.01 * (q / NO)) * out[q];
     for (int i = 0; i < NS; i++)
         s += ws[i] * xf[i];
     return s;
 }
 
-static void test_adjoint(const hard_day *h)
+/* Adjoint vs central FD through `days` days w.r.t. the 13 parameters and 5 initial stores.
+ * Returns the worst relative error; *n_sub = sub-stepped days of the base run. */
+static double adjoint_error(const hard_day *h, int days, int *n_sub, int *n_path_changed)
 {
     tg_hbvi_config c;
-    tg_hbvi_config_init(&c, 1, 0, 1, 1);
+    tg_hbvi_config_init(&c, days, 0, 1, 1);
+    c.newton.max_iter = g_max_iter;
+    c.max_substeps = g_max_substeps;
     double wo[NO], ws[NS];
     for (int q = 0; q < NO; q++)
         wo[q] = 0.3 + 0.1 * q;
     for (int i = 0; i < NS; i++)
         ws[i] = 0.5 - 0.2 * i;
-    tg_real forcing[3], ps[NP], xi[NS], out[NO], xf[NS];
-    for (int q = 0; q < 3; q++)
-        forcing[q] = h->u[q];
+    tg_real forcing[3 * MAXD], ps[NP], xi[NS], out[MAXD * NO], xf[NS];
+    for (int t = 0; t < days; t++)
+        for (int q = 0; q < 3; q++)
+            forcing[t * 3 + q] = h->u[q];
     for (int j = 0; j < NP; j++)
         ps[j] = h->p[j];
     for (int i = 0; i < NS; i++)
@@ -244,15 +272,20 @@ static void test_adjoint(const hard_day *h)
     tg_hbvi_stats st;
     int rc = tg_hbvi_forward(out, NULL, xf, states, forcing, ps, NULL, xi, &c, &st);
     CHECK(rc == 0, "forward: %s", tg_error_message());
-    tg_real g_out[NO], g_sf[NS], g_p[NP] = {0}, g_x0[NS] = {0}, g_f[3] = {0};
-    for (int q = 0; q < NO; q++)
-        g_out[q] = wo[q];
+    unsigned char base_flags[MAXD], fl[MAXD];
+    memcpy(base_flags, states + (size_t)(days + 1) * NS, (size_t)days);
+    *n_sub = (int)st.substepped;
+    tg_real g_out[MAXD * NO], g_sf[NS], g_p[NP] = {0}, g_x0[NS] = {0}, g_f[3 * MAXD] = {0};
+    for (int q = 0; q < days * NO; q++)
+        g_out[q] = wo[q % NO] * (1 + 0.01 * (q / NO));
     for (int i = 0; i < NS; i++)
         g_sf[i] = ws[i];
     rc = tg_hbvi_backward(g_p, NULL, g_f, g_x0, g_out, NULL, g_sf, states, forcing, ps, NULL, &c);
     CHECK(rc == 0, "backward: %s", tg_error_message());
     free(states);
     double fd[NP + NS], ad[NP + NS], gmax = 0;
+    int used[NP + NS];
+    *n_path_changed = 0;
     for (int j = 0; j < NP + NS; j++) {
         double p[NP], x0[NS];
         memcpy(p, h->p, sizeof p);
@@ -260,9 +293,15 @@ static void test_adjoint(const hard_day *h)
         double *v = j < NP ? &p[j] : &x0[j - NP];
         const double v0 = *v, e = 1e-5 * (1e-3 + fabs(v0));
         *v = v0 + e;
-        double lp = day_loss(h, x0, p, wo, ws);
+        double lp = run_loss(h, x0, p, days, wo, ws, fl);
+        int same = !memcmp(fl, base_flags, (size_t)days);
         *v = v0 - e;
-        double lm = day_loss(h, x0, p, wo, ws);
+        double lm = run_loss(h, x0, p, days, wo, ws, fl);
+        same &= !memcmp(fl, base_flags, (size_t)days);
+        /* a perturbation that changes how some day is solved (one step vs sub-steps) is a
+         * different discrete function: skip that entry, and count it */
+        used[j] = same;
+        *n_path_changed += !same;
         fd[j] = (lp - lm) / (2 * e);
         ad[j] = j < NP ? g_p[j] : g_x0[j - NP];
         if (fabs(ad[j]) > gmax)
@@ -272,13 +311,69 @@ static void test_adjoint(const hard_day *h)
      * Newton-solved loss of size ~100 is ~1e-10 absolute) */
     double worst = 0;
     for (int j = 0; j < NP + NS; j++) {
+        if (!used[j])
+            continue;
         double den = fmax(fmax(fabs(fd[j]), fabs(ad[j])), 1e-3 * gmax);
         double err = fabs(fd[j] - ad[j]) / den;
         if (!(err <= worst))
             worst = err;
     }
+    return worst;
+}
+
+static void test_adjoint(const hard_day *h)
+{
+    int n_sub, n_changed;
+    double worst = adjoint_error(h, 1, &n_sub, &n_changed);
     printf("adjoint vs FD through a hard day (13 parameters, 5 stores): worst rel. error %.3g\n", worst);
     CHECK(worst < 1e-5, "adjoint vs FD %.3g", worst);
+}
+
+/* With a Newton cap too small for the daily solve, hard days are solved in sub-steps: they
+ * must converge, close the water balance, and differentiate correctly (FD through a
+ * 30-day hot spell mixing one-step and sub-stepped days). */
+static void test_substeps(const hard_day *d, int n)
+{
+    g_max_iter = 4;
+    int sub_days = 0, failed = 0;
+    double worst_bal = 0;
+    for (int i = 0; i < n; i++) {
+        tg_real out[NO], xf[NS];
+        tg_hbvi_stats st;
+        if (run_lane(&d[i], d[i].x, 1, out, xf, &st)) {
+            failed++;
+            continue;
+        }
+        sub_days += (int)st.substepped;
+        double b = balance_error(&d[i], d[i].x, 1, out, xf);
+        if (!(b <= worst_bal))
+            worst_bal = b;
+    }
+    printf("Newton cap 4: %d of %d hard days sub-stepped, %d failed, worst balance %.3g\n", sub_days, n,
+           failed, worst_bal);
+    CHECK(sub_days >= n / 3, "only %d of %d hard days needed sub-steps at cap 4 (test too weak)", sub_days, n);
+    CHECK(failed == 0, "%d days failed even with sub-steps", failed);
+    CHECK(worst_bal <= BAL_TOL, "sub-stepped balance %.3g", worst_bal);
+    /* sub-steps off: the same days are errors, as before */
+    g_max_substeps = 1;
+    int errors = 0;
+    for (int i = 0; i < n; i++) {
+        tg_real out[NO], xf[NS];
+        tg_hbvi_stats st;
+        errors += run_lane(&d[i], d[i].x, 1, out, xf, &st) == TG_ECONVERGE;
+    }
+    CHECK(errors == sub_days, "max_substeps 1: %d TG_ECONVERGE, expected %d", errors, sub_days);
+    g_max_substeps = 64;
+    for (int i = 0; i < n; i += n / 3) {
+        int n_sub, n_changed;
+        double worst = adjoint_error(&d[i], 30, &n_sub, &n_changed);
+        printf("sub-stepped hot spell %d: %d of 30 days sub-stepped, adjoint vs FD worst %.3g (%d of 18 "
+               "entries skipped: the perturbation changed a day's solve path)\n",
+               i, n_sub, worst, n_changed);
+        CHECK(n_changed <= 4, "%d FD entries changed path", n_changed);
+        CHECK(worst < 1e-5, "sub-stepped adjoint vs FD %.3g", worst);
+    }
+    g_max_iter = 30;
 }
 #endif
 
@@ -297,6 +392,7 @@ int main(void)
 #ifdef TG_DOUBLE
     test_adjoint(&d[0]);
     test_adjoint(&d[n - 1]);
+    test_substeps(d, n);
 #endif
     return tg_test_summary();
 }

@@ -50,6 +50,10 @@ typedef struct tg_hbvi_config {
     tg_real w_et;        /* -: smooth min of the ET factor with 1 (default 0.02) */
     tg_real drain;       /* kD, 1/day: drainage of liquid water above CWH·SP and of soil
                             water above FC (default 10) */
+    int max_substeps;    /* a lane-day whose daily Newton solve fails is retried as k = 2, 4,
+                            ... <= max_substeps implicit steps of 1/k day (each with its own
+                            adjoint); default 64, 1 = off. Only if every k fails does the lane
+                            count as not converged (newton.allow_unconverged below) */
     tg_newton_opts newton; /* tg_newton_defaults(). allow_unconverged = 0: a lane that
                               fails is TG_ECONVERGE naming basin, component and day; 1: the
                               lane keeps its last (line-searched) iterate, the day counts in
@@ -61,6 +65,7 @@ typedef struct tg_hbvi_config {
  * and days (iters / (steps · B · M) = mean iterations per lane and day). */
 typedef struct tg_hbvi_stats {
     long steps, iters, halvings;
+    long substepped;     /* lane-days solved in sub-steps after the daily solve failed */
     long unconverged;    /* lane-days kept unconverged (newton.allow_unconverged) */
     int max_iters;
     double worst_residual;
@@ -84,8 +89,9 @@ TG_API void tg_hbvi_fluxes(const tg_hbvi_config *c, const tg_real *x, const tg_r
 
 /* Raw forward: all T steps. Outputs (any may be NULL): out_basin (T−W, NOUT, B), out_lane
  * (T−W, NOUT, B, M), state_final (NSTATE, B, M), states (tg_hbvi_states_size(c) reals:
- * the stores of every differentiated step, then one flag byte per lane-day marking days kept
- * unconverged, whose adjoint backward skips; needed by backward). state_init (NSTATE, B, M)
+ * the stores of every differentiated step, then one flag byte per lane-day: 0 solved in one
+ * step, 1..6 solved in 2^flag sub-steps (recomputed by backward), 255 kept unconverged (its
+ * adjoint is skipped); needed by backward). state_init (NSTATE, B, M)
  * or NULL (0.001 mm). stats may be NULL. Parallel over blocks of basins (OpenMP); results
  * do not depend on the thread count. */
 TG_API size_t tg_hbvi_states_size(const tg_hbvi_config *c);

@@ -27,6 +27,7 @@ void tg_hbvi_config_init(tg_hbvi_config *c, int T, int warmup, int B, int M)
     c->w_store = TG_R(1.0);
     c->w_et = TG_R(0.02);
     c->drain = TG_R(10.0);
+    c->max_substeps = 1 << HBVI_MAX_LEVEL;
     c->newton = tg_newton_defaults();
 }
 
@@ -44,6 +45,9 @@ int tg_hbvi_config_check(const tg_hbvi_config *c)
                             (double)c->w_temp, (double)c->w_store, (double)c->w_et);
     if (!(c->drain > 0))
         return tg_error_set(TG_EINVAL, "hbv_implicit: drain = %g, need > 0", (double)c->drain);
+    if (c->max_substeps < 1 || c->max_substeps > (1 << HBVI_MAX_LEVEL))
+        return tg_error_set(TG_EINVAL, "hbv_implicit: max_substeps = %d, need 1..%d", c->max_substeps,
+                            1 << HBVI_MAX_LEVEL);
     if (c->newton.max_iter < 1)
         return tg_error_set(TG_EINVAL, "hbv_implicit: newton.max_iter = %d, need >= 1", c->newton.max_iter);
     return 0;
@@ -56,7 +60,8 @@ static int first_diff(const tg_hbvi_config *c)
 }
 
 /* states = the stores of every differentiated step, then one byte per differentiated
- * lane-day: 1 = kept unconverged (newton.allow_unconverged), whose adjoint is skipped. */
+ * lane-day: 0 = one daily step, 1..HBVI_MAX_LEVEL = solved in 2^flag sub-steps,
+ * HBVI_FLAG_UNCONVERGED = kept unconverged (newton.allow_unconverged; adjoint skipped). */
 static size_t n_state_reals(const tg_hbvi_config *c)
 {
     return (size_t)(c->hbv.T - first_diff(c) + 1) * (size_t)c->hbv.B * (size_t)c->hbv.M * HBVI_NS;
@@ -204,12 +209,14 @@ static int forward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_im
     const int t0 = first_diff(c);
     const size_t Lall = (size_t)B * (size_t)M, Ln = (size_t)k.L * HBVI_NS;
     const size_t n_theta = (size_t)k.L * HBVI_NP, n_u = (size_t)T * (size_t)k.L * (size_t)U;
-    const size_t bytes = (n_theta + n_u + 2 * Ln + (size_t)k.L * TG_HBV_NOUT) * sizeof(tg_real) + (size_t)k.L;
+    const size_t bytes = (n_theta + n_u + 2 * Ln + (size_t)k.L * (TG_HBV_NOUT + HBVI_NF)) * sizeof(tg_real) +
+                         2 * (size_t)k.L;
     tg_real *mem = tg_malloc(bytes);
     if (!mem)
         return tg_error_set(TG_ENOMEM, "hbv_implicit: out of memory (%zu bytes)", bytes);
     tg_real *theta = mem, *u = theta + n_theta, *roll = u + n_u, *ol = roll + 2 * Ln;
-    unsigned char *conv = (unsigned char *)(ol + (size_t)k.L * TG_HBV_NOUT);
+    tg_real *vsub = ol + (size_t)k.L * TG_HBV_NOUT; /* flux amounts of sub-stepped lanes */
+    unsigned char *conv = (unsigned char *)(vsub + (size_t)k.L * HBVI_NF), *level = conv + k.L;
     pack(c, d, k, forcing, par_static, par_dyn, theta, u);
 
     tg_newton_opts o = c->newton;
@@ -234,10 +241,27 @@ static int forward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_im
         const tg_real *ut = u + (size_t)t * (size_t)k.L * (size_t)U;
         if ((status = tg_implicit_solve(f, (void *)c, k.L, t, xc, theta, ut, xn, conv, &o, &rep)))
             goto done;
+        memset(level, 0, (size_t)k.L);
+        for (int l = 0; l < k.L && !status; l++) {
+            if (conv[l] || c->max_substeps < 2)
+                continue;
+            tg_real p[HBVI_NP];
+            int lv;
+            hbvi_lane_params(d, theta + (size_t)l * HBVI_NP, ut + (size_t)l * U, p);
+            status = hbvi_substep_forward(c, t, p, ut + (size_t)l * U, xc + (size_t)l * HBVI_NS,
+                                          xn + (size_t)l * HBVI_NS, vsub + (size_t)l * HBVI_NF, &rep.iters, &lv);
+            if (lv) {
+                conv[l] = 1;
+                level[l] = (unsigned char)lv;
+                st->substepped++;
+            }
+        }
+        if (status)
+            goto done;
         if (states && t >= t0) {
             unsigned char *flag = (unsigned char *)(states + n_state_reals(c)) + (size_t)(t - t0) * Lall + k.l0;
             for (int l = 0; l < k.L; l++)
-                flag[l] = !conv[l];
+                flag[l] = conv[l] ? level[l] : HBVI_FLAG_UNCONVERGED;
         }
         for (int l = 0; l < k.L; l++)
             if (!conv[l] && c->newton.allow_unconverged)
@@ -258,6 +282,10 @@ static int forward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_im
             for (int l = 0; l < k.L; l++) {
                 tg_real p[HBVI_NP];
                 const tg_real *ul = ut + (size_t)l * U, *xl = xn + (size_t)l * HBVI_NS;
+                if (level[l]) { /* sub-stepped: the day's amounts were summed over its sub-steps */
+                    lane_outputs(vsub + (size_t)l * HBVI_NF, xl, ol + (size_t)l * TG_HBV_NOUT);
+                    continue;
+                }
                 hbvi_lane_params(d, theta + (size_t)l * HBVI_NP, ul, p);
                 hbvi_lane Lv;
                 hbvi_eval(c, xl, p, ul[0], ul[1], ul[2], 0, &Lv);
@@ -340,6 +368,7 @@ int tg_hbvi_forward(tg_real *out_basin, tg_real *out_lane, tg_real *state_final,
             stats->iters += st[i].iters;
             stats->halvings += st[i].halvings;
             stats->unconverged += st[i].unconverged;
+            stats->substepped += st[i].substepped;
             if (st[i].max_iters > stats->max_iters)
                 stats->max_iters = st[i].max_iters;
             if (st[i].worst_residual > stats->worst_residual)
@@ -362,13 +391,14 @@ static int backward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_i
     const int t0 = first_diff(c), cn = c->scheme == TG_HBVI_CN;
     const size_t Lall = (size_t)B * (size_t)M, Ln = (size_t)k.L * HBVI_NS;
     const size_t n_theta = (size_t)k.L * HBVI_NP, n_u = (size_t)T * (size_t)k.L * (size_t)U;
-    const size_t bytes = (2 * n_theta + 2 * n_u + 2 * Ln) * sizeof(tg_real);
+    const size_t bytes = (2 * n_theta + 2 * n_u + 3 * Ln + (size_t)k.L * HBVI_NF) * sizeof(tg_real);
     tg_real *mem = tg_malloc(bytes);
     if (!mem)
         return tg_error_set(TG_ENOMEM, "hbv_implicit: out of memory (%zu bytes)", bytes);
     memset(mem, 0, bytes);
     tg_real *theta = mem, *u = theta + n_theta, *theta_bar = u + n_u, *u_bar = theta_bar + n_theta;
     tg_real *xbar = u_bar + n_u, *xbar_prev = xbar + Ln;
+    tg_real *xbar_sub = xbar_prev + Ln, *w_sub = xbar_sub + Ln; /* sub-stepped lanes of the day */
     pack(c, d, k, forcing, par_static, par_dyn, theta, u);
     if (g_state_final)
         for (int l = 0; l < k.L; l++)
@@ -381,6 +411,10 @@ static int backward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_i
         const tg_real *ut = u + (size_t)t * (size_t)k.L * (size_t)U;
         tg_real *ubt = u_bar + (size_t)t * (size_t)k.L * (size_t)U;
         memset(xbar_prev, 0, Ln * sizeof *xbar_prev);
+        const unsigned char *flag = (const unsigned char *)(states + n_state_reals(c)) + (size_t)(t - t0) * Lall + k.l0;
+        for (int l = 0; l < k.L; l++)
+            if (flag[l] && flag[l] != HBVI_FLAG_UNCONVERGED)
+                memset(w_sub + (size_t)l * HBVI_NF, 0, HBVI_NF * sizeof *w_sub);
         if (t >= W && (g_out_basin || g_out_lane)) {
             const size_t day = (size_t)(t - W);
             for (int l = 0; l < k.L; l++) {
@@ -402,6 +436,10 @@ static int backward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_i
                 tg_real *xb = xbar + (size_t)l * HBVI_NS, *ub = ubt + (size_t)l * U;
                 for (int i = 0; i < HBVI_NS; i++)
                     xb[i] += xs[i];
+                if (flag[l] && flag[l] != HBVI_FLAG_UNCONVERGED) { /* seeds go to its sub-steps */
+                    memcpy(w_sub + (size_t)l * HBVI_NF, w, sizeof w);
+                    continue;
+                }
                 const tg_real *ul = ut + (size_t)l * U;
                 hbvi_lane_params(d, theta + (size_t)l * HBVI_NP, ul, p);
                 hbvi_lane Lv;
@@ -420,16 +458,36 @@ static int backward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_i
                 }
             }
         }
-        /* A lane-day kept unconverged has no implicit-function derivative (F ≠ 0 there, and
-         * its Jacobian may be singular): its x⁺ is treated as a constant, so no gradient
-         * flows through that day of that lane (counted in the forward's stats). */
-        const unsigned char *flag = (const unsigned char *)(states + n_state_reals(c)) + (size_t)(t - t0) * Lall + k.l0;
+        /* Lanes off the daily step: a sub-stepped day's seeds go through its own sub-step
+         * adjoint below. A lane-day kept unconverged has no implicit-function derivative
+         * (F ≠ 0 there, its Jacobian may be singular): its x⁺ is treated as a constant, so
+         * no gradient flows through that day of that lane (counted in the forward's stats). */
         for (int l = 0; l < k.L; l++)
-            if (flag[l])
+            if (flag[l]) {
+                memcpy(xbar_sub + (size_t)l * HBVI_NS, xbar + (size_t)l * HBVI_NS, HBVI_NS * sizeof *xbar);
                 memset(xbar + (size_t)l * HBVI_NS, 0, HBVI_NS * sizeof *xbar);
+            }
         if ((status = tg_implicit_step_adjoint(f, (void *)c, k.L, t, xc, theta, ut, xn, xbar, xbar_prev,
                                                theta_bar, ubt)))
             goto done;
+        for (int l = 0; l < k.L; l++) {
+            if (!flag[l] || flag[l] == HBVI_FLAG_UNCONVERGED)
+                continue;
+            tg_real p[HBVI_NP], pb[HBVI_NP] = {0};
+            const tg_real *ul = ut + (size_t)l * U;
+            tg_real *ub = ubt + (size_t)l * U;
+            hbvi_lane_params(d, theta + (size_t)l * HBVI_NP, ul, p);
+            if ((status = hbvi_substep_backward(c, t, flag[l], p, ul, xc + (size_t)l * HBVI_NS,
+                                                xbar_sub + (size_t)l * HBVI_NS, w_sub + (size_t)l * HBVI_NF,
+                                                xbar_prev + (size_t)l * HBVI_NS, pb, ub)))
+                goto done;
+            for (int j = 0; j < HBVI_NP; j++) {
+                if (d->slot[j] >= 0)
+                    ub[d->slot[j]] += pb[j];
+                else
+                    theta_bar[(size_t)l * HBVI_NP + j] += pb[j];
+            }
+        }
         tg_real *sw = xbar;
         xbar = xbar_prev;
         xbar_prev = sw;

@@ -39,4 +39,22 @@ void hbvi_flux_weights(const tg_real *mu, tg_real *w);
  * ub (3; may be NULL). Needs level 1 (x) or 2 (p, u). */
 void hbvi_vjp(const hbvi_lane *L, const tg_real *w, tg_real scale, tg_real *xb, tg_real *pb,
               tg_real *ub);
+
+/* ---- sub-stepping of a lane-day whose daily Newton solve failed (hbv_implicit_substep.c).
+ * One lane; p (13) its full parameter vector for the day, u3 = P, T, PET, x the start-of-day
+ * stores. The day is split into k = 2^level implicit steps of 1/k day: every rate (P, PET,
+ * CFMAX, PERC, K0, K1, K2, drain) is divided by k, which is the same residual with Δt = 1/k. */
+enum { HBVI_FLAG_UNCONVERGED = 255, HBVI_MAX_LEVEL = 6 };
+/* Tries k = 2, 4, ... <= c->max_substeps. *level = the level (>= 1) that converged, with xn
+ * the end-of-day stores and vday (12) the day's flux amounts; 0 if all failed (xn, vday
+ * untouched). iters (may be NULL) accumulates Newton iterations. Returns a TG_* code
+ * (callback or memory errors only). */
+int hbvi_substep_forward(const tg_hbvi_config *c, int step, const tg_real *p, const tg_real *u3,
+                         const tg_real *x, tg_real *xn, tg_real *vday, long *iters, int *level);
+/* Adjoint of a day solved at `level`: xbar (5) = dL/d(end-of-day stores) including the
+ * store outputs' seeds, w (12) the seeds of the day's flux amounts. ACCUMULATES dL/dx into
+ * xbar_prev (5), dL/dp into pbar (13), dL/d(P, T, PET) into ubar (3). */
+int hbvi_substep_backward(const tg_hbvi_config *c, int step, int level, const tg_real *p,
+                          const tg_real *u3, const tg_real *x, const tg_real *xbar,
+                          const tg_real *w, tg_real *xbar_prev, tg_real *pbar, tg_real *ubar);
 #endif

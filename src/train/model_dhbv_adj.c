@@ -17,6 +17,9 @@ static const tg_cfg_key adj_keys[] = {
      "Newton tolerance: max|F| (mm) and relative step size; default 1e-12 (double build), 1e-5 (float)", NULL},
     {"hbv_adj.max_iter", TG_CFG_INT, 0, "30",
      "Newton iterations per day and lane (with backtracking line search)", NULL},
+    {"hbv_adj.substeps", TG_CFG_INT, 0, "64",
+     "a lane-day whose daily Newton solve fails is redone as 2, 4, ... up to this many implicit sub-steps "
+     "(1 = off, at most 64); only if all fail does hbv_adj.unconverged apply", NULL},
     {"hbv_adj.unconverged", TG_CFG_STR, 0, "error",
      "a lane-day whose Newton solve does not converge: error (stop, naming the basin's position in the batch, "
      "component and day) or keep (keep the last iterate, count it and warn on stderr)", "error|keep"},
@@ -52,6 +55,13 @@ static int adj_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_par
     }
     c->newton.max_iter = (int)tg_cfg_int(cfg, "hbv_adj.max_iter");
     c->newton.allow_unconverged = !strcmp(tg_cfg_str(cfg, "hbv_adj.unconverged"), "keep");
+    const long substeps = tg_cfg_int(cfg, "hbv_adj.substeps");
+    if (substeps < 1 || substeps > 64) {
+        free(c);
+        return tg_error_set(TG_EINVAL, "%s:%d: hbv_adj.substeps = %ld, need 1..64", tg_cfg_path(cfg),
+                            tg_cfg_line(cfg, "hbv_adj.substeps"), substeps);
+    }
+    c->max_substeps = (int)substeps;
     c->w_temp = (tg_real)tg_cfg_float(cfg, "hbv_adj.smooth_temp");
     c->w_store = (tg_real)tg_cfg_float(cfg, "hbv_adj.smooth_store");
     c->w_et = (tg_real)tg_cfg_float(cfg, "hbv_adj.smooth_et");
