@@ -99,6 +99,10 @@ static int adj_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor 
     rc = tg_hbvi_op(ctx, &c, forcing, par_static, par_dyn, NULL, &fluxes, NULL, NULL, &st);
     if (rc)
         return tg_error_prefix(rc, "dhbv_adj: ");
+    if (st.substepped) /* converged, but worth knowing: those days cost up to 126 solves */
+        fprintf(stderr, "dhbv_adj: %ld of %ld lane-days of this batch solved in sub-steps (daily Newton failed; "
+                        "hbv_adj.substeps)\n",
+                st.substepped, st.steps * (long)nb * m->M);
     if (st.unconverged) /* kept (hbv_adj.unconverged: keep): say so, never silently */
         fprintf(stderr, "dhbv_adj: warning: Newton did not converge on %ld of %ld lane-days of this batch "
                         "(kept the last iterate; hbv_adj.unconverged: error stops instead)\n",
