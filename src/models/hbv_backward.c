@@ -7,7 +7,7 @@
 #include <omp.h>
 #include <string.h>
 
-#include "models/hbv_step.h"
+#include "models/hbv_block.h"
 
 typedef struct bw_scratch {
     tg_real *st;    /* (NSTATE, ls) stores at the start of the step (from hist) */
@@ -92,13 +92,12 @@ int tg_hbv_backward_ckpt(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_f
                          int checkpoint)
 {
     const int every = tg_hbv_ckpt_segment(c, checkpoint);
-    const int T = c->T, W = c->warmup, B = c->B, M = c->M;
-    const size_t L = (size_t)B * (size_t)M;
+    const int T = c->T, W = c->warmup;
     const int t_stop = c->warmup_grad ? 0 : W;
     int row[TG_HBV_NPARAM];
     hbv_dyn_rows(c, row);
     const int nd = tg_hbv_ndynamic(c);
-    const uint32_t omask = c->basin_outputs ? c->basin_outputs : (1u << TG_HBV_NOUT) - 1u;
+    const uint32_t omask = hbv_basin_output_mask(c);
     const int all_seed = g_out_lane || (g_out_basin && (omask & ~(1u << TG_HBV_Q)));
     const int nthreads = omp_get_max_threads();
     const int use512 = hbv_use_avx512();
@@ -123,96 +122,50 @@ int tg_hbv_backward_ckpt(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_f
         w.gfrc = q; q += TG_HBV_NFORCING * ls;
         tg_real *fscr = q, *seg = q + HBV_FW_ROWS * ls;   /* checkpointed only */
         const size_t step = TG_HBV_NSTATE * (size_t)ls;
-        const int b0 = blk * bk.nb;
-        const int nbb = b0 + bk.nb <= B ? bk.nb : B - b0;
-        const int n = nbb * M;
-        const size_t l0 = (size_t)b0 * (size_t)M;
+        const hbv_block k = hbv_block_nth(c, bk, blk);
+        const int n = k.n;
 
-        for (int k = 0; k < TG_HBV_NSTATE; k++)
-            for (int i = 0; i < n; i++)
-                w.ast[k * ls + i] = g_state_final ? g_state_final[k * L + l0 + i] : TG_R(0.0);
-        memset(w.gacc, 0, sizeof(tg_real) * TG_HBV_NPARAM * (size_t)ls);
-        for (int p = 0; p < TG_HBV_NPARAM; p++)
-            memcpy(w.par + p * ls, par_static + p * L + l0, (size_t)n * sizeof(tg_real));
+        hbv_block_start_backward(w.ast, w.gacc, w.par, g_state_final, par_static, &k);
 
         for (int t = T - 1; t >= t_stop; t--) {
             const int dyn_step = t >= W;
             /* parameters of step t: dynamic rows from par_dyn after the warm-up, the
-             * static value (restored once) inside it */
-            for (int p = 0; p < TG_HBV_NPARAM; p++) {
-                if (row[p] < 0) continue;
-                const tg_real *src = dyn_step
-                    ? par_dyn + ((size_t)(t - W) * (size_t)nd + (size_t)row[p]) * L + l0
-                    : par_static + p * L + l0;
-                if (dyn_step || t == W - 1) memcpy(w.par + p * ls, src, (size_t)n * sizeof(tg_real));
-            }
-            for (int k = 0; k < TG_HBV_NFORCING; k++)
-                for (int bb = 0; bb < nbb; bb++) {
-                    tg_real x = forcing[((size_t)t * (size_t)B + (size_t)(b0 + bb)) * TG_HBV_NFORCING + (size_t)k];
-                    for (int m = 0; m < M; m++) w.frc[k * ls + bb * M + m] = x;
-                }
-            size_t slot = (size_t)(c->warmup_grad ? t : t - W);
+             * static value (restored once) inside it; the forcing of step t */
+            hbv_block_step_inputs_reverse(w.par, w.frc, par_static, par_dyn, forcing, t, W, row, nd, &k);
+            const size_t slot = hbv_hist_slot(c, t);
             if (!every) {
-                for (int k = 0; k < TG_HBV_NSTATE; k++)
-                    memcpy(w.st + k * ls, hist + (slot * TG_HBV_NSTATE + (size_t)k) * L + l0,
-                           (size_t)n * sizeof(tg_real));
+                hbv_block_load_hist(w.st, hist, slot, &k);
             } else {
                 const size_t j = slot % (size_t)every;   /* position inside the segment */
                 if (t == T - 1 || j == (size_t)every - 1) {   /* entering a segment from its end */
                     const size_t cp = slot / (size_t)every;
-                    for (int k = 0; k < TG_HBV_NSTATE; k++)
-                        memcpy(seg + k * ls, hist + (cp * TG_HBV_NSTATE + (size_t)k) * L + l0,
-                               (size_t)n * sizeof(tg_real));
-                    hbv_fw_segment(seg, fscr, ls, t - (int)j, (int)j + 1, b0, nbb, forcing, par_static, par_dyn, c,
-                                   use512);
+                    hbv_block_load_hist(seg, hist, cp, &k);
+                    hbv_fw_segment(seg, fscr, ls, t - (int)j, (int)j + 1, k.b0, k.nbb, forcing, par_static, par_dyn,
+                                   c, use512);
                 }
                 memcpy(w.st, seg + j * step, sizeof(tg_real) * step);
             }
             /* output seeds: warm-up steps have no outputs */
             if (dyn_step && g_out_lane) {
                 size_t tt = (size_t)(t - W);
-                for (int k = 0; k < TG_HBV_NOUT; k++)
-                    memcpy(w.gout + k * ls, g_out_lane + (tt * TG_HBV_NOUT + (size_t)k) * L + l0, (size_t)n * sizeof(tg_real));
+                hbv_block_load_rows(w.gout, g_out_lane + tt * TG_HBV_NOUT * k.L, TG_HBV_NOUT, &k);
             } else {   /* the Q-only kernel reads just the Q row */
                 memset(w.gout + (all_seed ? 0 : TG_HBV_Q * ls), 0, sizeof(tg_real) * (all_seed ? TG_HBV_NOUT : 1) * (size_t)ls);
             }
-            if (dyn_step && g_out_basin) {
-                size_t tt = (size_t)(t - W);
-                for (int k = 0; k < TG_HBV_NOUT; k++) {
-                    if (!((omask >> k) & 1u)) continue;
-                    for (int bb = 0; bb < nbb; bb++) {
-                        tg_real gb = g_out_basin[(tt * TG_HBV_NOUT + (size_t)k) * (size_t)B + (size_t)(b0 + bb)] / (tg_real)M;
-                        tg_real *dst = w.gout + k * ls + bb * M;
-                        for (int m = 0; m < M; m++) dst[m] += gb;
-                    }
-                }
-            }
+            if (dyn_step && g_out_basin)
+                hbv_block_add_basin_mean_seeds(w.gout, g_out_basin, (size_t)(t - W), omask, &k);
 
             tg_real *gdst[TG_HBV_NPARAM];
-            for (int p = 0; p < TG_HBV_NPARAM; p++)
-                gdst[p] = !(row[p] >= 0 && dyn_step) ? w.gacc + p * ls
-                          : g_par_dyn ? g_par_dyn + ((size_t)(t - W) * (size_t)nd + (size_t)row[p]) * L + l0
-                                      : w.gjunk;
+            hbv_block_param_grad_rows(gdst, w.gacc, w.gjunk, g_par_dyn, t, W, row, nd, &k);
 #ifdef HBV_HAVE_512
             if (use512) bw_step_dispatch_512(n, ls, &w, gdst, c, all_seed);
             else
 #endif
                 bw_step_dispatch(n, ls, &w, gdst, c, all_seed);
             if (g_forcing)
-                for (int k = 0; k < TG_HBV_NFORCING; k++)
-                    for (int bb = 0; bb < nbb; bb++) {
-                        const tg_real *gf = w.gfrc + k * ls + bb * M;
-                        tg_real sum = TG_R(0.0);
-                        for (int m = 0; m < M; m++) sum += gf[m];
-                        g_forcing[((size_t)t * (size_t)B + (size_t)(b0 + bb)) * TG_HBV_NFORCING + (size_t)k] += sum;
-                    }
+                hbv_block_gather_forcing_grad(g_forcing, w.gfrc, t, &k);
         }
-        if (g_par_static)
-            for (int p = 0; p < TG_HBV_NPARAM; p++)
-                for (int i = 0; i < n; i++) g_par_static[p * L + l0 + i] += w.gacc[p * ls + i];
-        if (g_state_init && (c->warmup_grad || W == 0))
-            for (int k = 0; k < TG_HBV_NSTATE; k++)
-                for (int i = 0; i < n; i++) g_state_init[k * L + l0 + i] += w.ast[k * ls + i];
+        hbv_block_finish_backward(g_par_static, c->warmup_grad || W == 0 ? g_state_init : NULL, w.gacc, w.ast, &k);
     }
     tg_free(scratch, (size_t)nthreads * per_thread * sizeof(tg_real));
     return TG_OK;

@@ -5,7 +5,7 @@
 #include <omp.h>
 #include <string.h>
 
-#include "models/hbv_step.h"
+#include "models/hbv_block.h"
 
 /* Scratch of one thread, all (rows, ls). */
 typedef struct fw_scratch {
@@ -48,18 +48,6 @@ HBV_TARGET_512 static void fw_step_dispatch_512(int n, int ls, fw_scratch *w, co
 #undef FW_DISPATCH_BODY
 #undef FW_CASE
 
-/* Forcing of step t for basins [b0, b0+nbb), repeated over the M components. */
-static void fw_broadcast_forcing(tg_real *frc, int ls, const tg_real *forcing, int t, int b0,
-                                 int nbb, const tg_hbv_config *c)
-{
-    for (int k = 0; k < TG_HBV_NFORCING; k++)
-        for (int bb = 0; bb < nbb; bb++) {
-            tg_real x = forcing[((size_t)t * (size_t)c->B + (size_t)(b0 + bb)) * TG_HBV_NFORCING + (size_t)k];
-            tg_real *dst = frc + (size_t)k * (size_t)ls + (size_t)bb * (size_t)c->M;
-            for (int m = 0; m < c->M; m++) dst[m] = x;
-        }
-}
-
 /* ---------------------------------------------------------------- checkpointing */
 int tg_hbv_ckpt_segment(const tg_hbv_config *c, int checkpoint)
 {
@@ -87,28 +75,26 @@ size_t tg_hbv_hist_size_ckpt(const tg_hbv_config *c, int checkpoint)
 void hbv_fw_segment(tg_real *seg, tg_real *fscr, int ls, int t0, int len, int b0, int nbb, const tg_real *forcing,
                     const tg_real *par_static, const tg_real *par_dyn, const tg_hbv_config *c, int use512)
 {
-    const int W = c->warmup, n = nbb * c->M, nd = tg_hbv_ndynamic(c);
-    const size_t L = (size_t)c->B * (size_t)c->M, l0 = (size_t)b0 * (size_t)c->M, step = TG_HBV_NSTATE * (size_t)ls;
+    const int W = c->warmup, nd = tg_hbv_ndynamic(c);
+    const hbv_block k = hbv_block_of(c, ls, b0, nbb);
+    const int n = k.n;
+    const size_t step = TG_HBV_NSTATE * (size_t)ls;
     int row[TG_HBV_NPARAM];
     hbv_dyn_rows(c, row);
     (void)use512;
     fw_scratch w = {fscr, fscr + TG_HBV_NSTATE * ls, fscr + (TG_HBV_NSTATE + TG_HBV_NPARAM) * ls,
                     fscr + (TG_HBV_NSTATE + TG_HBV_NPARAM + TG_HBV_NFORCING) * ls};
     memcpy(w.st, seg, sizeof(tg_real) * step);
-    for (int p = 0; p < TG_HBV_NPARAM; p++)
-        memcpy(w.par + p * ls, par_static + p * L + l0, (size_t)n * sizeof(tg_real));
+    hbv_block_load_rows(w.par, par_static, TG_HBV_NPARAM, &k);
     for (int j = 0; j < len; j++) {
         const int t = t0 + j;
         if (t >= W)
-            for (int p = 0; p < TG_HBV_NPARAM; p++)
-                if (row[p] >= 0)
-                    memcpy(w.par + p * ls, par_dyn + ((size_t)(t - W) * (size_t)nd + (size_t)row[p]) * L + l0,
-                           (size_t)n * sizeof(tg_real));
+            hbv_block_load_dyn_params(w.par, par_dyn, (size_t)(t - W), row, nd, &k);
         if (j)
             memcpy(seg + (size_t)j * step, w.st, sizeof(tg_real) * step);
         if (j == len - 1)
             break;   /* the stores after the segment's last step are not needed */
-        fw_broadcast_forcing(w.frc, ls, forcing, t, b0, nbb, c);
+        hbv_block_broadcast_forcing(w.frc, forcing, t, &k);
 #ifdef HBV_HAVE_512
         if (use512) fw_step_dispatch_512(n, ls, &w, c, 0);
         else
@@ -131,12 +117,11 @@ int tg_hbv_forward_ckpt(tg_real *out_basin, tg_real *out_lane, tg_real *state_fi
                         const tg_real *state_init, const tg_hbv_config *c, int checkpoint)
 {
     const size_t every = (size_t)tg_hbv_ckpt_segment(c, checkpoint);
-    const int T = c->T, W = c->warmup, B = c->B, M = c->M;
-    const size_t L = (size_t)B * (size_t)M;
+    const int T = c->T, W = c->warmup;
     int row[TG_HBV_NPARAM];
     hbv_dyn_rows(c, row);
     const int nd = tg_hbv_ndynamic(c);
-    const uint32_t omask = c->basin_outputs ? c->basin_outputs : (1u << TG_HBV_NOUT) - 1u;
+    const uint32_t omask = hbv_basin_output_mask(c);
     const int all_out = out_lane || (out_basin && (omask & ~(1u << TG_HBV_Q)));
     const int nthreads = omp_get_max_threads();
     const int use512 = hbv_use_avx512();
@@ -152,31 +137,18 @@ int tg_hbv_forward_ckpt(tg_real *out_basin, tg_real *out_lane, tg_real *state_fi
         tg_real *base = scratch + (size_t)omp_get_thread_num() * per_thread;
         fw_scratch w = {base, base + TG_HBV_NSTATE * ls, base + (TG_HBV_NSTATE + TG_HBV_NPARAM) * ls,
                         base + (TG_HBV_NSTATE + TG_HBV_NPARAM + TG_HBV_NFORCING) * ls};
-        const int b0 = blk * bk.nb;
-        const int nbb = b0 + bk.nb <= B ? bk.nb : B - b0;
-        const int n = nbb * M;
-        const size_t l0 = (size_t)b0 * (size_t)M;
+        const hbv_block k = hbv_block_nth(c, bk, blk);
+        const int n = k.n;
 
-        for (int k = 0; k < TG_HBV_NSTATE; k++)
-            for (int i = 0; i < n; i++)
-                w.st[k * ls + i] = state_init ? state_init[k * L + l0 + i] : TG_R(TG_HBV_INIT_STORE);
-        for (int p = 0; p < TG_HBV_NPARAM; p++)
-            memcpy(w.par + p * ls, par_static + p * L + l0, (size_t)n * sizeof(tg_real));
+        hbv_block_start_forward(w.st, w.par, state_init, par_static, &k);
 
         for (int t = 0; t < T; t++) {
-            if (t >= W)
-                for (int p = 0; p < TG_HBV_NPARAM; p++)
-                    if (row[p] >= 0)
-                        memcpy(w.par + p * ls, par_dyn + ((size_t)(t - W) * (size_t)nd + (size_t)row[p]) * L + l0,
-                               (size_t)n * sizeof(tg_real));
-            fw_broadcast_forcing(w.frc, ls, forcing, t, b0, nbb, c);
-            if (hist && (c->warmup_grad || t >= W) && (!every || (size_t)(c->warmup_grad ? t : t - W) % every == 0)) {
-                size_t slot = (size_t)(c->warmup_grad ? t : t - W);
+            hbv_block_step_inputs(w.par, w.frc, par_dyn, forcing, t, W, row, nd, &k);
+            if (hist && (c->warmup_grad || t >= W) && (!every || hbv_hist_slot(c, t) % every == 0)) {
+                size_t slot = hbv_hist_slot(c, t);
                 if (every)
                     slot /= every;   /* checkpointed: the stores at the start of every segment */
-                for (int k = 0; k < TG_HBV_NSTATE; k++)
-                    memcpy(hist + (slot * TG_HBV_NSTATE + (size_t)k) * L + l0, w.st + k * ls,
-                           (size_t)n * sizeof(tg_real));
+                hbv_block_save_hist(hist, slot, w.st, &k);
             }
 #ifdef HBV_HAVE_512
             if (use512) fw_step_dispatch_512(n, ls, &w, c, t >= W && all_out);   /* warm-up: no outputs */
@@ -184,25 +156,10 @@ int tg_hbv_forward_ckpt(tg_real *out_basin, tg_real *out_lane, tg_real *state_fi
 #endif
                 fw_step_dispatch(n, ls, &w, c, t >= W && all_out);
             if (t < W) continue;
-            size_t tt = (size_t)(t - W);
-            if (out_lane)
-                for (int k = 0; k < TG_HBV_NOUT; k++)
-                    memcpy(out_lane + (tt * TG_HBV_NOUT + (size_t)k) * L + l0, w.out + k * ls,
-                           (size_t)n * sizeof(tg_real));
-            if (out_basin)
-                for (int k = 0; k < TG_HBV_NOUT; k++) {
-                    if (!((omask >> k) & 1u)) continue;
-                    for (int bb = 0; bb < nbb; bb++) {
-                        const tg_real *o = w.out + k * ls + bb * M;
-                        tg_real sum = TG_R(0.0);
-                        for (int m = 0; m < M; m++) sum += o[m];   /* fixed order: deterministic */
-                        out_basin[(tt * TG_HBV_NOUT + (size_t)k) * (size_t)B + (size_t)(b0 + bb)] = sum / (tg_real)M;
-                    }
-                }
+            hbv_block_write_outputs(out_lane, out_basin, (size_t)(t - W), w.out, omask, &k);
         }
         if (state_final)
-            for (int k = 0; k < TG_HBV_NSTATE; k++)
-                memcpy(state_final + k * L + l0, w.st + k * ls, (size_t)n * sizeof(tg_real));
+            hbv_block_save_rows(state_final, w.st, TG_HBV_NSTATE, &k);
     }
     tg_free(scratch, (size_t)nthreads * per_thread * sizeof(tg_real));
     return TG_OK;

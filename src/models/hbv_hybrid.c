@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/hbv_block.h"
 #include "models/hbv_hybrid_internal.h"
-#include "models/hbv_step.h"
 
 #define R0 TG_R(0.0)
 #define R1 TG_R(1.0)
@@ -124,28 +124,16 @@ static hbv_blocking hy_blocking(const tg_hbv_config *c)
     return k;
 }
 
-static void broadcast_forcing(tg_real *frc, int ls, const tg_real *forcing, int t, int b0, int nbb,
-                              const tg_hbv_config *c)
-{
-    for (int k = 0; k < TG_HBV_NFORCING; k++)
-        for (int bb = 0; bb < nbb; bb++) {
-            tg_real x = forcing[((size_t)t * (size_t)c->B + (size_t)(b0 + bb)) * TG_HBV_NFORCING + (size_t)k];
-            tg_real *dst = frc + (size_t)k * (size_t)ls + (size_t)bb * (size_t)c->M;
-            for (int m = 0; m < c->M; m++) dst[m] = x;
-        }
-}
-
 int tg_hbv_hybrid_forward(tg_real *out_basin, tg_real *out_lane, tg_real *state_final, tg_real *hist,
                           const tg_real *forcing, const tg_real *par_static, const tg_real *par_dyn,
                           const tg_real *state_init, const tg_real *wts, const tg_hybrid_mlp *net,
                           const tg_hbv_config *c)
 {
-    const int T = c->T, W = c->warmup, B = c->B, M = c->M;
-    const size_t L = (size_t)B * (size_t)M;
+    const int T = c->T, W = c->warmup;
     int row[TG_HBV_NPARAM];
     hbv_dyn_rows(c, row);
     const int nd = tg_hbv_ndynamic(c);
-    const uint32_t omask = c->basin_outputs ? c->basin_outputs : (1u << TG_HBV_NOUT) - 1u;
+    const uint32_t omask = hbv_basin_output_mask(c);
     const int nthreads = omp_get_max_threads();
     const hbv_blocking bk = hy_blocking(c);
     const size_t per_thread = scratch_rows(net) * (size_t)bk.ls;
@@ -159,28 +147,13 @@ int tg_hbv_hybrid_forward(tg_real *out_basin, tg_real *out_lane, tg_real *state_
     for (int blk = 0; blk < bk.nblocks; blk++) {
         const int ls = bk.ls;
         hy_scratch w = scratch_carve(scratch + (size_t)omp_get_thread_num() * per_thread, ls, net);
-        const int b0 = blk * bk.nb;
-        const int nbb = b0 + bk.nb <= B ? bk.nb : B - b0;
-        const int n = nbb * M;
-        const size_t l0 = (size_t)b0 * (size_t)M;
-        for (int k = 0; k < TG_HBV_NSTATE; k++)
-            for (int i = 0; i < n; i++)
-                w.st[k * ls + i] = state_init ? state_init[k * L + l0 + i] : TG_R(TG_HBV_INIT_STORE);
-        for (int p = 0; p < TG_HBV_NPARAM; p++)
-            memcpy(w.par + p * ls, par_static + p * L + l0, (size_t)n * sizeof(tg_real));
+        const hbv_block k = hbv_block_nth(c, bk, blk);
+        const int n = k.n;
+        hbv_block_start_forward(w.st, w.par, state_init, par_static, &k);
         for (int t = 0; t < T; t++) {
-            if (t >= W)
-                for (int p = 0; p < TG_HBV_NPARAM; p++)
-                    if (row[p] >= 0)
-                        memcpy(w.par + p * ls, par_dyn + ((size_t)(t - W) * (size_t)nd + (size_t)row[p]) * L + l0,
-                               (size_t)n * sizeof(tg_real));
-            broadcast_forcing(w.frc, ls, forcing, t, b0, nbb, c);
-            if (hist && (c->warmup_grad || t >= W)) {
-                size_t slot = (size_t)(c->warmup_grad ? t : t - W);
-                for (int k = 0; k < TG_HBV_NSTATE; k++)
-                    memcpy(hist + (slot * TG_HBV_NSTATE + (size_t)k) * L + l0, w.st + k * ls,
-                           (size_t)n * sizeof(tg_real));
-            }
+            hbv_block_step_inputs(w.par, w.frc, par_dyn, forcing, t, W, row, nd, &k);
+            if (hist && (c->warmup_grad || t >= W))
+                hbv_block_save_hist(hist, hbv_hist_slot(c, t), w.st, &k);
             if (smT) {
                 if (smS) step_a(n, ls, &w, net, wT, wS, 1, 1);
                 else step_a(n, ls, &w, net, wT, wS, 1, 0);
@@ -191,25 +164,10 @@ int tg_hbv_hybrid_forward(tg_real *out_basin, tg_real *out_lane, tg_real *state_
             tg_hyb_mlp_forward(net, wts, n, ls, w.x0, w.x1, w.h1, w.h2, w.g);
             step_c(n, ls, &w);
             if (t < W) continue;
-            size_t tt = (size_t)(t - W);
-            if (out_lane)
-                for (int k = 0; k < TG_HBV_NOUT; k++)
-                    memcpy(out_lane + (tt * TG_HBV_NOUT + (size_t)k) * L + l0, w.out + k * ls,
-                           (size_t)n * sizeof(tg_real));
-            if (out_basin)
-                for (int k = 0; k < TG_HBV_NOUT; k++) {
-                    if (!((omask >> k) & 1u)) continue;
-                    for (int bb = 0; bb < nbb; bb++) {
-                        const tg_real *o = w.out + k * ls + bb * M;
-                        tg_real sum = R0;
-                        for (int m = 0; m < M; m++) sum += o[m];
-                        out_basin[(tt * TG_HBV_NOUT + (size_t)k) * (size_t)B + (size_t)(b0 + bb)] = sum / (tg_real)M;
-                    }
-                }
+            hbv_block_write_outputs(out_lane, out_basin, (size_t)(t - W), w.out, omask, &k);
         }
         if (state_final)
-            for (int k = 0; k < TG_HBV_NSTATE; k++)
-                memcpy(state_final + k * L + l0, w.st + k * ls, (size_t)n * sizeof(tg_real));
+            hbv_block_save_rows(state_final, w.st, TG_HBV_NSTATE, &k);
     }
     tg_free(scratch, (size_t)nthreads * per_thread * sizeof(tg_real));
     return TG_OK;
@@ -278,13 +236,12 @@ int tg_hbv_hybrid_backward(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g
                            const tg_real *par_static, const tg_real *par_dyn, const tg_real *wts,
                            const tg_hybrid_mlp *net, const tg_hbv_config *c)
 {
-    const int T = c->T, W = c->warmup, B = c->B, M = c->M;
-    const size_t L = (size_t)B * (size_t)M;
+    const int T = c->T, W = c->warmup;
     const int t_stop = c->warmup_grad ? 0 : W;
     int row[TG_HBV_NPARAM];
     hbv_dyn_rows(c, row);
     const int nd = tg_hbv_ndynamic(c);
-    const uint32_t omask = c->basin_outputs ? c->basin_outputs : (1u << TG_HBV_NOUT) - 1u;
+    const uint32_t omask = hbv_basin_output_mask(c);
     const int nthreads = omp_get_max_threads();
     const hbv_blocking bk = hy_blocking(c);
     const size_t per_thread = scratch_rows(net) * (size_t)bk.ls;
@@ -305,30 +262,16 @@ int tg_hbv_hybrid_backward(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g
         const int ls = bk.ls;
         hy_scratch w = scratch_carve(scratch + (size_t)omp_get_thread_num() * per_thread, ls, net);
         w.gw = gwb + (size_t)blk * nw;
-        const int b0 = blk * bk.nb;
-        const int nbb = b0 + bk.nb <= B ? bk.nb : B - b0;
-        const int n = nbb * M;
-        const size_t l0 = (size_t)b0 * (size_t)M;
-        for (int k = 0; k < TG_HBV_NSTATE; k++)
-            for (int i = 0; i < n; i++)
-                w.ast[k * ls + i] = g_state_final ? g_state_final[k * L + l0 + i] : R0;
-        memset(w.gacc, 0, sizeof(tg_real) * TG_HBV_NPARAM * (size_t)ls);
-        for (int p = 0; p < TG_HBV_NPARAM; p++)
-            memcpy(w.par + p * ls, par_static + p * L + l0, (size_t)n * sizeof(tg_real));
+        const hbv_block k = hbv_block_nth(c, bk, blk);
+        const int n = k.n;
+        hbv_block_start_backward(w.ast, w.gacc, w.par, g_state_final, par_static, &k);
 
         for (int t = T - 1; t >= t_stop; t--) {
             const int dyn_step = t >= W;
-            for (int p = 0; p < TG_HBV_NPARAM; p++) {
-                if (row[p] < 0) continue;
-                const tg_real *src = dyn_step ? par_dyn + ((size_t)(t - W) * (size_t)nd + (size_t)row[p]) * L + l0
-                                              : par_static + p * L + l0;
-                if (dyn_step || t == W - 1) memcpy(w.par + p * ls, src, (size_t)n * sizeof(tg_real));
-            }
-            broadcast_forcing(w.frc, ls, forcing, t, b0, nbb, c);
-            size_t slot = (size_t)(c->warmup_grad ? t : t - W);
+            hbv_block_step_inputs_reverse(w.par, w.frc, par_static, par_dyn, forcing, t, W, row, nd, &k);
+            const size_t slot = hbv_hist_slot(c, t);
             /* step_a advances the stores in w.st: give it a copy of the saved ones */
-            for (int k = 0; k < TG_HBV_NSTATE; k++)
-                memcpy(w.st + k * ls, hist + (slot * TG_HBV_NSTATE + (size_t)k) * L + l0, (size_t)n * sizeof(tg_real));
+            hbv_block_load_hist(w.st, hist, slot, &k);
             if (smT) {
                 if (smS) step_a(n, ls, &w, net, wT, wS, 1, 1);
                 else step_a(n, ls, &w, net, wT, wS, 1, 0);
@@ -337,32 +280,15 @@ int tg_hbv_hybrid_backward(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g
                 else step_a(n, ls, &w, net, wT, wS, 0, 0);
             }
             tg_hyb_mlp_forward(net, wts, n, ls, w.x0, w.x1, w.h1, w.h2, w.g);
-            for (int k = 0; k < TG_HBV_NSTATE; k++)
-                memcpy(w.st + k * ls, hist + (slot * TG_HBV_NSTATE + (size_t)k) * L + l0, (size_t)n * sizeof(tg_real));
+            hbv_block_load_hist(w.st, hist, slot, &k);
             /* output seeds */
             memset(w.gout, 0, sizeof(tg_real) * TG_HBV_NOUT * (size_t)ls);
-            if (dyn_step && g_out_lane) {
-                size_t tt = (size_t)(t - W);
-                for (int k = 0; k < TG_HBV_NOUT; k++)
-                    memcpy(w.gout + k * ls, g_out_lane + (tt * TG_HBV_NOUT + (size_t)k) * L + l0,
-                           (size_t)n * sizeof(tg_real));
-            }
-            if (dyn_step && g_out_basin) {
-                size_t tt = (size_t)(t - W);
-                for (int k = 0; k < TG_HBV_NOUT; k++) {
-                    if (!((omask >> k) & 1u)) continue;
-                    for (int bb = 0; bb < nbb; bb++) {
-                        tg_real gb = g_out_basin[(tt * TG_HBV_NOUT + (size_t)k) * (size_t)B + (size_t)(b0 + bb)] / (tg_real)M;
-                        tg_real *dst = w.gout + k * ls + bb * M;
-                        for (int m = 0; m < M; m++) dst[m] += gb;
-                    }
-                }
-            }
+            if (dyn_step && g_out_lane)
+                hbv_block_load_rows(w.gout, g_out_lane + (size_t)(t - W) * TG_HBV_NOUT * k.L, TG_HBV_NOUT, &k);
+            if (dyn_step && g_out_basin)
+                hbv_block_add_basin_mean_seeds(w.gout, g_out_basin, (size_t)(t - W), omask, &k);
             tg_real *gdst[TG_HBV_NPARAM];
-            for (int p = 0; p < TG_HBV_NPARAM; p++)
-                gdst[p] = !(row[p] >= 0 && dyn_step) ? w.gacc + p * ls
-                          : g_par_dyn ? g_par_dyn + ((size_t)(t - W) * (size_t)nd + (size_t)row[p]) * L + l0
-                                      : w.gjunk;
+            hbv_block_param_grad_rows(gdst, w.gacc, w.gjunk, g_par_dyn, t, W, row, nd, &k);
             bw_et(n, ls, &w);
             tg_hyb_mlp_backward(net, wts, n, ls, w.x0, w.x1, w.h1, w.h2, w.g, w.ag, w.gw, w.ax0, w.ax1, w.work);
             if (smT) {
@@ -373,20 +299,9 @@ int tg_hbv_hybrid_backward(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g
                 else bw_step(n, ls, &w, gdst, tsc, wT, wS, 0, 0);
             }
             if (g_forcing)
-                for (int k = 0; k < TG_HBV_NFORCING; k++)
-                    for (int bb = 0; bb < nbb; bb++) {
-                        const tg_real *gf = w.gfrc + k * ls + bb * M;
-                        tg_real sum = R0;
-                        for (int m = 0; m < M; m++) sum += gf[m];
-                        g_forcing[((size_t)t * (size_t)B + (size_t)(b0 + bb)) * TG_HBV_NFORCING + (size_t)k] += sum;
-                    }
+                hbv_block_gather_forcing_grad(g_forcing, w.gfrc, t, &k);
         }
-        if (g_par_static)
-            for (int p = 0; p < TG_HBV_NPARAM; p++)
-                for (int i = 0; i < n; i++) g_par_static[p * L + l0 + i] += w.gacc[p * ls + i];
-        if (g_state_init && (c->warmup_grad || W == 0))
-            for (int k = 0; k < TG_HBV_NSTATE; k++)
-                for (int i = 0; i < n; i++) g_state_init[k * L + l0 + i] += w.ast[k * ls + i];
+        hbv_block_finish_backward(g_par_static, c->warmup_grad || W == 0 ? g_state_init : NULL, w.gacc, w.ast, &k);
     }
     /* weight gradients: blocks summed in block order (independent of the thread count) */
     if (g_w)
