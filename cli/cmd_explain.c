@@ -197,10 +197,7 @@ int tg_cmd_explain(int argc, char **argv)
     if (!run) return usage(stderr);
 
     char path[4400], dir[4096], tmp[4500];
-    snprintf(path, sizeof path, "%s/config.yaml", run);
-    int n_schema;
-    const tg_cfg_key *schema = tg_train_schema_all(&n_schema);
-    tg_cfg *cfg = tg_cfg_load(path, schema, n_schema);
+    tg_cfg *cfg = tg_train_load_run_config(run, path, sizeof path);
     if (!cfg) {
         fprintf(stderr, "terragrad explain: %s\n", tg_error_message());
         return 1;

@@ -253,10 +253,7 @@ static int table_col(const param_table *t, const char *name)
 static int run_attributes(const char *run, tg_attributes *a, char (*use)[TG_NAME_MAX], int *n_use, int max_use)
 {
     char path[4400];
-    snprintf(path, sizeof path, "%s/config.yaml", run);
-    int n_schema;
-    const tg_cfg_key *schema = tg_train_schema_all(&n_schema);
-    tg_cfg *cfg = tg_cfg_load(path, schema, n_schema);
+    tg_cfg *cfg = tg_train_load_run_config(run, path, sizeof path);
     if (!cfg)
         return tg_error_code();
     const char *ap = tg_cfg_str(cfg, "data.attributes");

@@ -55,6 +55,9 @@ cp "$WORK/run/test.log" "$WORK/test.log.before"
 "$BIN" test "$WORK/run" --period train > "$WORK/test_train.out" 2>&1 || { cat "$WORK/test_train.out"; exit 1; }
 cmp -s "$WORK/run/test.log" "$WORK/test.log.before" || { echo "test --period train changed test.log"; exit 1; }
 [ -s "$WORK/run/eval_train.log" ] && [ -s "$WORK/run/metrics_train.csv" ] || { echo "no eval_train.log / metrics_train.csv"; exit 1; }
+# a period the config does not define: an error naming the file and both keys
+if "$BIN" test "$WORK/run" --period valid > "$WORK/test_valid.out" 2>&1; then echo "undefined valid period accepted"; exit 1; fi
+grep -q "config.yaml: no valid valid period (periods.valid_start, periods.valid_end)" "$WORK/test_valid.out" || { cat "$WORK/test_valid.out"; exit 1; }
 if command -v gnuplot > /dev/null; then
   "$BIN" plot "$WORK/run" > /dev/null
   for f in loss.png nse_cdf.png hydrograph_01022500.png; do [ -s "$WORK/run/plots/$f" ] || { echo "missing plot $f"; exit 1; }; done

@@ -1,6 +1,5 @@
 /* evaluate.c — `terragrad test RUN_DIR`: run the trained model over a whole period per
  * basin (with a spin-up before it), score it, and write metrics and predictions. */
-#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,24 +109,17 @@ static int write_metrics(const char *path, const tg_dataset *d, const tg_metrics
 int tg_evaluate(const char *run_dir, const char *period)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/config.yaml", run_dir);
-    int n_schema;
-    const tg_cfg_key *schema = tg_train_schema_all(&n_schema);
-    tg_cfg *cfg = tg_cfg_load(path, schema, n_schema);
+    tg_cfg *cfg = tg_train_load_run_config(run_dir, path, sizeof path);
     if (!cfg)
         return tg_error_code();
-    char ks[64], ke[64];
-    snprintf(ks, sizeof ks, "periods.%s_start", period);
-    snprintf(ke, sizeof ke, "periods.%s_end", period);
-    int first = tg_cfg_date(cfg, ks), last = tg_cfg_date(cfg, ke);
     tg_runlog rl = {0};
     /* one log per period: scoring the training period must not overwrite the test log
      * (and "train.log" is the training's own log) */
     char logname[64];
     snprintf(logname, sizeof logname, strcmp(period, "test") ? "eval_%s.log" : "test.log", period);
-    int rc = tg_runlog_open(&rl, run_dir, logname);
-    if (!rc && (first == INT_MIN || last == INT_MIN || last < first))
-        rc = tg_error_set(TG_EINVAL, "%s: no valid %s period (%s, %s)", path, period, ks, ke);
+    int first, last, rc = tg_runlog_open(&rl, run_dir, logname);
+    if (!rc)
+        rc = tg_train_period(cfg, path, period, &first, &last);
     if (rc) {
         tg_cfg_free(&cfg);
         tg_runlog_close(&rl);

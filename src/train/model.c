@@ -1,6 +1,7 @@
 /* model.c — the trainable models of `terragrad train`: normalised forcing + attributes ->
  * LSTM -> linear head, then either streamflow (lstm) or a registered process model
  * (model_dhbv.c and the other model_*.c kinds). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,26 @@ const tg_cfg_key *tg_train_schema_all(int *n)
     }
     *n = n_all;
     return all;
+}
+
+tg_cfg *tg_train_load_run_config(const char *run_dir, char *path, size_t path_size)
+{
+    snprintf(path, path_size, "%s/config.yaml", run_dir);
+    int n_schema;
+    const tg_cfg_key *schema = tg_train_schema_all(&n_schema);
+    return tg_cfg_load(path, schema, n_schema);
+}
+
+int tg_train_period(const tg_cfg *cfg, const char *path, const char *period, int *first, int *last)
+{
+    char ks[64], ke[64];
+    snprintf(ks, sizeof ks, "periods.%s_start", period);
+    snprintf(ke, sizeof ke, "periods.%s_end", period);
+    *first = tg_cfg_date(cfg, ks);
+    *last = tg_cfg_date(cfg, ke);
+    if (*first == INT_MIN || *last == INT_MIN || *last < *first)
+        return tg_error_set(TG_EINVAL, "%s: no valid %s period (%s, %s)", path, period, ks, ke);
+    return 0;
 }
 
 int tg_model_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_params *ps)

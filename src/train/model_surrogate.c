@@ -23,7 +23,6 @@
  * tg__surrogate_train_eval (CLI: `terragrad surrogate eval RUN_DIR`) writes the learned
  * parameters per basin and, with `surrogate.blackbox`, runs them through the REAL model. */
 #define _POSIX_C_SOURCE 200809L
-#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -239,11 +238,8 @@ const tg_model_kind tg_model_kind_surrogate = {
 /* ====================================================================== evaluation */
 int tg__surrogate_train_eval(const char *run_dir, const char *period)
 {
-    char path[4400], tmp[4500], ks[64], ke[64];
-    snprintf(path, sizeof path, "%s/config.yaml", run_dir);
-    int n_schema;
-    const tg_cfg_key *schema = tg_train_schema_all(&n_schema);
-    tg_cfg *cfg = tg_cfg_load(path, schema, n_schema);
+    char path[4400], tmp[4500];
+    tg_cfg *cfg = tg_train_load_run_config(run_dir, path, sizeof path);
     if (!cfg)
         return tg_error_code() ? tg_error_code() : TG_EINVAL;
     if (strcmp(tg_cfg_str(cfg, "model.type"), "surrogate")) {
@@ -251,13 +247,10 @@ int tg__surrogate_train_eval(const char *run_dir, const char *period)
         tg_cfg_free(&cfg);
         return rc;
     }
-    snprintf(ks, sizeof ks, "periods.%s_start", period);
-    snprintf(ke, sizeof ke, "periods.%s_end", period);
-    const int first = tg_cfg_date(cfg, ks), last = tg_cfg_date(cfg, ke);
     tg_runlog rl = {0};
-    int rc = tg_runlog_open(&rl, run_dir, "surrogate_eval.log");
-    if (!rc && (first == INT_MIN || last == INT_MIN || last < first))
-        rc = tg_error_set(TG_EINVAL, "%s: no valid %s period (%s, %s)", path, period, ks, ke);
+    int first, last, rc = tg_runlog_open(&rl, run_dir, "surrogate_eval.log");
+    if (!rc)
+        rc = tg_train_period(cfg, path, period, &first, &last);
     if (rc) {
         tg_cfg_free(&cfg);
         tg_runlog_close(&rl);

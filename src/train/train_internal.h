@@ -12,6 +12,12 @@ extern const int tg_train_schema_len;
 /* The full schema: the base keys above plus the keys of every registered model kind and
  * loss extension (see tg_model_kind, tg_loss_extension). Built once, never freed. */
 const tg_cfg_key *tg_train_schema_all(int *n);
+/* <run_dir>/config.yaml loaded with the full schema; path (path_size bytes) receives the
+ * file name for messages. NULL with the error set. */
+tg_cfg *tg_train_load_run_config(const char *run_dir, char *path, size_t path_size);
+/* The days of periods.<period>_start/_end (test, valid, train): TG_EINVAL naming the
+ * config file and both keys when either is missing or they are out of order. */
+int tg_train_period(const tg_cfg *cfg, const char *path, const char *period, int *first, int *last);
 
 /* ---------------------------------------------------------------- run directory + log */
 typedef struct tg_runlog {
