@@ -110,6 +110,23 @@ static void step_c(int n, int ls, hy_scratch *w)
     }
 }
 
+/* Step parts A and B: the HBV step (specialised for smooth or hard thresholds, as the
+ * step template wants compile-time flags) and g = MLP(SM2/FC, T). Forward runs it once per
+ * step; backward reruns it from the saved stores to get the network's activations. */
+static void step_ab(int n, int ls, hy_scratch *w, const tg_hybrid_mlp *net, const tg_real *wts, tg_real wT,
+                    tg_real wS)
+{
+    const int smT = wT > R0, smS = wS > R0;
+    if (smT) {
+        if (smS) step_a(n, ls, w, net, wT, wS, 1, 1);
+        else step_a(n, ls, w, net, wT, wS, 1, 0);
+    } else {
+        if (smS) step_a(n, ls, w, net, wT, wS, 0, 1);
+        else step_a(n, ls, w, net, wT, wS, 0, 0);
+    }
+    tg_hyb_mlp_forward(net, wts, n, ls, w->x0, w->x1, w->h1, w->h2, w->g);
+}
+
 /* Blocks of whole basins with ~128 lanes each, fixed by the problem size alone (not by
  * the thread count as in hbv_step.h): the weight gradients are summed per block, so the
  * blocking must not change with OMP_NUM_THREADS for results to stay bit-identical. */
@@ -141,7 +158,6 @@ int tg_hbv_hybrid_forward(tg_real *out_basin, tg_real *out_lane, tg_real *state_
     if (!scratch)
         return tg_error_set(TG_ENOMEM, "hybrid hbv forward: no memory for %d x %zu scratch values", nthreads, per_thread);
     const tg_real wT = c->smooth_temp, wS = c->smooth_store;
-    const int smT = wT > R0, smS = wS > R0;
 
 #pragma omp parallel for schedule(dynamic, 1) if (hbv_parallel_worth(c, bk))
     for (int blk = 0; blk < bk.nblocks; blk++) {
@@ -154,14 +170,7 @@ int tg_hbv_hybrid_forward(tg_real *out_basin, tg_real *out_lane, tg_real *state_
             hbv_block_step_inputs(w.par, w.frc, par_dyn, forcing, t, W, row, nd, &k);
             if (hist && (c->warmup_grad || t >= W))
                 hbv_block_save_hist(hist, hbv_hist_slot(c, t), w.st, &k);
-            if (smT) {
-                if (smS) step_a(n, ls, &w, net, wT, wS, 1, 1);
-                else step_a(n, ls, &w, net, wT, wS, 1, 0);
-            } else {
-                if (smS) step_a(n, ls, &w, net, wT, wS, 0, 1);
-                else step_a(n, ls, &w, net, wT, wS, 0, 0);
-            }
-            tg_hyb_mlp_forward(net, wts, n, ls, w.x0, w.x1, w.h1, w.h2, w.g);
+            step_ab(n, ls, &w, net, wts, wT, wS);
             step_c(n, ls, &w);
             if (t < W) continue;
             hbv_block_write_outputs(out_lane, out_basin, (size_t)(t - W), w.out, omask, &k);
@@ -272,14 +281,7 @@ int tg_hbv_hybrid_backward(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g
             const size_t slot = hbv_hist_slot(c, t);
             /* step_a advances the stores in w.st: give it a copy of the saved ones */
             hbv_block_load_hist(w.st, hist, slot, &k);
-            if (smT) {
-                if (smS) step_a(n, ls, &w, net, wT, wS, 1, 1);
-                else step_a(n, ls, &w, net, wT, wS, 1, 0);
-            } else {
-                if (smS) step_a(n, ls, &w, net, wT, wS, 0, 1);
-                else step_a(n, ls, &w, net, wT, wS, 0, 0);
-            }
-            tg_hyb_mlp_forward(net, wts, n, ls, w.x0, w.x1, w.h1, w.h2, w.g);
+            step_ab(n, ls, &w, net, wts, wT, wS);
             hbv_block_load_hist(w.st, hist, slot, &k);
             /* output seeds */
             memset(w.gout, 0, sizeof(tg_real) * TG_HBV_NOUT * (size_t)ls);
