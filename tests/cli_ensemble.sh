@@ -55,7 +55,8 @@ check "ensemble: missing basin file -> non-zero exit naming it" $?
 # A: .5 .2 .9 .3 (median .4); B: .4 .3 .8 .3 (median .35); differences .1 -.1 .1 0
 # (median .05); 2 wins, 1 loss, 1 tie -> sign test z = (2 - 1.5) / sqrt(3 / 4) = 0.577.
 printf 'basin,NSE\nb1,0.5\nb2,0.2\nb3,NA\nb4,0.9\nb5,0.1\nb7,0.3\n' > "$W/a.csv"
-printf 'gauge_id,calibrate_nse,test_nse\nb1,0,0.4\nb2,0,0.3\nb3,0,0.1\nb4,0,0.8\nb6,0,0\nb7,0,0.3\n' > "$W/b.csv"
+# B has CR LF line ends (as the benchmark file does), and its column is the last one.
+printf 'gauge_id,calibrate_nse,test_nse\r\nb1,0,0.4\r\nb2,0,0.3\r\nb3,0,0.1\r\nb4,0,0.8\r\nb6,0,0\r\nb7,0,0.3\r\n' > "$W/b.csv"
 out=$(bash "$SCRIPTS/paired_compare.sh" "$W/a.csv" NSE "$W/b.csv" test_nse)
 check "paired_compare: exit status 0" $?
 echo "$out"
