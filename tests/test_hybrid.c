@@ -406,6 +406,19 @@ static void test_tape(void)
     for (size_t k = 0; k < TG_HBV_NPARAM * L; k++)
         e = fmax(e, fabs((double)gps[k] - (double)pst->grad[k]) / (1 + fabs((double)gps[k])));
     CHECK(e < 1e-5, "tape op vs raw backward: %g", e);
+    /* wrong shapes: an error naming the input, and no output */
+    tg_tensor *bad_dyn = tg_leaf(ctx, TG_SHAPE((int)TW + 1, S.nd, S.c.B, S.c.M), NULL);
+    ob = NULL;
+    rc = tg_hbv_hybrid_op(ctx, &S.c, &S.net, f, pst, bad_dyn, NULL, tg_param(ctx, ps, id), &ob, NULL, NULL);
+    CHECK(rc == TG_ESHAPE && !ob && strstr(tg_error_message(), "dynamic parameters"), "bad dynamic shape: %d %s", rc,
+          tg_error_message());
+    tg_tensor *bad_w = tg_leaf(ctx, TG_SHAPE((int)S.nw + 1), NULL);
+    rc = tg_hbv_hybrid_op(ctx, &S.c, &S.net, f, pst, pdy, NULL, bad_w, &ob, NULL, NULL);
+    CHECK(rc == TG_ESHAPE && !ob && strstr(tg_error_message(), "weights"), "bad weights: %d %s", rc,
+          tg_error_message());
+    rc = tg_hbv_hybrid_op(ctx, &S.c, &S.net, f, pst, pdy, NULL, tg_param(ctx, ps, id), NULL, NULL, NULL);
+    CHECK(rc == TG_EINVAL && strstr(tg_error_message(), "no output"), "no output requested: %d %s", rc,
+          tg_error_message());
     free(seed); free(gw); free(gps); free(hist);
     tg_ctx_free(&ctx);
     tg_params_free(&ps);

@@ -5,60 +5,47 @@
 #include <string.h>
 
 #include "models/hbv_hybrid_internal.h"
+#include "models/hbv_op_io.h"
 
 typedef struct hy_op_data {
     tg_hbv_config c;
     tg_hybrid_mlp net;
-    int i_forcing, i_static, i_dyn, i_init, i_w;
-    int o_basin, o_lane, o_final;
+    tg_hbv_slots s;
+    int i_w; /* slot of the network weights */
     tg_real *hist;
 } hy_op_data;
 
 static int hy_op_forward(void *ud, tg_tensor *const *in, int n_in, tg_tensor *const *out, int n_out)
 {
     hy_op_data *d = ud;
+    const tg_hbv_slots *s = &d->s;
     (void)n_in;
     (void)n_out;
-    return tg_hbv_hybrid_forward(d->o_basin >= 0 ? out[d->o_basin]->data : NULL,
-                                 d->o_lane >= 0 ? out[d->o_lane]->data : NULL,
-                                 d->o_final >= 0 ? out[d->o_final]->data : NULL, d->hist, in[d->i_forcing]->data,
-                                 in[d->i_static]->data, d->i_dyn >= 0 ? in[d->i_dyn]->data : NULL,
-                                 d->i_init >= 0 ? in[d->i_init]->data : NULL, in[d->i_w]->data, &d->net, &d->c);
+    return tg_hbv_hybrid_forward(tg_hbv_slot_data(out, s->o_basin), tg_hbv_slot_data(out, s->o_lane),
+                                 tg_hbv_slot_data(out, s->o_final), d->hist, in[s->i_forcing]->data,
+                                 in[s->i_static]->data, tg_hbv_slot_data(in, s->i_dyn),
+                                 tg_hbv_slot_data(in, s->i_init), in[d->i_w]->data, &d->net, &d->c);
 }
 
 static int hy_op_backward(void *ud, tg_tensor *const *in, int n_in, tg_tensor *const *out, int n_out,
                           const tg_real *const *grad_out, tg_real *const *grad_in)
 {
     hy_op_data *d = ud;
+    const tg_hbv_slots *s = &d->s;
     (void)out;
     (void)n_in;
     (void)n_out;
     if (!d->hist)
         return tg_error_set(TG_ESTATE, "hybrid hbv op: no saved stores (forward ran without gradient)");
-    return tg_hbv_hybrid_backward(grad_in[d->i_static], d->i_dyn >= 0 ? grad_in[d->i_dyn] : NULL,
-                                  grad_in[d->i_forcing], d->i_init >= 0 ? grad_in[d->i_init] : NULL,
-                                  grad_in[d->i_w], d->o_basin >= 0 ? grad_out[d->o_basin] : NULL,
-                                  d->o_lane >= 0 ? grad_out[d->o_lane] : NULL,
-                                  d->o_final >= 0 ? grad_out[d->o_final] : NULL, d->hist, in[d->i_forcing]->data,
-                                  in[d->i_static]->data, d->i_dyn >= 0 ? in[d->i_dyn]->data : NULL,
-                                  in[d->i_w]->data, &d->net, &d->c);
+    return tg_hbv_hybrid_backward(grad_in[s->i_static], tg_hbv_slot_grad_in(grad_in, s->i_dyn), grad_in[s->i_forcing],
+                                  tg_hbv_slot_grad_in(grad_in, s->i_init), grad_in[d->i_w],
+                                  tg_hbv_slot_grad(grad_out, s->o_basin), tg_hbv_slot_grad(grad_out, s->o_lane),
+                                  tg_hbv_slot_grad(grad_out, s->o_final), d->hist, in[s->i_forcing]->data,
+                                  in[s->i_static]->data, tg_hbv_slot_data(in, s->i_dyn), in[d->i_w]->data, &d->net,
+                                  &d->c);
 }
 
 static const tg_custom_op hy_op_def = {"hbv_hybrid", hy_op_forward, hy_op_backward};
-
-static int shape_check(const char *what, const tg_tensor *t, int n, const int *want)
-{
-    int ok = t->ndim == n;
-    for (int k = 0; ok && k < n; k++) ok = t->shape[k] == want[k];
-    if (ok) return 0;
-    char got[64] = "", exp[64] = "";
-    size_t g = 0, e = 0;
-    for (int k = 0; k < t->ndim && g < sizeof got - 12; k++)
-        g += (size_t)snprintf(got + g, sizeof got - g, k ? ", %d" : "%d", t->shape[k]);
-    for (int k = 0; k < n && e < sizeof exp - 12; k++)
-        e += (size_t)snprintf(exp + e, sizeof exp - e, k ? ", %d" : "%d", want[k]);
-    return tg_error_set(TG_ESHAPE, "hybrid hbv op: %s has shape (%s), expected (%s)", what, got, exp);
-}
 
 int tg_hbv_hybrid_op(tg_ctx *ctx, const tg_hbv_config *c, const tg_hybrid_mlp *net, tg_tensor *forcing,
                      tg_tensor *par_static, tg_tensor *par_dyn, tg_tensor *state_init, tg_tensor *w,
@@ -72,70 +59,29 @@ int tg_hbv_hybrid_op(tg_ctx *ctx, const tg_hbv_config *c, const tg_hybrid_mlp *n
     int rc = tg_hbv_config_check(c);
     if (!rc) rc = tg_hybrid_mlp_check(net);
     if (rc) return rc;
-    const int nd = tg_hbv_ndynamic(c), TW = c->T - c->warmup;
-    if (!forcing || !par_static || !w || (nd > 0 && !par_dyn))
-        return tg_error_set(TG_EINVAL, "hybrid hbv op: forcing, static parameters, weights%s must be given",
-                            nd > 0 ? " and dynamic parameters" : "");
-    if (!out_basin && !out_lane && !state_final) return tg_error_set(TG_EINVAL, "hybrid hbv op: no output requested");
-    const int sf[3] = {c->T, c->B, TG_HBV_NFORCING}, sp[3] = {TG_HBV_NPARAM, c->B, c->M};
-    const int sd[4] = {TW, nd, c->B, c->M}, ss[3] = {TG_HBV_NSTATE, c->B, c->M};
-    const int sw[1] = {(int)tg_hybrid_mlp_size(net)};
-    if ((rc = shape_check("forcing", forcing, 3, sf)) || (rc = shape_check("static parameters", par_static, 3, sp)) ||
-        (nd > 0 && (rc = shape_check("dynamic parameters", par_dyn, 4, sd))) ||
-        (state_init && (rc = shape_check("initial stores", state_init, 3, ss))))
-        return rc;
-    if ((int)w->n != sw[0])
-        return tg_error_set(TG_ESHAPE, "hybrid hbv op: weights have %zu values, the network needs %d", w->n, sw[0]);
+    if (!w) return tg_error_set(TG_EINVAL, "hybrid hbv op: the network weights must be given");
+    if (w->n != tg_hybrid_mlp_size(net))
+        return tg_error_set(TG_ESHAPE, "hybrid hbv op: weights have %zu values, the network needs %zu", w->n,
+                            tg_hybrid_mlp_size(net));
+    tg_hbv_io io;
+    const tg_hbv_io_dims dm = {c->T, c->T - c->warmup, c->B, c->M, TG_HBV_NFORCING, tg_hbv_ndynamic(c)};
+    rc = tg_hbv_io_setup(&io, "hybrid hbv op", dm, forcing, par_static, par_dyn, state_init, out_basin, out_lane,
+                         state_final);
+    if (rc) return rc;
 
     hy_op_data *d = tg_ctx_alloc(ctx, sizeof *d);
     if (!d) return tg_error_set(TG_ENOMEM, "hybrid hbv op: out of step memory");
     d->c = *c;
     d->net = *net;
-    tg_tensor *in[5];
-    int n_in = 0;
-    d->i_forcing = n_in; in[n_in++] = forcing;
-    d->i_static = n_in; in[n_in++] = par_static;
-    d->i_dyn = nd > 0 ? n_in : -1;
-    if (nd > 0) in[n_in++] = par_dyn;
-    d->i_init = state_init ? n_in : -1;
-    if (state_init) in[n_in++] = state_init;
-    d->i_w = n_in; in[n_in++] = w;
-    int needs_grad = 0;
-    for (int k = 0; k < n_in; k++) needs_grad |= in[k]->requires_grad;
-    needs_grad &= tg_ctx_grad_enabled(ctx);
+    d->s = io.s;
+    d->i_w = tg_hbv_io_add(&io, w);
     d->hist = NULL;
-    if (needs_grad) {
+    if (tg_hbv_io_needs_grad(&io, ctx)) {
         d->hist = tg_ctx_alloc(ctx, tg_hbv_hist_size(c) * sizeof(tg_real));
         if (!d->hist)
             return tg_error_set(TG_ENOMEM, "hybrid hbv op: out of step memory for %zu saved stores", tg_hbv_hist_size(c));
     }
-    int out_ndim[3], out_shape[3][TG_MAX_DIMS], n_out = 0;
-    d->o_basin = d->o_lane = d->o_final = -1;
-    if (out_basin) {
-        d->o_basin = n_out;
-        out_ndim[n_out] = 3;
-        memcpy(out_shape[n_out], (int[4]){TW, TG_HBV_NOUT, c->B, 1}, sizeof out_shape[0]);
-        n_out++;
-    }
-    if (out_lane) {
-        d->o_lane = n_out;
-        out_ndim[n_out] = 4;
-        memcpy(out_shape[n_out], (int[4]){TW, TG_HBV_NOUT, c->B, c->M}, sizeof out_shape[0]);
-        n_out++;
-    }
-    if (state_final) {
-        d->o_final = n_out;
-        out_ndim[n_out] = 3;
-        memcpy(out_shape[n_out], (int[4]){TG_HBV_NSTATE, c->B, c->M, 1}, sizeof out_shape[0]);
-        n_out++;
-    }
-    tg_tensor *outs[3] = {NULL, NULL, NULL};
-    rc = tg_custom(ctx, &hy_op_def, d, in, n_in, n_out, out_ndim, (const int(*)[TG_MAX_DIMS])out_shape, outs);
-    if (rc) return rc;
-    if (out_basin) *out_basin = outs[d->o_basin];
-    if (out_lane) *out_lane = outs[d->o_lane];
-    if (state_final) *state_final = outs[d->o_final];
-    return TG_OK;
+    return tg_hbv_io_record(&io, ctx, &hy_op_def, d, out_basin, out_lane, state_final);
 }
 
 /* ------------------------------------------------------------------ g on input pairs */

@@ -15,6 +15,7 @@
 #endif
 
 #include "models/hbv_implicit_internal.h"
+#include "models/hbv_op_io.h"
 
 #define R0 TG_R(0.0)
 
@@ -560,8 +561,7 @@ int tg_hbvi_backward(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_forci
 /* ------------------------------------------------------------------ tape op */
 typedef struct {
     tg_hbvi_config c;
-    int i_forcing, i_static, i_dyn, i_init;
-    int o_basin, o_lane, o_final;
+    tg_hbv_slots s;
     tg_real *states;
     tg_hbvi_stats *stats;
 } hbvi_op_data;
@@ -569,43 +569,30 @@ typedef struct {
 static int op_forward(void *ud, tg_tensor *const *in, int n_in, tg_tensor *const *out, int n_out)
 {
     hbvi_op_data *d = ud;
+    const tg_hbv_slots *s = &d->s;
     (void)n_in, (void)n_out;
-    return tg_hbvi_forward(d->o_basin >= 0 ? out[d->o_basin]->data : NULL,
-                           d->o_lane >= 0 ? out[d->o_lane]->data : NULL,
-                           d->o_final >= 0 ? out[d->o_final]->data : NULL, d->states,
-                           in[d->i_forcing]->data, in[d->i_static]->data,
-                           d->i_dyn >= 0 ? in[d->i_dyn]->data : NULL,
-                           d->i_init >= 0 ? in[d->i_init]->data : NULL, &d->c, d->stats);
+    return tg_hbvi_forward(tg_hbv_slot_data(out, s->o_basin), tg_hbv_slot_data(out, s->o_lane),
+                           tg_hbv_slot_data(out, s->o_final), d->states, in[s->i_forcing]->data,
+                           in[s->i_static]->data, tg_hbv_slot_data(in, s->i_dyn), tg_hbv_slot_data(in, s->i_init),
+                           &d->c, d->stats);
 }
 
 static int op_backward(void *ud, tg_tensor *const *in, int n_in, tg_tensor *const *out, int n_out,
                        const tg_real *const *grad_out, tg_real *const *grad_in)
 {
     hbvi_op_data *d = ud;
+    const tg_hbv_slots *s = &d->s;
     (void)out, (void)n_in, (void)n_out;
     if (!d->states)
         return tg_error_set(TG_ESTATE, "hbv_implicit op: no saved stores (forward ran without gradient)");
-    return tg_hbvi_backward(grad_in[d->i_static], d->i_dyn >= 0 ? grad_in[d->i_dyn] : NULL,
-                            grad_in[d->i_forcing], d->i_init >= 0 ? grad_in[d->i_init] : NULL,
-                            d->o_basin >= 0 ? grad_out[d->o_basin] : NULL,
-                            d->o_lane >= 0 ? grad_out[d->o_lane] : NULL,
-                            d->o_final >= 0 ? grad_out[d->o_final] : NULL, d->states,
-                            in[d->i_forcing]->data, in[d->i_static]->data,
-                            d->i_dyn >= 0 ? in[d->i_dyn]->data : NULL, &d->c);
+    return tg_hbvi_backward(grad_in[s->i_static], tg_hbv_slot_grad_in(grad_in, s->i_dyn), grad_in[s->i_forcing],
+                            tg_hbv_slot_grad_in(grad_in, s->i_init), tg_hbv_slot_grad(grad_out, s->o_basin),
+                            tg_hbv_slot_grad(grad_out, s->o_lane), tg_hbv_slot_grad(grad_out, s->o_final),
+                            d->states, in[s->i_forcing]->data, in[s->i_static]->data,
+                            tg_hbv_slot_data(in, s->i_dyn), &d->c);
 }
 
 static const tg_custom_op hbvi_op_def = {"hbv_implicit", op_forward, op_backward};
-
-static int shape_ok(const tg_tensor *t, int n, const int *want, const char *what)
-{
-    int ok = t->ndim == n;
-    for (int k = 0; ok && k < n; k++)
-        ok = t->shape[k] == want[k];
-    if (ok)
-        return 0;
-    return tg_error_set(TG_ESHAPE, "hbv_implicit op: %s has %d dims / wrong shape, expected (%d, %d, %d%s%s)", what,
-                        t->ndim, want[0], want[1], want[2], n > 3 ? ", ..." : "", "");
-}
 
 int tg_hbvi_op(tg_ctx *ctx, const tg_hbvi_config *c, tg_tensor *forcing, tg_tensor *par_static,
                tg_tensor *par_dyn, tg_tensor *state_init, tg_tensor **out_basin, tg_tensor **out_lane,
@@ -626,73 +613,24 @@ int tg_hbvi_op(tg_ctx *ctx, const tg_hbvi_config *c, tg_tensor *forcing, tg_tens
         return rc;
     hbvi_dyn dy;
     hbvi_dyn_make(c, &dy);
-    const int nd = dy.U - 3, T = c->hbv.T, TW = T - c->hbv.warmup, B = c->hbv.B, M = c->hbv.M;
-    if (!forcing || !par_static || (nd > 0 && !par_dyn))
-        return tg_error_set(TG_EINVAL, "hbv_implicit op: forcing, static parameters%s must be given",
-                            nd > 0 ? " and dynamic parameters" : "");
-    if (!out_basin && !out_lane && !state_final)
-        return tg_error_set(TG_EINVAL, "hbv_implicit op: no output requested");
-    const int sf[3] = {T, B, 3}, sp[3] = {TG_HBV_NPARAM, B, M}, sd[4] = {TW, nd, B, M},
-              ss[3] = {TG_HBV_NSTATE, B, M};
-    if ((rc = shape_ok(forcing, 3, sf, "forcing")) || (rc = shape_ok(par_static, 3, sp, "static parameters")) ||
-        (nd > 0 && (rc = shape_ok(par_dyn, 4, sd, "dynamic parameters"))) ||
-        (state_init && (rc = shape_ok(state_init, 3, ss, "initial stores"))))
+    const tg_hbv_io_dims dm = {c->hbv.T, c->hbv.T - c->hbv.warmup, c->hbv.B, c->hbv.M, TG_HBV_NFORCING, dy.U - 3};
+    tg_hbv_io io;
+    rc = tg_hbv_io_setup(&io, "hbv_implicit op", dm, forcing, par_static, par_dyn, state_init, out_basin, out_lane,
+                         state_final);
+    if (rc)
         return rc;
     hbvi_op_data *d = tg_ctx_alloc(ctx, sizeof *d);
     if (!d)
         return tg_error_set(TG_ENOMEM, "hbv_implicit op: out of step memory");
     memset(d, 0, sizeof *d);
     d->c = *c;
+    d->s = io.s;
     d->stats = stats;
-    tg_tensor *in[4];
-    int n_in = 0;
-    d->i_forcing = n_in, in[n_in++] = forcing;
-    d->i_static = n_in, in[n_in++] = par_static;
-    d->i_dyn = nd > 0 ? n_in : -1;
-    if (nd > 0)
-        in[n_in++] = par_dyn;
-    d->i_init = state_init ? n_in : -1;
-    if (state_init)
-        in[n_in++] = state_init;
-    int needs_grad = 0;
-    for (int k = 0; k < n_in; k++)
-        needs_grad |= in[k]->requires_grad;
-    if (needs_grad && tg_ctx_grad_enabled(ctx)) {
+    if (tg_hbv_io_needs_grad(&io, ctx)) {
         d->states = tg_ctx_alloc(ctx, tg_hbvi_states_size(c) * sizeof(tg_real));
         if (!d->states)
             return tg_error_set(TG_ENOMEM, "hbv_implicit op: out of step memory for %zu saved stores",
                                 tg_hbvi_states_size(c));
     }
-    int nd_out[3], shp[3][TG_MAX_DIMS], n_out = 0;
-    memset(shp, 0, sizeof shp);
-    d->o_basin = d->o_lane = d->o_final = -1;
-    if (out_basin) {
-        d->o_basin = n_out;
-        nd_out[n_out] = 3;
-        shp[n_out][0] = TW, shp[n_out][1] = TG_HBV_NOUT, shp[n_out][2] = B;
-        n_out++;
-    }
-    if (out_lane) {
-        d->o_lane = n_out;
-        nd_out[n_out] = 4;
-        shp[n_out][0] = TW, shp[n_out][1] = TG_HBV_NOUT, shp[n_out][2] = B, shp[n_out][3] = M;
-        n_out++;
-    }
-    if (state_final) {
-        d->o_final = n_out;
-        nd_out[n_out] = 3;
-        shp[n_out][0] = TG_HBV_NSTATE, shp[n_out][1] = B, shp[n_out][2] = M;
-        n_out++;
-    }
-    tg_tensor *outs[3] = {NULL, NULL, NULL};
-    rc = tg_custom(ctx, &hbvi_op_def, d, in, n_in, n_out, nd_out, (const int(*)[TG_MAX_DIMS])shp, outs);
-    if (rc)
-        return rc;
-    if (out_basin)
-        *out_basin = outs[d->o_basin];
-    if (out_lane)
-        *out_lane = outs[d->o_lane];
-    if (state_final)
-        *state_final = outs[d->o_final];
-    return TG_OK;
+    return tg_hbv_io_record(&io, ctx, &hbvi_op_def, d, out_basin, out_lane, state_final);
 }
