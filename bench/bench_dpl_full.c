@@ -46,40 +46,23 @@ typedef struct opts {
 
 static int parse(int argc, char **argv, opts *o)
 {
-    const char *env = getenv("TG_SHARED_DATA");
+    const char *env = getenv("TG_SHARED_DATA"), *head = "all", *clock = NULL;
     *o = (opts){1, 3, 100, 365, 365, 16, 256, 35, 1, 0, 1e-3, 0.5, 0, env ? env : "/work/shared/data"};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("bench_dpl_full [--threads N] [--steps N] [--batch B] [--T T] [--warmup W] [--nmul M]\n"
-                   "               [--hidden H] [--n-attr A] [--lr LR] [--head all|last] [--dynamic]\n"
-                   "               [--data DIR] [--seed S] [--clock wall|cpu]\n");
-            exit(0);
-        }
-        if (!strcmp(a, "--dynamic")) {
-            o->dynamic = 1;
-            continue;
-        }
-        if (!v)
-            return fprintf(stderr, "bench_dpl_full: %s needs a value\n", a), 1;
-        i++;
-        if (!strcmp(a, "--threads")) o->threads = atoi(v);
-        else if (!strcmp(a, "--steps")) o->steps = atoi(v);
-        else if (!strcmp(a, "--batch")) o->B = atoi(v);
-        else if (!strcmp(a, "--T")) o->T = atoi(v);
-        else if (!strcmp(a, "--warmup")) o->W = atoi(v);
-        else if (!strcmp(a, "--nmul")) o->M = atoi(v);
-        else if (!strcmp(a, "--hidden")) o->H = atoi(v);
-        else if (!strcmp(a, "--n-attr")) o->n_attr = atoi(v);
-        else if (!strcmp(a, "--lr")) o->lr = atof(v);
-        else if (!strcmp(a, "--seed")) o->seed = (uint64_t)atoll(v);
-        else if (!strcmp(a, "--data")) o->data = v;
-        else if (!strcmp(a, "--head")) o->head_all = strcmp(v, "last") != 0;
-        else if (!strcmp(a, "--clock")) bench_clock = !strcmp(v, "cpu") ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC;
-        else return fprintf(stderr, "bench_dpl_full: unknown option %s\n", a), 1;
-    }
-    if (o->dynamic)
-        o->head_all = 1;
+    const bench_opt table[] = {
+        {"--threads", BENCH_INT, &o->threads}, {"--steps", BENCH_INT, &o->steps},   {"--batch", BENCH_INT, &o->B},
+        {"--T", BENCH_INT, &o->T},             {"--warmup", BENCH_INT, &o->W},      {"--nmul", BENCH_INT, &o->M},
+        {"--hidden", BENCH_INT, &o->H},        {"--n-attr", BENCH_INT, &o->n_attr}, {"--lr", BENCH_DOUBLE, &o->lr},
+        {"--seed", BENCH_U64, &o->seed},       {"--data", BENCH_STR, &o->data},     {"--head", BENCH_STR, &head},
+        {"--dynamic", BENCH_FLAG, &o->dynamic}, {"--clock", BENCH_STR, &clock},
+    };
+    const char *usage = "bench_dpl_full [--threads N] [--steps N] [--batch B] [--T T] [--warmup W] [--nmul M]\n"
+                        "               [--hidden H] [--n-attr A] [--lr LR] [--head all|last] [--dynamic]\n"
+                        "               [--data DIR] [--seed S] [--clock wall|cpu]\n";
+    if (bench_parse_args("bench_dpl_full", usage, argc, argv, table, (int)(sizeof table / sizeof table[0])))
+        return 1;
+    if (bench_clock_named(clock, &bench_clock) || (strcmp(head, "all") && strcmp(head, "last")))
+        return fprintf(stderr, "bench_dpl_full: --clock takes wall or cpu, --head all or last\n"), 1;
+    o->head_all = o->dynamic || !strcmp(head, "all");
     if (o->steps < 1 || o->B < 1 || o->T < 1 || o->W < 0 || o->M < 1 || o->H < 1 || o->n_attr < 0)
         return fprintf(stderr, "bench_dpl_full: bad sizes\n"), 1;
     return 0;

@@ -59,34 +59,32 @@ typedef struct opts {
 
 static int parse(int argc, char **argv, opts *o)
 {
+    const char *loss = "nse", *clock = NULL;
     *o = (opts){1, 256, 3, 365, 256, 5, 27, 1, 256, 1095, 0, 0.4, 0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("bench_lstm [--threads N] [--steps N] [--batch B] [--seq-len T] [--hidden H] [--n-stat S]\n"
-                   "           [--predict-last-n N] [--loss nse|mse] [--dropout P] [--pool-basins N]\n"
-                   "           [--pool-days D] [--seed S] [--clock wall|cpu]\n");
-            exit(0);
-        }
-        if (!v)
-            return fprintf(stderr, "bench_lstm: %s needs a value\n", a), 1;
-        i++;
-        if (!strcmp(a, "--threads")) o->threads = atoi(v);
-        else if (!strcmp(a, "--steps")) o->steps = atoi(v);
-        else if (!strcmp(a, "--batch")) o->batch = atoi(v);
-        else if (!strcmp(a, "--seq-len")) o->seq_len = atoi(v);
-        else if (!strcmp(a, "--hidden")) o->hidden = atoi(v);
-        else if (!strcmp(a, "--n-dyn")) o->n_dyn = atoi(v);
-        else if (!strcmp(a, "--n-stat")) o->n_stat = atoi(v);
-        else if (!strcmp(a, "--predict-last-n")) o->predict_last_n = atoi(v);
-        else if (!strcmp(a, "--dropout")) o->dropout = atof(v);
-        else if (!strcmp(a, "--pool-basins")) o->pool_basins = atoi(v);
-        else if (!strcmp(a, "--pool-days")) o->pool_days = atoi(v);
-        else if (!strcmp(a, "--seed")) o->seed = (uint64_t)atoll(v);
-        else if (!strcmp(a, "--loss")) o->mse = !strcmp(v, "mse");
-        else if (!strcmp(a, "--clock")) bench_clock = !strcmp(v, "cpu") ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC;
-        else return fprintf(stderr, "bench_lstm: unknown option %s\n", a), 1;
-    }
+    const bench_opt table[] = {
+        {"--threads", BENCH_INT, &o->threads},
+        {"--steps", BENCH_INT, &o->steps},
+        {"--batch", BENCH_INT, &o->batch},
+        {"--seq-len", BENCH_INT, &o->seq_len},
+        {"--hidden", BENCH_INT, &o->hidden},
+        {"--n-dyn", BENCH_INT, &o->n_dyn},
+        {"--n-stat", BENCH_INT, &o->n_stat},
+        {"--predict-last-n", BENCH_INT, &o->predict_last_n},
+        {"--dropout", BENCH_DOUBLE, &o->dropout},
+        {"--pool-basins", BENCH_INT, &o->pool_basins},
+        {"--pool-days", BENCH_INT, &o->pool_days},
+        {"--seed", BENCH_U64, &o->seed},
+        {"--loss", BENCH_STR, &loss},
+        {"--clock", BENCH_STR, &clock},
+    };
+    const char *usage = "bench_lstm [--threads N] [--steps N] [--batch B] [--seq-len T] [--hidden H] [--n-stat S]\n"
+                        "           [--n-dyn D] [--predict-last-n N] [--loss nse|mse] [--dropout P] [--pool-basins N]\n"
+                        "           [--pool-days D] [--seed S] [--clock wall|cpu]\n";
+    if (bench_parse_args("bench_lstm", usage, argc, argv, table, (int)(sizeof table / sizeof table[0])))
+        return 1;
+    if (bench_clock_named(clock, &bench_clock) || (strcmp(loss, "nse") && strcmp(loss, "mse")))
+        return fprintf(stderr, "bench_lstm: --clock takes wall or cpu, --loss nse or mse\n"), 1;
+    o->mse = !strcmp(loss, "mse");
     if (o->pool_days < o->seq_len + 1)
         o->pool_days = o->seq_len + 1;
     return 0;

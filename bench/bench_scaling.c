@@ -302,22 +302,16 @@ int main(int argc, char **argv)
     bcfg c = {"dhbv", 100, 100, 365, 0, 1, 32, 3};
     const char *sw = NULL;
     int quick = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--quick")) { quick = 1; continue; }
-        if (!v) { fprintf(stderr, "bench_scaling: %s needs a value\n", a); return 2; }
-        i++;
-        if (!strcmp(a, "--model")) c.model = v;
-        else if (!strcmp(a, "--basins")) c.basins = atoi(v);
-        else if (!strcmp(a, "--batch")) c.batch = atoi(v);
-        else if (!strcmp(a, "--window")) c.T = atoi(v);
-        else if (!strcmp(a, "--ckpt")) c.ckpt = atoi(v);
-        else if (!strcmp(a, "--threads")) c.threads = atoi(v);
-        else if (!strcmp(a, "--hidden")) c.hidden = atoi(v);
-        else if (!strcmp(a, "--reps")) c.reps = atoi(v);
-        else if (!strcmp(a, "--sweep")) sw = v;
-        else { fprintf(stderr, "bench_scaling: unknown option %s\n", a); return 2; }
-    }
+    const bench_opt table[] = {
+        {"--model", BENCH_STR, &c.model},   {"--basins", BENCH_INT, &c.basins}, {"--batch", BENCH_INT, &c.batch},
+        {"--window", BENCH_INT, &c.T},      {"--ckpt", BENCH_INT, &c.ckpt},     {"--threads", BENCH_INT, &c.threads},
+        {"--hidden", BENCH_INT, &c.hidden}, {"--reps", BENCH_INT, &c.reps},     {"--sweep", BENCH_STR, &sw},
+        {"--quick", BENCH_FLAG, &quick},
+    };
+    const char *usage = "bench_scaling [--model dhbv|dhbv-lean|lstm] [--basins N] [--batch B] [--window T] [--ckpt K]\n"
+                        "              [--threads N] [--hidden H] [--reps R] [--sweep basins|window|lean|threads|all] [--quick]\n";
+    if (bench_parse_args("bench_scaling", usage, argc, argv, table, (int)(sizeof table / sizeof table[0])))
+        return 2;
     if (strcmp(c.model, "dhbv") && strcmp(c.model, "dhbv-lean") && strcmp(c.model, "lstm")) {
         fprintf(stderr, "bench_scaling: --model dhbv|dhbv-lean|lstm\n");
         return 2;
