@@ -42,6 +42,8 @@ YAML
 for f in config.yaml normalisation.txt train.log loss.csv last.ckpt; do
   [ -s "$WORK/run/$f" ] || { echo "missing $f"; exit 1; }
 done
+# without inputs.log, the LSTM reads raw P (it generalised better so, docs/results.md)
+awk '$1 == "P" && $2 == 0 { ok = 1 } END { exit !ok }' "$WORK/run/normalisation.txt" || { echo "default inputs.log for lstm: P log-transformed"; exit 1; }
 first=$(awk -F, 'NR==2{print $2}' "$WORK/run/loss.csv"); last=$(awk -F, 'END{print $2}' "$WORK/run/loss.csv")
 awk -v a="$first" -v b="$last" 'BEGIN{ if (!(b < a)) { print "loss did not fall: " a " -> " b; exit 1 } }'
 "$BIN" test "$WORK/run" > "$WORK/test.out" 2>&1 || { cat "$WORK/test.out"; exit 1; }

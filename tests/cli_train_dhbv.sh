@@ -55,6 +55,8 @@ t0=$(date +%s)
 for f in config.yaml normalisation.txt train.log loss.csv last.ckpt; do
   [ -s "$WORK/run/$f" ] || fail "missing $f"
 done
+# without inputs.log, a process model's network reads log(P + 0.1) (the δHBV convention)
+awk '$1 == "P" && $2 == 1 { ok = 1 } END { exit !ok }' "$WORK/run/normalisation.txt" || fail "default inputs.log for dhbv: P not log-transformed"
 first=$(awk -F, 'NR==2{print $2}' "$WORK/run/loss.csv"); last=$(awk -F, 'END{print $2}' "$WORK/run/loss.csv")
 awk -v a="$first" -v b="$last" 'BEGIN{ if (!(b < 0.9 * a)) { print "loss did not fall by 10%: " a " -> " b; exit 1 } }' || fail "loss"
 "$BIN" test "$WORK/run" > "$WORK/test.out" 2>&1 || { cat "$WORK/test.out"; fail "test"; }

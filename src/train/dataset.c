@@ -267,6 +267,20 @@ static int normalise_statics(tg_dataset *d, int fit)
     return 0;
 }
 
+/* Whether input `name` is normalised as log(x + 0.1). Without `inputs.log` in the config:
+ * not for the LSTM, which generalised better from raw P (docs/results.md, session 4), and P
+ * for the process models, whose networks follow the δHBV convention (no measured difference
+ * there). */
+static int log_transformed(const tg_cfg *cfg, const char *name)
+{
+    if (!tg_cfg_has(cfg, "inputs.log"))
+        return strcmp(tg_cfg_str(cfg, "model.type"), "lstm") && !strcmp(name, "P");
+    int lg = 0;
+    for (int i = 0; i < tg_cfg_list_len(cfg, "inputs.log"); i++)
+        lg |= !strcmp(tg_cfg_list_item(cfg, "inputs.log", i), name);
+    return lg;
+}
+
 int tg_dataset_load(tg_dataset *d, const tg_cfg *cfg, const char *run_dir, int fit, tg_runlog *rl)
 {
     memset(d, 0, sizeof *d);
@@ -309,9 +323,7 @@ int tg_dataset_load(tg_dataset *d, const tg_cfg *cfg, const char *run_dir, int f
     if (fit) {
         for (int f = 0; f < d->F; f++) {
             const char *name = tg_var_name(d->vars[f]);
-            int lg = 0;
-            for (int i = 0; i < tg_cfg_list_len(cfg, "inputs.log"); i++)
-                lg |= !strcmp(tg_cfg_list_item(cfg, "inputs.log", i), name);
+            int lg = log_transformed(cfg, name);
             if ((rc = tg_norm_fit_basins(&d->nm, name, lg, 0.1, d->raw, d->B, d->vars[f], first, last)))
                 return tg_error_prefix(rc, "normalising input '%s': ", name);
         }

@@ -23,7 +23,7 @@ const tg_cfg_key tg_train_schema[] = {
     {"periods.test_start", TG_CFG_DATE, 1, NULL, "first test day", NULL},
     {"periods.test_end", TG_CFG_DATE, 1, NULL, "last test day", NULL},
     {"inputs.dynamic", TG_CFG_LIST, 0, "P,T,PET", "daily input variables of the network", NULL},
-    {"inputs.log", TG_CFG_LIST, 0, "P", "inputs normalised as log(x + 0.1) before the z-score (the δHBV convention; an LSTM that predicts flow generalised better with raw P, `log: []`: docs/results.md)", NULL},
+    {"inputs.log", TG_CFG_LIST, 0, NULL, "inputs normalised as log(x + 0.1) before the z-score (default: none for lstm, which generalised better with raw P, docs/results.md; P for the process models, the δHBV convention)", NULL},
     {"model.type", TG_CFG_STR, 0, "lstm", "lstm: streamflow from an LSTM; dhbv: LSTM -> HBV parameters -> HBV -> routing",
      "lstm|dhbv"},
     {"model.hidden", TG_CFG_INT, 0, "64", "LSTM hidden size", NULL},
