@@ -134,13 +134,14 @@ typedef struct tg_loss_extension {
 } tg_loss_extension;
 
 /* ---------------------------------------------------------------- loss */
-enum { TG_LOSS_NSE = 0, TG_LOSS_MSE, TG_LOSS_RMSE, TG_LOSS_RMSE_COMB };
+enum { TG_LOSS_NSE = 0, TG_LOSS_MSE, TG_LOSS_RMSE, TG_LOSS_RMSE_COMB, TG_LOSS_KGE };
 int tg_loss_parse(const char *name);
 /* Masked losses as L = f(S1, S2), with S_i sums over windows (so ranks can share a
  * batch): tg_loss_parts gives this rank's S_i as scalar tensors (S[1] NULL unless
  * rmse_comb), weighting each valid observation by 1/count (count = valid observations in
- * the GLOBAL batch) and, for NSE*, by 1/(basin std + 0.1)^2. tg_loss_combine returns
- * f(S) for the global S and c_i = df/dS_i. */
+ * the GLOBAL batch) and, for NSE*, by 1/(basin std + 0.1)^2. For kge, S1 is the sum over
+ * windows of (observed days / count) * (1 - KGE of the window's horizon). tg_loss_combine
+ * returns f(S) for the global S and c_i = df/dS_i. */
 size_t tg_loss_count(const tg_real *obs, size_t n);
 int tg_loss_parts(tg_ctx *ctx, int type, tg_tensor *q, const tg_real *obs, const double *basin_std, size_t count,
                   tg_tensor **S);
