@@ -37,7 +37,7 @@ const tg_cfg_key tg_train_schema[] = {
     {"hbv.routing", TG_CFG_BOOL, 0, "true", "route runoff with a learned gamma unit hydrograph", NULL},
     {"hbv.smooth", TG_CFG_BOOL, 0, "false", "smooth thresholds (rain/snow, melt onset, FC, UZL)", NULL},
     {"loss.type", TG_CFG_STR, 0, "nse",
-     "training loss (masked; nse = NSE* of Kratzert et al. 2019; kge = mean of 1 - KGE over the batch's windows)",
+     "training loss (masked; nse = NSE* of Kratzert et al. 2019; kge = mean of 1 - KGE over the batch's windows, which trained the 200-basin LSTM worse than nse: docs/results.md)",
      "nse|mse|rmse|rmse_comb|kge"},
     {"loss.log_weight", TG_CFG_FLOAT, 0, "0.25", "rmse_comb: weight of the RMSE of log10(sqrt(q)+0.1)", NULL},
     {"optim.type", TG_CFG_STR, 0, "adam", "optimizer", "adam|adamw|sgd|adadelta"},
