@@ -414,7 +414,7 @@ static int backward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_i
         memset(xbar_prev, 0, Ln * sizeof *xbar_prev);
         const unsigned char *flag = (const unsigned char *)(states + n_state_reals(c)) + (size_t)(t - t0) * Lall + k.l0;
         for (int l = 0; l < k.L; l++)
-            if (flag[l] && flag[l] != HBVI_FLAG_UNCONVERGED)
+            if (hbvi_flag_substepped(flag[l]))
                 memset(w_sub + (size_t)l * HBVI_NF, 0, HBVI_NF * sizeof *w_sub);
         if (t >= W && (g_out_basin || g_out_lane)) {
             const size_t day = (size_t)(t - W);
@@ -437,7 +437,7 @@ static int backward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_i
                 tg_real *xb = xbar + (size_t)l * HBVI_NS, *ub = ubt + (size_t)l * U;
                 for (int i = 0; i < HBVI_NS; i++)
                     xb[i] += xs[i];
-                if (flag[l] && flag[l] != HBVI_FLAG_UNCONVERGED) { /* seeds go to its sub-steps */
+                if (hbvi_flag_substepped(flag[l])) { /* seeds go to its sub-steps */
                     memcpy(w_sub + (size_t)l * HBVI_NF, w, sizeof w);
                     continue;
                 }
@@ -451,12 +451,7 @@ static int backward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_i
                     hbvi_eval(c, xc + (size_t)l * HBVI_NS, p, ul[0], ul[1], ul[2], 2, &Lv);
                     hbvi_vjp(&Lv, w, sc, xbar_prev + (size_t)l * HBVI_NS, pb, ub);
                 }
-                for (int j = 0; j < HBVI_NP; j++) {
-                    if (d->slot[j] >= 0)
-                        ub[d->slot[j]] += pb[j];
-                    else
-                        theta_bar[(size_t)l * HBVI_NP + j] += pb[j];
-                }
+                hbvi_scatter_params(d, pb, theta_bar + (size_t)l * HBVI_NP, ub);
             }
         }
         /* Lanes off the daily step: a sub-stepped day's seeds go through its own sub-step
@@ -472,7 +467,7 @@ static int backward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_i
                                                theta_bar, ubt)))
             goto done;
         for (int l = 0; l < k.L; l++) {
-            if (!flag[l] || flag[l] == HBVI_FLAG_UNCONVERGED)
+            if (!hbvi_flag_substepped(flag[l]))
                 continue;
             tg_real p[HBVI_NP], pb[HBVI_NP] = {0};
             const tg_real *ul = ut + (size_t)l * U;
@@ -482,12 +477,7 @@ static int backward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_i
                                                 xbar_sub + (size_t)l * HBVI_NS, w_sub + (size_t)l * HBVI_NF,
                                                 xbar_prev + (size_t)l * HBVI_NS, pb, ub)))
                 goto done;
-            for (int j = 0; j < HBVI_NP; j++) {
-                if (d->slot[j] >= 0)
-                    ub[d->slot[j]] += pb[j];
-                else
-                    theta_bar[(size_t)l * HBVI_NP + j] += pb[j];
-            }
+            hbvi_scatter_params(d, pb, theta_bar + (size_t)l * HBVI_NP, ub);
         }
         tg_real *sw = xbar;
         xbar = xbar_prev;

@@ -28,6 +28,9 @@ typedef struct hbvi_dyn {
 void hbvi_dyn_make(const tg_hbvi_config *c, hbvi_dyn *d);
 /* The 13 parameters of a lane: theta row, with dynamic entries taken from the u row. */
 void hbvi_lane_params(const hbvi_dyn *d, const tg_real *theta, const tg_real *u, tg_real *p);
+/* Its adjoint: ACCUMULATES a lane's full parameter gradient pb (13) into the theta row
+ * (static entries) and the u row (dynamic ones); either may be NULL (not wanted). */
+void hbvi_scatter_params(const hbvi_dyn *d, const tg_real *pb, tg_real *theta_bar, tg_real *u_bar);
 
 void hbvi_eval(const tg_hbvi_config *c, const tg_real *x, const tg_real *p, tg_real P, tg_real Ta,
                tg_real E, int level, hbvi_lane *o);
@@ -45,6 +48,11 @@ void hbvi_vjp(const hbvi_lane *L, const tg_real *w, tg_real scale, tg_real *xb, 
  * stores. The day is split into k = 2^level implicit steps of 1/k day: every rate (P, PET,
  * CFMAX, PERC, K0, K1, K2, drain) is divided by k, which is the same residual with Δt = 1/k. */
 enum { HBVI_FLAG_UNCONVERGED = 255, HBVI_MAX_LEVEL = 6 };
+/* A day flag (0 = one daily step) that says the lane-day was solved in sub-steps. */
+static inline int hbvi_flag_substepped(unsigned char flag)
+{
+    return flag && flag != HBVI_FLAG_UNCONVERGED;
+}
 /* Tries k = 2, 4, ... <= c->max_substeps. *level = the level (>= 1) that converged, with xn
  * the end-of-day stores and vday (12) the day's flux amounts; 0 if all failed (xn, vday
  * untouched). iters (may be NULL) accumulates Newton iterations. Returns a TG_* code

@@ -292,8 +292,7 @@ static int cb_jacobian(void *ud, const tg_implicit_args *a, tg_real *J)
     return 0;
 }
 
-/* Scatters a full parameter gradient pb (13) of one lane into θ̄ and the dynamic u slots. */
-static void scatter_params(const hbvi_dyn *d, const tg_real *pb, tg_real *theta_bar, tg_real *u_bar)
+void hbvi_scatter_params(const hbvi_dyn *d, const tg_real *pb, tg_real *theta_bar, tg_real *u_bar)
 {
     for (int j = 0; j < HBVI_NP; j++) {
         if (d->slot[j] >= 0) {
@@ -339,7 +338,7 @@ static int cb_adjoint(void *ud, const tg_implicit_args *a, const tg_real *mu, tg
                      level == 2 ? pb : NULL, ub);
         }
         if (level == 2)
-            scatter_params(&d, pb, theta_bar ? theta_bar + (size_t)b * HBVI_NP : NULL, ub);
+            hbvi_scatter_params(&d, pb, theta_bar ? theta_bar + (size_t)b * HBVI_NP : NULL, ub);
     }
     return 0;
 }
