@@ -8,6 +8,8 @@ typedef struct tg_suite_result {
     const char *op;      /* built-in op name (TG_BUILTIN_OPS) */
     const char *variant; /* which shapes / broadcasting */
     double max_abs_err, max_rel_err;
+    double worst_ratio;  /* worst error / allowed error over the case's elements (pass: <= 1) */
+    int exact;           /* 0: finite differences, 1: some inputs exact, 2: all inputs exact */
     int pass, status;
 } tg_suite_result;
 
@@ -22,4 +24,8 @@ const char *tg_builtin_op_name(int k);
 int tg_suite_run_all(FILE *out, double tol, unsigned long seed);
 /* Default tolerance: 1e-6 in double, looser in float where differences are noisy. */
 double tg_suite_default_tol(void);
+/* Mutation check of the checker itself: runs the check on an op whose backward is wrong
+ * by a relative `perturb` in one element (kind 0: a nonlinear op, finite-difference
+ * reference; kind 1: a matrix product, exact reference). A sound checker fails it. */
+int tg_suite_run_mutant(int kind, double perturb, tg_suite_result *r);
 #endif

@@ -73,4 +73,28 @@ void tg__shape_str(const tg_tensor *t, char *buf, size_t n);
 /* Elementwise loops go parallel above this many elements (below it threads cost more). */
 #define TG_PAR_MIN 32768
 
+
+/* ---------------------------------------------------------------- robust gradient check */
+/* The op suite's check (gradcheck.c). An input whose bit is set in linear_mask must enter
+ * the loss affinely (other inputs fixed): its reference is exact (one-hot probes of the
+ * forward) and judged with rtol_exact. Other inputs use Richardson-extrapolated central
+ * differences at h and h/2, judged with rtol plus twice the spread of the two differences.
+ * An element passes when |tape - ref| <= rtol * (max(|tape|, |ref|) + floor_frac * S) + 2 est,
+ * where S is the largest gradient magnitude of that input. */
+typedef struct tg__gradcheck_opts {
+    double h, rtol, rtol_exact, floor_frac;
+    unsigned linear_mask;
+} tg__gradcheck_opts;
+typedef struct tg__gradcheck_report {
+    double max_abs_err, max_rel_err, max_fd_est;
+    double worst_ratio;          /* max over elements of error / allowed (pass: <= 1) */
+    int worst_input;
+    size_t worst_index;
+    double worst_tape, worst_ref;
+    size_t checked, failed;
+    int exact_inputs;            /* inputs checked against the exact (affine) reference */
+} tg__gradcheck_report;
+int tg__gradcheck_robust(tg_loss_fn f, void *ud, int n, const int *ndims, const int (*shapes)[TG_MAX_DIMS],
+                         tg_real *const *inputs, const tg__gradcheck_opts *opt, tg__gradcheck_report *rep);
+
 #endif
