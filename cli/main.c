@@ -18,8 +18,8 @@ static const command commands[] = {TG_COMMANDS(TG_ENTRY)};
 static void usage(FILE *f)
 {
     fprintf(f, "terragrad %s (%s build, %s) — differentiable modelling for the geosciences\n\n"
-               "usage: terragrad <command> [options]   (terragrad <command> --help)\n\ncommands:\n",
-            "0.1.0", TG_REAL_NAME,
+               "usage: terragrad <command> [options]   (terragrad <command> --help; terragrad --version)\n\ncommands:\n",
+            TG_VERSION_STRING, TG_REAL_NAME,
 #ifdef TG_MPI
             "MPI"
 #else
@@ -38,6 +38,16 @@ static int dispatch(int argc, char **argv)
             return tg_cmd_demo(1, (char *[]){"demo", NULL});
         usage(stderr);
         return 2;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") || !strcmp(argv[1], "version")) {
+        printf("terragrad %s (%s build, %s)\n", tg_version(), TG_REAL_NAME,
+#ifdef TG_MPI
+               "MPI"
+#else
+               "no MPI"
+#endif
+        );
+        return 0;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
@@ -59,6 +69,10 @@ static int dispatch(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    if (TG_CHECK_ABI()) {
+        fprintf(stderr, "%s\n", tg_error_message());
+        return 1;
+    }
     if (tg_dist_init(&argc, &argv)) {
         fprintf(stderr, "terragrad: %s\n", tg_error_message());
         return 1;

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "terragrad/version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -44,7 +46,8 @@ enum {
     TG_EIO = 4,      /* file missing, unreadable or unwritable */
     TG_ESTATE = 5,   /* call out of order (e.g. backward twice on one tape) */
     TG_ECONVERGE = 6,/* an iterative solver did not converge */
-    TG_EEXTERNAL = 7 /* an external model or user callback failed */
+    TG_EEXTERNAL = 7,/* an external model or user callback failed */
+    TG_EVERSION = 8  /* program and library disagree on version or real type */
 };
 /* Sets the message (printf-style) and returns `code`, so `return tg_error_set(...)` works. */
 TG_API int tg_error_set(int code, const char *fmt, ...) TG_PRINTF(2, 3);
@@ -62,6 +65,21 @@ TG_API void *tg_malloc(size_t n);
 TG_API void *tg_calloc(size_t count, size_t size);
 TG_API void *tg_realloc(void *p, size_t old_size, size_t new_size);
 TG_API void tg_free(void *p, size_t size);
+
+/* ===================================================================== version and ABI */
+/* The library's version ("0.2.0"), as a number (major*10000 + minor*100 + patch), and the
+ * size of its tg_real (4: float build, 8: double build). */
+TG_API const char *tg_version(void);
+TG_API int tg_version_number(void);
+TG_API int tg_real_size(void);
+/* Compares what a program was compiled with (TG_VERSION_NUMBER, sizeof(tg_real)) with the
+ * library it runs with: the same major.minor (0.x may change the ABI in every minor
+ * version) and the same real type. Returns 0, or TG_EVERSION with a message saying which
+ * differs. Call it once at start-up through TG_CHECK_ABI(), as Lua's luaL_checkversion:
+ * a program compiled for float that loads libterragrad-double would otherwise read
+ * every array with the wrong element size. */
+TG_API int tg_check_abi(int version_number, size_t real_size);
+#define TG_CHECK_ABI() tg_check_abi(TG_VERSION_NUMBER, sizeof(tg_real))
 
 /* ===================================================================== tensors */
 #define TG_MAX_DIMS 4
