@@ -4,9 +4,17 @@
  * iterations, the same stopping tests, the same first step min(1, 1/|g|_1) lr, and
  * curvature pairs kept only when y's > 1e-10. PINNs fine-tune with it after Adam.
  *
- * State (checkpointed): d, previous gradient, the ring buffers S and Y of the last m pairs
- * and their 1/(y's), plus scalars t, H_diag, previous loss, iteration count and ring
- * position in tg_optim.scal. Dot products in double, in index order. */
+ * Everything the optimizer computes is double in every build, as in SciPy's L-BFGS-B
+ * driving float32 networks: a master copy of the iterate x, the direction, the curvature
+ * pairs and the line search. Only the loss and gradient come from the (possibly float)
+ * network. With a float iterate, steps below half an ulp of a weight were lost and the
+ * stored pairs carried float rounding, so the float PINN stalled once the residual's
+ * rounding noise dominated (Burgers: 1.2e-3 instead of the paper's 6.7e-4).
+ *
+ * State (checkpointed; doubles laid out in the tg_real state buffer): x (n), d (n),
+ * previous gradient (n), the ring buffers S and Y of the last m pairs and their 1/(y's),
+ * plus scalars t, H_diag, previous loss, iteration count and ring position in
+ * tg_optim.scal. Dot products in index order. */
 #include <math.h>
 #include <string.h>
 
@@ -21,7 +29,7 @@ typedef struct lb {
     int evals;              /* closure calls in this step */
 } lb;
 
-static double dot(const tg_real *a, const tg_real *b, size_t n)
+static double dot(const double *a, const double *b, size_t n)
 {
     double s = 0.0;
     for (size_t i = 0; i < n; i++)
@@ -29,22 +37,23 @@ static double dot(const tg_real *a, const tg_real *b, size_t n)
     return s;
 }
 
-static double max_abs(const tg_real *a, size_t n)
+static double max_abs(const double *a, size_t n)
 {
     double m = 0.0;
     for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs((double)a[i]));
+        m = fmax(m, fabs(a[i]));
     return m;
 }
 
-/* Loss and gradient at x0 + t d (at the current parameters if x0 == NULL). The gradient
- * lands in g with frozen parameters' entries zero, so directions never move them. */
-static int eval(lb *w, const tg_real *x0, double t, const tg_real *d, double *loss, tg_real *g)
+/* Loss and gradient at x0 + t d (at the current parameters if x0 == NULL); the network
+ * sees the iterate rounded to tg_real. The gradient lands in g with frozen parameters'
+ * entries zero, so directions never move them. */
+static int eval(lb *w, const double *x0, double t, const double *d, double *loss, double *g)
 {
     tg_params *ps = w->ps;
     if (x0)
         for (size_t i = 0; i < w->n; i++)
-            ps->value[i] = (tg_real)((double)x0[i] + t * (double)d[i]);
+            ps->value[i] = (tg_real)(x0[i] + t * d[i]);
     tg_params_zero_grad(ps);
     tg_error_clear();
     int rc = w->f(w->ud, ps, loss);
@@ -53,10 +62,12 @@ static int eval(lb *w, const tg_real *x0, double t, const tg_real *d, double *lo
     if (rc)
         return tg_error_code() ? tg_error_prefix(TG_EEXTERNAL, "lbfgs: closure returned %d: ", rc)
                                : tg_error_set(TG_EEXTERNAL, "lbfgs: closure returned %d", rc);
-    memcpy(g, ps->grad, w->n * sizeof(tg_real));
+    for (size_t i = 0; i < w->n; i++)
+        g[i] = (double)ps->grad[i];
     for (int k = 0; k < ps->count; k++)
         if (ps->frozen[k])
-            memset(g + ps->offset[k], 0, tg_params_numel(ps, k) * sizeof(tg_real));
+            for (size_t i = ps->offset[k], e = i + tg_params_numel(ps, k); i < e; i++)
+                g[i] = 0.0;
     return 0;
 }
 
@@ -79,24 +90,24 @@ static double cubic_min(double x1, double f1, double g1, double x2, double f2, d
 
 /* Strong-Wolfe line search from x0 along d, starting at step *t. In: f, g (n), gtd at t=0.
  * Out: *t, *f and g at the accepted point. buf: 3n scratch. */
-static int strong_wolfe(lb *w, const tg_real *x0, const tg_real *d, double *t_io, double *f_io, tg_real *g_io,
-                        double gtd, tg_real *buf)
+static int strong_wolfe(lb *w, const double *x0, const double *d, double *t_io, double *f_io, double *g_io,
+                        double gtd, double *buf)
 {
     const double c1 = 1e-4, c2 = 0.9, tol = w->o->cfg.tol_change;
     const int max_ls = 25;
     const size_t n = w->n;
     const double f0 = *f_io, d_norm = max_abs(d, n);
-    tg_real *gP = buf, *gN = buf + n, *spare = buf + 2 * n;
+    double *gP = buf, *gN = buf + n, *spare = buf + 2 * n;
     double t = *t_io, fN, gtdN;
     int rc = eval(w, x0, t, d, &fN, gN);
     if (rc)
         return rc;
     gtdN = dot(gN, d, n);
     double tP = 0.0, fP = f0, gtdP = gtd;
-    memcpy(gP, g_io, n * sizeof(tg_real));
+    memcpy(gP, g_io, n * sizeof(double));
 
     double bt[2], bf[2], bgtd[2];
-    tg_real *bg[2];
+    double *bg[2];
     int nb = 0, done = 0, ls = 0;
     /* bracketing phase */
     while (ls < max_ls) {
@@ -113,7 +124,7 @@ static int strong_wolfe(lb *w, const tg_real *x0, const tg_real *d, double *t_io
         }
         /* extrapolate: a cubic step in [t + 0.01 (t - tP), 10 t] */
         double t_next = cubic_min(tP, fP, gtdP, t, fN, gtdN, t + 0.01 * (t - tP), 10.0 * t);
-        tg_real *tmp = gP;
+        double *tmp = gP;
         gP = gN, gN = tmp;
         tP = t, fP = fN, gtdP = gtdN;
         t = t_next;
@@ -122,10 +133,10 @@ static int strong_wolfe(lb *w, const tg_real *x0, const tg_real *d, double *t_io
         gtdN = dot(gN, d, n);
         ls++;
     }
-    tg_real *gF = spare;    /* the one buffer not holding a bracket gradient */
+    double *gF = spare;     /* the one buffer not holding a bracket gradient */
     if (nb == 0) {
         /* max_ls extrapolations without a bracket: bracket [0, t] */
-        memcpy(spare, g_io, n * sizeof(tg_real));
+        memcpy(spare, g_io, n * sizeof(double));
         bt[0] = 0.0, bf[0] = f0, bgtd[0] = gtd, bg[0] = spare;
         bt[1] = t, bf[1] = fN, bgtd[1] = gtdN, bg[1] = gN;
         nb = 2;
@@ -157,7 +168,7 @@ static int strong_wolfe(lb *w, const tg_real *x0, const tg_real *d, double *t_io
             return rc;
         gtdN = dot(gF, d, n);
         ls++;
-        tg_real *freed;
+        double *freed;
         if (fN > f0 + c1 * t * gtd || fN >= bf[lo]) {
             freed = bg[hi];
             bt[hi] = t, bf[hi] = fN, bgtd[hi] = gtdN, bg[hi] = gF;
@@ -180,18 +191,18 @@ static int strong_wolfe(lb *w, const tg_real *x0, const tg_real *d, double *t_io
     }
     *t_io = bt[lo];
     *f_io = bf[lo];
-    memcpy(g_io, bg[lo], n * sizeof(tg_real));
+    memcpy(g_io, bg[lo], n * sizeof(double));
     return 0;
 }
 
 /* The iterations of one step, from loss and gradient g at the current parameters. */
-static int iterate(tg_optim *o, lb *w, tg_params *ps, tg_real *g, tg_real *x0, tg_real *ls_buf, double *al,
-                   double loss)
+static int iterate(tg_optim *o, lb *w, tg_params *ps, double *g, double *ls_buf, double *al, double loss)
 {
     const size_t n = o->n;
     const int m = o->cfg.history;
     const tg_optim_config *c = &o->cfg;
-    tg_real *d = o->state, *pg = d + n, *S = pg + n, *Y = S + (size_t)m * n, *ro = Y + (size_t)m * n;
+    double *x = (double *)o->state, *d = x + n, *pg = d + n, *S = pg + n, *Y = S + (size_t)m * n,
+           *ro = Y + (size_t)m * n;
     int rc = 0;
     double t = o->scal[LB_T], hdiag = o->scal[LB_HDIAG], prev_loss = o->scal[LB_PREV_LOSS];
     long n_iter = (long)o->scal[LB_N_ITER];
@@ -207,7 +218,7 @@ static int iterate(tg_optim *o, lb *w, tg_params *ps, tg_real *g, tg_real *x0, t
             /* new curvature pair: y = g - g_prev, s = t d */
             double ys = 0.0, yy = 0.0;
             for (size_t i = 0; i < n; i++) {
-                double yi = (double)g[i] - (double)pg[i], si = t * (double)d[i];
+                double yi = g[i] - pg[i], si = t * d[i];
                 ys += yi * si;
                 yy += yi * yi;
             }
@@ -220,12 +231,12 @@ static int iterate(tg_optim *o, lb *w, tg_params *ps, tg_real *g, tg_real *x0, t
                     slot = head;              /* overwrite the oldest */
                     head = (head + 1) % m;
                 }
-                tg_real *s_ = S + (size_t)slot * n, *y_ = Y + (size_t)slot * n;
+                double *s_ = S + (size_t)slot * n, *y_ = Y + (size_t)slot * n;
                 for (size_t i = 0; i < n; i++) {
                     y_[i] = g[i] - pg[i];
-                    s_[i] = (tg_real)(t * (double)d[i]);
+                    s_[i] = t * d[i];
                 }
-                ro[slot] = (tg_real)(1.0 / ys);
+                ro[slot] = 1.0 / ys;
                 hdiag = ys / yy;
             }
             /* two-loop recursion: d = -H g */
@@ -233,27 +244,27 @@ static int iterate(tg_optim *o, lb *w, tg_params *ps, tg_real *g, tg_real *x0, t
                 d[i] = -g[i];
             for (int k = count - 1; k >= 0; k--) {
                 int idx = (head + k) % m;
-                al[k] = (double)ro[idx] * dot(S + (size_t)idx * n, d, n);
-                const tg_real a = (tg_real)al[k], *y_ = Y + (size_t)idx * n;
+                al[k] = ro[idx] * dot(S + (size_t)idx * n, d, n);
+                const double a = al[k], *y_ = Y + (size_t)idx * n;
                 for (size_t i = 0; i < n; i++)
                     d[i] -= a * y_[i];
             }
             for (size_t i = 0; i < n; i++)
-                d[i] = (tg_real)((double)d[i] * hdiag);
+                d[i] *= hdiag;
             for (int k = 0; k < count; k++) {
                 int idx = (head + k) % m;
-                double be = (double)ro[idx] * dot(Y + (size_t)idx * n, d, n);
-                const tg_real a = (tg_real)(al[k] - be), *s_ = S + (size_t)idx * n;
+                double be = ro[idx] * dot(Y + (size_t)idx * n, d, n);
+                const double a = al[k] - be, *s_ = S + (size_t)idx * n;
                 for (size_t i = 0; i < n; i++)
                     d[i] += a * s_[i];
             }
         }
-        memcpy(pg, g, n * sizeof(tg_real));
+        memcpy(pg, g, n * sizeof(double));
         prev_loss = loss;
         if (n_iter == 1) {
             double l1 = 0.0;
             for (size_t i = 0; i < n; i++)
-                l1 += fabs((double)g[i]);
+                l1 += fabs(g[i]);
             t = fmin(1.0, 1.0 / l1) * o->lr;
         } else {
             t = o->lr;
@@ -263,15 +274,18 @@ static int iterate(tg_optim *o, lb *w, tg_params *ps, tg_real *g, tg_real *x0, t
             break;                              /* not a descent direction any more */
         int opt_cond = 0;
         if (!c->no_line_search) {
-            memcpy(x0, ps->value, n * sizeof(tg_real));
-            if ((rc = strong_wolfe(w, x0, d, &t, &loss, g, gtd, ls_buf)))
+            if ((rc = strong_wolfe(w, x, d, &t, &loss, g, gtd, ls_buf)))
                 break;
-            for (size_t i = 0; i < n; i++)
-                ps->value[i] = (tg_real)((double)x0[i] + t * (double)d[i]);
+            for (size_t i = 0; i < n; i++) {
+                x[i] += t * d[i];
+                ps->value[i] = (tg_real)x[i];
+            }
             opt_cond = max_abs(g, n) <= c->tol_grad;
         } else {
-            for (size_t i = 0; i < n; i++)
-                ps->value[i] = (tg_real)((double)ps->value[i] + t * (double)d[i]);
+            for (size_t i = 0; i < n; i++) {
+                x[i] += t * d[i];
+                ps->value[i] = (tg_real)x[i];
+            }
             if (it != c->max_iter) {
                 if ((rc = eval(w, NULL, 0.0, NULL, &loss, g)))
                     break;
@@ -297,29 +311,39 @@ int tg_lbfgs_run(tg_optim *o, tg_params *ps, tg_closure_fn f, void *ud, double *
     const size_t n = o->n;
     const int m = o->cfg.history;
     const tg_optim_config *c = &o->cfg;
-    size_t scratch_n = 5 * n;
-    tg_real *scratch = tg_malloc(scratch_n * sizeof(tg_real));
+    size_t scratch_n = 4 * n;
+    double *scratch = tg_malloc(scratch_n * sizeof(double));
     double *al = tg_malloc((size_t)m * sizeof(double));
     if (!scratch || !al) {
-        tg_free(scratch, scratch_n * sizeof(tg_real));
+        tg_free(scratch, scratch_n * sizeof(double));
         tg_free(al, (size_t)m * sizeof(double));
         return TG_ENOMEM;
     }
-    tg_real *g = scratch, *x0 = scratch + n, *ls_buf = scratch + 2 * n;
+    double *g = scratch, *ls_buf = scratch + n;
     lb w = {o, ps, f, ud, n, 0};
+    /* The double iterate follows the parameters unless someone else moved them (first
+     * step, Adam before, a loaded checkpoint of the parameters alone): then restart it
+     * from them. */
+    double *x = (double *)o->state;
+    for (size_t i = 0; i < n; i++)
+        if ((tg_real)x[i] != ps->value[i]) {
+            for (size_t j = 0; j < n; j++)
+                x[j] = (double)ps->value[j];
+            break;
+        }
 
     double loss = 0.0;
     int rc = eval(&w, NULL, 0.0, NULL, &loss, g);
     const double orig_loss = loss;
     if (!rc && max_abs(g, n) > c->tol_grad)
-        rc = iterate(o, &w, ps, g, x0, ls_buf, al, loss);
+        rc = iterate(o, &w, ps, g, ls_buf, al, loss);
     if (!rc) {
         o->step++;
         if (loss_out)
             *loss_out = orig_loss;
     }
     tg_params_zero_grad(ps);
-    tg_free(scratch, scratch_n * sizeof(tg_real));
+    tg_free(scratch, scratch_n * sizeof(double));
     tg_free(al, (size_t)m * sizeof(double));
     return rc;
 }

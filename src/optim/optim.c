@@ -41,7 +41,8 @@ size_t tg_optim_state_size(const tg_optim_config *c, size_t n)
     case TG_OPTIM_ADAM:
     case TG_OPTIM_ADAMW:
     case TG_OPTIM_ADADELTA: return 2 * n;
-    case TG_OPTIM_LBFGS: return (2 + 2 * (size_t)c->history) * n + (size_t)c->history;
+    case TG_OPTIM_LBFGS: /* doubles in every build (lbfgs.c): x, d, prev_g (n each), S, Y (m n), ro (m) */
+        return ((3 + 2 * (size_t)c->history) * n + (size_t)c->history) * (sizeof(double) / sizeof(tg_real));
     }
     return 0;
 }

@@ -15,7 +15,7 @@ struct tg_optim {
     double lr;              /* current learning rate (schedules change it) */
     size_t state_size;      /* scalars in state */
     tg_real *state;         /* SGD: buf (n) | Adam(W): m (n), v (n) | Adadelta: sq (n), acc (n) |
-                               L-BFGS: d (n), prev_g (n), S (m n), Y (m n), ro (m) */
+                               L-BFGS, as doubles: x (n), d (n), prev_g (n), S (m n), Y (m n), ro (m) */
     double scal[TG_OPTIM_NSCAL];
 };
 
