@@ -17,15 +17,17 @@ static const command commands[] = {TG_COMMANDS(TG_ENTRY)};
 
 static void usage(FILE *f)
 {
-    fprintf(f, "terragrad %s (%s build, %s) — differentiable modelling for the geosciences\n\n"
-               "usage: terragrad <command> [options]   (terragrad <command> --help)\n\ncommands:\n",
+    fprintf(f, "terragrad %s (%s build, %s, %s kernels) — differentiable modelling for the geosciences\n\n"
+               "usage: terragrad <command> [options]   (terragrad <command> --help)\n"
+               "       terragrad --cpu   prints the vector kernel level in use (TG_CPU=baseline|avx2|auto)\n"
+               "\ncommands:\n",
             "0.1.0", TG_REAL_NAME,
 #ifdef TG_MPI
-            "MPI"
+            "MPI",
 #else
-            "no MPI"
+            "no MPI",
 #endif
-    );
+            tg_cpu_level_name(tg_cpu_level()));
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (commands[i].run)
             fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
@@ -38,6 +40,10 @@ static int dispatch(int argc, char **argv)
             return tg_cmd_demo(1, (char *[]){"demo", NULL});
         usage(stderr);
         return 2;
+    }
+    if (!strcmp(argv[1], "--cpu")) {   /* one word, for scripts and tests */
+        printf("%s\n", tg_cpu_level_name(tg_cpu_level()));
+        return 0;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
@@ -62,6 +68,11 @@ int main(int argc, char **argv)
     if (tg_dist_init(&argc, &argv)) {
         fprintf(stderr, "terragrad: %s\n", tg_error_message());
         return 1;
+    }
+    if (tg_cpu_check_env()) {   /* a misspelt TG_CPU must not silently pick a path */
+        fprintf(stderr, "terragrad: %s\n", tg_error_message());
+        tg_dist_finalize();
+        return 2;
     }
     int rc = dispatch(argc, argv);
     tg_dist_finalize();
