@@ -10,6 +10,10 @@
 #   remove the host's), so the arm64 netCDF runtime and its dependencies are downloaded with
 #   `apt-get download` and unpacked into <build_dir>/sysroot-extra (nothing installed).
 # The cross build has no MPI and no Fortran example (TG_WITH_MPI=OFF, TG_WITH_FORTRAN=OFF).
+# Optional: TG_NEHALEM_BIN=<a native x86-64 terragrad> also runs that binary under
+# `qemu-x86_64 -cpu Nehalem` (SSE4.2, no AVX): proof that no AVX instruction is reached on
+# the baseline path (`--cpu` must say baseline, `gradcheck` must pass; OPENBLAS_CORETYPE is
+# unset there so OpenBLAS picks its kernels from the emulated CPU, as on a real one).
 set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${1:-/tmp/build-arm64}
@@ -97,5 +101,14 @@ if [ "${TG_CROSS_QEMU:-1}" != 0 ]; then
   [ "$level" = baseline ] || { echo "cross_arm64: FAIL: expected the baseline level on arm64"; exit 1; }
   run gradcheck > "$OUT.gradcheck.log" 2>&1 || { tail -20 "$OUT.gradcheck.log"; echo "cross_arm64: FAIL: gradcheck under qemu"; exit 1; }
   echo "cross_arm64: qemu-aarch64 terragrad gradcheck: $(tail -1 "$OUT.gradcheck.log")"
+fi
+if [ -n "${TG_NEHALEM_BIN:-}" ]; then
+  QX=$(command -v qemu-x86_64 || command -v qemu-x86_64-static)
+  nrun() { env -u OPENBLAS_CORETYPE OMP_NUM_THREADS=1 "$QX" -cpu Nehalem "$TG_NEHALEM_BIN" "$@"; }
+  level=$(nrun --cpu)
+  echo "cross_arm64: qemu-x86_64 -cpu Nehalem terragrad --cpu: $level"
+  [ "$level" = baseline ] || { echo "cross_arm64: FAIL: expected the baseline level on Nehalem"; exit 1; }
+  nrun gradcheck > "$OUT.nehalem.log" 2>&1 || { tail -20 "$OUT.nehalem.log"; echo "cross_arm64: FAIL: gradcheck on Nehalem"; exit 1; }
+  echo "cross_arm64: qemu-x86_64 -cpu Nehalem terragrad gradcheck: $(tail -1 "$OUT.nehalem.log")"
 fi
 echo "cross_arm64: ok in $(( $(date +%s) - t0 )) s"
