@@ -17,9 +17,9 @@ static const command commands[] = {TG_COMMANDS(TG_ENTRY)};
 
 static void usage(FILE *f)
 {
-    fprintf(f, "terragrad %s (%s build, %s, %s kernels) — differentiable modelling for the geosciences\n\n"
+    fprintf(f, "terragrad %s (%s build, %s) — differentiable modelling for the geosciences\n\n"
                "usage: terragrad <command> [options]   (terragrad <command> --help)\n"
-               "       terragrad --cpu   prints the vector kernel level in use (TG_CPU=baseline|avx2|auto)\n"
+               "       terragrad --cpu   prints the vector kernels in use: %s (TG_CPU=baseline|avx2|auto)\n"
                "\ncommands:\n",
             "0.1.0", TG_REAL_NAME,
 #ifdef TG_MPI
