@@ -18,14 +18,16 @@ static const command commands[] = {TG_COMMANDS(TG_ENTRY)};
 static void usage(FILE *f)
 {
     fprintf(f, "terragrad %s (%s build, %s) — differentiable modelling for the geosciences\n\n"
-               "usage: terragrad <command> [options]   (terragrad <command> --help; terragrad --version)\n\ncommands:\n",
+               "usage: terragrad <command> [options]   (terragrad <command> --help; terragrad --version)\n"
+               "       terragrad --cpu   prints the vector kernels in use: %s (TG_CPU=baseline|avx2|auto)\n"
+               "\ncommands:\n",
             TG_VERSION_STRING, TG_REAL_NAME,
 #ifdef TG_MPI
-            "MPI"
+            "MPI",
 #else
-            "no MPI"
+            "no MPI",
 #endif
-    );
+            tg_cpu_level_name(tg_cpu_level()));
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (commands[i].run)
             fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
@@ -47,6 +49,10 @@ static int dispatch(int argc, char **argv)
                "no MPI"
 #endif
         );
+        return 0;
+    }
+    if (!strcmp(argv[1], "--cpu")) {   /* one word, for scripts and tests */
+        printf("%s\n", tg_cpu_level_name(tg_cpu_level()));
         return 0;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -76,6 +82,11 @@ int main(int argc, char **argv)
     if (tg_dist_init(&argc, &argv)) {
         fprintf(stderr, "terragrad: %s\n", tg_error_message());
         return 1;
+    }
+    if (tg_cpu_check_env()) {   /* a misspelt TG_CPU must not silently pick a path */
+        fprintf(stderr, "terragrad: %s\n", tg_error_message());
+        tg_dist_finalize();
+        return 2;
     }
     int rc = dispatch(argc, argv);
     tg_dist_finalize();

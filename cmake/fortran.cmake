@@ -11,7 +11,7 @@ if(CMAKE_Fortran_COMPILER)
   enable_language(Fortran)
   set(TG_FORTRAN_OUT ${PROJECT_BINARY_DIR}/fortran)
   # -frecursive: locals on the stack, so the library is reentrant (called from OpenMP
-  # threads). No -ffast-math and no -march: the C re-implementation in the tests must agree.
+  # threads). No -ffast-math and no CPU-model flags: the C re-implementation in the tests must agree.
   set(TG_FORTRAN_FLAGS -std=f2018 -fimplicit-none -frecursive -Wall -Wextra -Wno-compare-reals)
   if(TG_SANITIZE)
     list(APPEND TG_FORTRAN_FLAGS -fcheck=all)

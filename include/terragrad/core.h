@@ -284,6 +284,18 @@ TG_API double tg_rng_normal(tg_rng *r);              /* N(0, 1) */
 TG_API uint64_t tg_rng_below(tg_rng *r, uint64_t n); /* [0, n), unbiased */
 TG_API void tg_rng_jump(tg_rng *r);                  /* 2^128 steps: independent streams */
 
+/* ===================================================================== vector kernels */
+/* The library is built for the baseline of its architecture; the hot kernels (HBV step
+ * loops, LSTM cell, PINN MLP, small GEMM) also exist as AVX2+FMA and AVX-512 variants on
+ * x86-64 and are picked at run time. TG_CPU=baseline (or scalar) in the environment
+ * forces the baseline kernels, TG_CPU=avx2 caps at AVX2, auto/avx512/unset take the best
+ * the CPU has. Results of the variants agree to rounding (HBV: 1e-6 relative, tested). */
+enum { TG_CPU_BASELINE = 0, TG_CPU_AVX2 = 1, TG_CPU_AVX512 = 2 };
+TG_API int tg_cpu_level(void);                  /* level the kernels use now (hardware, capped by TG_CPU) */
+TG_API int tg_cpu_hw_level(void);               /* best level this CPU supports */
+TG_API const char *tg_cpu_level_name(int level);/* "baseline", "avx2", "avx512" */
+TG_API int tg_cpu_check_env(void);              /* TG_EINVAL (message) if TG_CPU is not understood */
+
 #ifdef __cplusplus
 }
 #endif

@@ -55,9 +55,9 @@
  * held in the snow is the separate output MELTWATER. State outputs are end-of-step values.
  * A negative PET (ERA5-Land dew) gives a negative ET, as the equations say.
  *
- * Speed: one OpenMP region per call over blocks of basins, AVX2/AVX-512 lane loops (the
- * latter chosen at run time; TG_NO_AVX512=1 in the environment forces AVX2, e.g. for
- * valgrind). For training set cfg.basin_outputs = 1u << TG_HBV_Q. Derivation of the
+ * Speed: one OpenMP region per call over blocks of basins, baseline/AVX2/AVX-512 lane
+ * loops chosen at run time (tg_cpu_level(); TG_CPU=avx2 in the environment forces AVX2,
+ * e.g. for valgrind, TG_CPU=baseline the baseline loops). For training set cfg.basin_outputs = 1u << TG_HBV_Q. Derivation of the
  * backward and cost figures: docs/hbv_backward.md.
  */
 #ifndef TERRAGRAD_MODELS_H

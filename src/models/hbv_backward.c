@@ -8,68 +8,7 @@
 #include <string.h>
 
 #include "models/hbv_block.h"
-
-typedef struct bw_scratch {
-    tg_real *st;    /* (NSTATE, ls) stores at the start of the step (from hist) */
-    tg_real *par;   /* (NPARAM, ls) parameters of the step */
-    tg_real *frc;   /* (3, ls) forcing of the step per lane */
-    tg_real *gout;  /* (NOUT, ls) dL/d outputs of the step */
-    tg_real *ast;   /* (NSTATE, ls) adjoint stores */
-    tg_real *gjunk; /* (ls) sink for dynamic-parameter gradients nobody asked for */
-    tg_real *gacc;  /* (NPARAM, ls) accumulated dL/d static parameters */
-    tg_real *gfrc;  /* (3, ls) dL/d forcing of the step per lane */
-} bw_scratch;
-#define BW_ROWS (2 * TG_HBV_NSTATE + 2 * TG_HBV_NPARAM + 1 + 2 * TG_HBV_NFORCING + TG_HBV_NOUT)
-
-/* gdst[p]: row receiving dL/d parameter p of this step (+=): the block's accumulator for
- * static parameters, the g_par_dyn row of the step for dynamic ones. */
-TG_VINLINE void bw_block_step(int n, int ls, tg_real *restrict ast, tg_real *const *gdst,
-                              tg_real *restrict gfrc, const tg_real *restrict st,
-                              const tg_real *restrict par, const tg_real *restrict frc,
-                              const tg_real *restrict gout, tg_real wT, tg_real wS,
-                              const int smT, const int smS, const int all)
-{
-#pragma omp simd
-    for (int i = 0; i < n; i++) {
-        const tg_real P = frc[i], Ta = frc[ls + i], E = frc[2 * ls + i];
-        const hbv_par p = hbv_load_par(par, ls, i);
-        hbv_fw v = hbv_step_forward(P, Ta, E, p, hbv_load_st(st, ls, i), wT, wS, smT, smS);
-        hbv_out g;
-        if (all) g = hbv_load_out(gout, ls, i);
-        else { g = (hbv_out){0}; g.Q = gout[TG_HBV_Q * ls + i]; }   /* only Q is seeded */
-        hbv_adj r = hbv_step_adjoint(v, p, P, E, g, hbv_load_st(ast, ls, i), wT, smT, smS);
-        hbv_store_st(ast, ls, i, r.a);
-        gdst[TG_HBV_BETA][i] += r.gp.BETA; gdst[TG_HBV_FC][i] += r.gp.FC; gdst[TG_HBV_K0][i] += r.gp.K0;
-        gdst[TG_HBV_K1][i] += r.gp.K1; gdst[TG_HBV_K2][i] += r.gp.K2; gdst[TG_HBV_LP][i] += r.gp.LP;
-        gdst[TG_HBV_PERC][i] += r.gp.PERC; gdst[TG_HBV_UZL][i] += r.gp.UZL; gdst[TG_HBV_TT][i] += r.gp.TT;
-        gdst[TG_HBV_CFMAX][i] += r.gp.CFMAX; gdst[TG_HBV_CFR][i] += r.gp.CFR; gdst[TG_HBV_CWH][i] += r.gp.CWH;
-        gdst[TG_HBV_BETAET][i] += r.gp.BETAET;
-        gfrc[i] = r.gP;
-        gfrc[ls + i] = r.gT;
-        gfrc[2 * ls + i] = r.gPET;
-    }
-}
-
-#define BW_CASE(k) case k: bw_block_step(n, ls, w->ast, gdst, w->gfrc, w->st, w->par, w->frc, w->gout, wT, wS, \
-                                         (k) & 1, ((k) >> 1) & 1, (k) >> 2); break;
-#define BW_DISPATCH_BODY                                                                                  \
-    tg_real wT = c->smooth_temp, wS = c->smooth_store;                                                    \
-    int v = (wT > TG_R(0.0)) | (wS > TG_R(0.0)) << 1 | (all != 0) << 2;                                 \
-    switch (v) { BW_CASE(0) BW_CASE(1) BW_CASE(2) BW_CASE(3) BW_CASE(4) BW_CASE(5) BW_CASE(6) BW_CASE(7) default: break; }
-
-static void bw_step_dispatch(int n, int ls, bw_scratch *w, tg_real *const *gdst, const tg_hbv_config *c, int all)
-{
-    BW_DISPATCH_BODY
-}
-#ifdef HBV_HAVE_512
-HBV_TARGET_512 static void bw_step_dispatch_512(int n, int ls, bw_scratch *w, tg_real *const *gdst,
-                                                const tg_hbv_config *c, int all)
-{
-    BW_DISPATCH_BODY
-}
-#endif
-#undef BW_DISPATCH_BODY
-#undef BW_CASE
+#include "models/hbv_kernels.h"
 
 int tg_hbv_backward(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_forcing,
                     tg_real *g_state_init, const tg_real *g_out_basin, const tg_real *g_out_lane,
@@ -100,8 +39,8 @@ int tg_hbv_backward_ckpt(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_f
     const uint32_t omask = hbv_basin_output_mask(c);
     const int all_seed = g_out_lane || (g_out_basin && (omask & ~(1u << TG_HBV_Q)));
     const int nthreads = omp_get_max_threads();
-    const int use512 = hbv_use_avx512();
-    (void)use512;
+    const hbv_fw_kernel fk = hbv_fw_kernel_select();
+    const hbv_bw_kernel bk_step = hbv_bw_kernel_select();
     const hbv_blocking bk = hbv_blocking_make(c, nthreads);
     const size_t per_thread = (size_t)(BW_ROWS + (every ? HBV_FW_ROWS + (size_t)every * TG_HBV_NSTATE : 0)) * (size_t)bk.ls;
     tg_real *scratch = tg_malloc((size_t)nthreads * per_thread * sizeof(tg_real));
@@ -141,7 +80,7 @@ int tg_hbv_backward_ckpt(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_f
                     const size_t cp = slot / (size_t)every;
                     hbv_block_load_hist(seg, hist, cp, &k);
                     hbv_fw_segment(seg, fscr, ls, t - (int)j, (int)j + 1, k.b0, k.nbb, forcing, par_static, par_dyn,
-                                   c, use512);
+                                   c, fk);
                 }
                 memcpy(w.st, seg + j * step, sizeof(tg_real) * step);
             }
@@ -157,11 +96,7 @@ int tg_hbv_backward_ckpt(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_f
 
             tg_real *gdst[TG_HBV_NPARAM];
             hbv_block_param_grad_rows(gdst, w.gacc, w.gjunk, g_par_dyn, t, W, row, nd, &k);
-#ifdef HBV_HAVE_512
-            if (use512) bw_step_dispatch_512(n, ls, &w, gdst, c, all_seed);
-            else
-#endif
-                bw_step_dispatch(n, ls, &w, gdst, c, all_seed);
+            bk_step(n, ls, &w, gdst, c, all_seed);
             if (g_forcing)
                 hbv_block_gather_forcing_grad(g_forcing, w.gfrc, t, &k);
         }

@@ -6,47 +6,7 @@
 #include <string.h>
 
 #include "models/hbv_block.h"
-
-/* Scratch of one thread, all (rows, ls). */
-typedef struct fw_scratch {
-    tg_real *st;   /* (NSTATE, ls) stores */
-    tg_real *par;  /* (NPARAM, ls) parameters of the current step */
-    tg_real *frc;  /* (3, ls) forcing broadcast to lanes */
-    tg_real *out;  /* (NOUT, ls) outputs of the current step */
-} fw_scratch;
-
-/* One step for lanes [0, n) of a block. smT, smS, all are compile-time constants at each
- * call site below, so every variant is its own straight-line vector loop. all = 0 stores
- * only the Q output (training needs nothing else): 15 fewer stores per lane and step. */
-TG_VINLINE void fw_block_step(int n, int ls, tg_real *restrict st, tg_real *restrict out,
-                              const tg_real *restrict par, const tg_real *restrict frc,
-                              tg_real wT, tg_real wS, const int smT, const int smS, const int all)
-{
-#pragma omp simd
-    for (int i = 0; i < n; i++) {
-        hbv_fw v = hbv_step_forward(frc[i], frc[ls + i], frc[2 * ls + i], hbv_load_par(par, ls, i),
-                                    hbv_load_st(st, ls, i), wT, wS, smT, smS);
-        hbv_store_st(st, ls, i, hbv_step_stores(v));
-        if (all) hbv_store_out(out, ls, i, hbv_step_outputs(v));
-        else out[TG_HBV_Q * ls + i] = v.Q0 + v.Q1 + v.Q2;
-    }
-}
-
-#define FW_CASE(k) case k: fw_block_step(n, ls, w->st, w->out, w->par, w->frc, wT, wS, (k) & 1, ((k) >> 1) & 1, (k) >> 2); break;
-#define FW_DISPATCH_BODY                                                                                  \
-    tg_real wT = c->smooth_temp, wS = c->smooth_store;                                                    \
-    int v = (wT > TG_R(0.0)) | (wS > TG_R(0.0)) << 1 | (all != 0) << 2;                                 \
-    switch (v) { FW_CASE(0) FW_CASE(1) FW_CASE(2) FW_CASE(3) FW_CASE(4) FW_CASE(5) FW_CASE(6) FW_CASE(7) default: break; }
-
-static void fw_step_dispatch(int n, int ls, fw_scratch *w, const tg_hbv_config *c, int all) { FW_DISPATCH_BODY }
-#ifdef HBV_HAVE_512
-HBV_TARGET_512 static void fw_step_dispatch_512(int n, int ls, fw_scratch *w, const tg_hbv_config *c, int all)
-{
-    FW_DISPATCH_BODY
-}
-#endif
-#undef FW_DISPATCH_BODY
-#undef FW_CASE
+#include "models/hbv_kernels.h"
 
 /* ---------------------------------------------------------------- checkpointing */
 int tg_hbv_ckpt_segment(const tg_hbv_config *c, int checkpoint)
@@ -73,7 +33,7 @@ size_t tg_hbv_hist_size_ckpt(const tg_hbv_config *c, int checkpoint)
 }
 
 void hbv_fw_segment(tg_real *seg, tg_real *fscr, int ls, int t0, int len, int b0, int nbb, const tg_real *forcing,
-                    const tg_real *par_static, const tg_real *par_dyn, const tg_hbv_config *c, int use512)
+                    const tg_real *par_static, const tg_real *par_dyn, const tg_hbv_config *c, hbv_fw_kernel fk)
 {
     const int W = c->warmup, nd = tg_hbv_ndynamic(c);
     const hbv_block k = hbv_block_of(c, ls, b0, nbb);
@@ -81,7 +41,6 @@ void hbv_fw_segment(tg_real *seg, tg_real *fscr, int ls, int t0, int len, int b0
     const size_t step = TG_HBV_NSTATE * (size_t)ls;
     int row[TG_HBV_NPARAM];
     hbv_dyn_rows(c, row);
-    (void)use512;
     fw_scratch w = {fscr, fscr + TG_HBV_NSTATE * ls, fscr + (TG_HBV_NSTATE + TG_HBV_NPARAM) * ls,
                     fscr + (TG_HBV_NSTATE + TG_HBV_NPARAM + TG_HBV_NFORCING) * ls};
     memcpy(w.st, seg, sizeof(tg_real) * step);
@@ -95,11 +54,7 @@ void hbv_fw_segment(tg_real *seg, tg_real *fscr, int ls, int t0, int len, int b0
         if (j == len - 1)
             break;   /* the stores after the segment's last step are not needed */
         hbv_block_broadcast_forcing(w.frc, forcing, t, &k);
-#ifdef HBV_HAVE_512
-        if (use512) fw_step_dispatch_512(n, ls, &w, c, 0);
-        else
-#endif
-            fw_step_dispatch(n, ls, &w, c, 0);
+        fk(n, ls, &w, c, 0);
     }
 }
 
@@ -124,8 +79,7 @@ int tg_hbv_forward_ckpt(tg_real *out_basin, tg_real *out_lane, tg_real *state_fi
     const uint32_t omask = hbv_basin_output_mask(c);
     const int all_out = out_lane || (out_basin && (omask & ~(1u << TG_HBV_Q)));
     const int nthreads = omp_get_max_threads();
-    const int use512 = hbv_use_avx512();
-    (void)use512;
+    const hbv_fw_kernel fk = hbv_fw_kernel_select();
     const hbv_blocking bk = hbv_blocking_make(c, nthreads);
     const size_t per_thread = (size_t)(TG_HBV_NSTATE + TG_HBV_NPARAM + TG_HBV_NFORCING + TG_HBV_NOUT) * (size_t)bk.ls;
     tg_real *scratch = tg_malloc((size_t)nthreads * per_thread * sizeof(tg_real));
@@ -150,11 +104,7 @@ int tg_hbv_forward_ckpt(tg_real *out_basin, tg_real *out_lane, tg_real *state_fi
                     slot /= every;   /* checkpointed: the stores at the start of every segment */
                 hbv_block_save_hist(hist, slot, w.st, &k);
             }
-#ifdef HBV_HAVE_512
-            if (use512) fw_step_dispatch_512(n, ls, &w, c, t >= W && all_out);   /* warm-up: no outputs */
-            else
-#endif
-                fw_step_dispatch(n, ls, &w, c, t >= W && all_out);
+            fk(n, ls, &w, c, t >= W && all_out);   /* warm-up: no outputs */
             if (t < W) continue;
             hbv_block_write_outputs(out_lane, out_basin, (size_t)(t - W), w.out, omask, &k);
         }

@@ -347,35 +347,6 @@ static inline int hbv_parallel_worth(const tg_hbv_config *c, hbv_blocking bk)
     return bk.nblocks > 1 && (double)c->T * (double)c->B * (double)c->M >= 1e5;
 }
 
-/* AVX-512: where the compiler targets x86-64 with AVX2 (the Release build), the step loops
- * are compiled a second time for AVX-512 (16 floats per vector) and chosen at run time
- * when the CPU has it. The per-lane arithmetic is the same IEEE operations in both, so
- * results are bit-identical (tested). TG_NO_AVX512=1 in the environment forces the AVX2
- * loops (tests of that path, valgrind). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__AVX2__) && !defined(TG_NO_AVX512_BUILD)
-#define HBV_HAVE_512 1
-#define HBV_TARGET_512 __attribute__((target("avx512f,avx512vl,avx512dq,prefer-vector-width=512")))
-#include <stdlib.h>
-static inline int hbv_use_avx512(void)   /* asked once per forward/backward call */
-{
-    __builtin_cpu_init();
-    const char *no = getenv("TG_NO_AVX512");
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512dq") && !(no && *no && *no != '0');
-}
-#else
-static inline int hbv_use_avx512(void) { return 0; }
-#endif
-
-/* Checkpointed backward (hbv_forward.c): re-runs steps t0 .. t0+len-1 of the basins
- * [b0, b0+nbb) from the stores in seg[0] ((NSTATE, ls), the segment's checkpoint) with
- * the forward's own step kernel, writing the stores at the start of step t0+j into
- * seg + j NSTATE ls (j = 1 .. len-1). fscr: forward scratch of (NSTATE + NPARAM + NFORCING
- * + NOUT) ls scalars. Same arithmetic as the forward, so the same bits. */
-void hbv_fw_segment(tg_real *seg, tg_real *fscr, int ls, int t0, int len, int b0, int nbb, const tg_real *forcing,
-                    const tg_real *par_static, const tg_real *par_dyn, const tg_hbv_config *c, int use512);
-#define HBV_FW_ROWS (TG_HBV_NSTATE + TG_HBV_NPARAM + TG_HBV_NFORCING + TG_HBV_NOUT)
-
 /* Row of parameter p in the dynamic array, or -1 if p is static. */
 static inline void hbv_dyn_rows(const tg_hbv_config *c, int *row)
 {

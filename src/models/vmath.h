@@ -4,7 +4,7 @@
  * glibc's scalar powf costs ~30 ns and never vectorises without -ffast-math, which we
  * refuse (it breaks NaN handling and backward passes). These functions are branch-free
  * static inline code built from + * fma, integer bit moves and selects, so GCC turns a
- * loop calling them into AVX2 code (check with -fopt-info-vec-optimized).
+ * loop calling them into vector code (check with -fopt-info-vec-optimized).
  *
  * Accuracy (measured by tests/test_hbv_vmath.c against glibc on dense grids):
  *   tg_vexpf  x in [-87.3, 88.7]              <= 1 ulp   (subnormal results: gradual,
@@ -43,8 +43,10 @@
 #define TG_VINLINE static inline
 #endif
 
-/* a*b + c: one rounding where the hardware has FMA (the -mfma Release build), plain
- * otherwise (a libm fma() call would be slow and block vectorisation). */
+/* a*b + c: one rounding where the code is compiled with FMA (the AVX2 / AVX-512 kernel
+ * files set it with #pragma GCC target before including this; aarch64 always has it),
+ * plain otherwise (the x86-64 baseline: a libm fma() call would be slow and block
+ * vectorisation). */
 #if defined(__FMA__) || defined(__FP_FAST_FMAF)
 #define TG_FMAF(a, b, c) fmaf((a), (b), (c))
 #define TG_FMAD(a, b, c) fma((a), (b), (c))

@@ -5,9 +5,10 @@
  * and row (3 sigmoids, 2 tanh), B*H*5 = 330k at B = H = 256. glibc's scalar expf/tanhf do
  * not vectorise without -ffast-math (which we never use). In the float build we call glibc's
  * vector math library (libmvec, linked through libm) explicitly — documented max error
- * 1-4 ulp — in its AVX-512 variants when the CPU has them (picked once at run time; the
- * library is compiled for AVX2), else the AVX2 ones. Measured per (row, unit), forward:
- * 4.4 ns with AVX2, 2.3 ns with AVX-512; the recurrent GEMM costs ~15 ns for the same unit.
+ * 1-4 ulp — in its AVX-512 variants when the CPU has them, else the AVX2 ones, else the
+ * scalar loop (the library is built for the architecture's baseline; the level comes from
+ * tg_cpu_level(), src/core/cpu.c, so TG_CPU=baseline forces the scalar loop). Measured per
+ * (row, unit), forward: 4.4 ns with AVX2, 2.3 ns with AVX-512; the recurrent GEMM costs ~15 ns for the same unit.
  * The double build (verification) and the tail of each row use scalar libm. Which
  * columns go through which path depends on H only, so results never depend on the
  * thread count. */
@@ -76,9 +77,12 @@ static void bwd_scalar(const brow *r, int j, int H)
     }
 }
 
-#if !defined(TG_DOUBLE) && defined(__AVX2__) && defined(__FMA__) && defined(__GNUC__)
+#if !defined(TG_DOUBLE) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define TG_CELL_SIMD 1
 #include <immintrin.h>
+/* Everything up to pop_options is AVX2 + FMA code, called only when the CPU has it. */
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
 /* glibc libmvec (vector function ABI names): AVX2 8 lanes, AVX-512 16 lanes. */
 __m256 _ZGVdN8v_expf(__m256 x);
 __m256 _ZGVdN8v_tanhf(__m256 x);
@@ -146,7 +150,7 @@ static int bwd_avx2(const brow *r, int H)
 }
 
 /* ---------------------------------------------------------------- AVX-512 */
-#define TG_AVX512 __attribute__((target("avx512f")))
+#define TG_AVX512 __attribute__((target("avx2,fma,avx512f")))
 
 TG_AVX512 static inline __m512 sig16(__m512 x)
 {
@@ -209,14 +213,7 @@ TG_AVX512 static int bwd_avx512(const brow *r, int H)
     return j;
 }
 
-/* 2 = AVX-512, 1 = AVX2; decided once (the answer never changes within a process). */
-static int simd_level(void)
-{
-    static int level;
-    if (!level)
-        level = __builtin_cpu_supports("avx512f") ? 2 : 1;
-    return level;
-}
+#pragma GCC pop_options
 #endif
 
 void tg_lstm_cell_forward(tg_real *a, tg_real *c, tg_real *h, const tg_real *cprev, const tg_real *b_ih,
@@ -224,7 +221,7 @@ void tg_lstm_cell_forward(tg_real *a, tg_real *c, tg_real *h, const tg_real *cpr
 {
     const size_t G = 4 * (size_t)H, Hs = (size_t)H;
 #ifdef TG_CELL_SIMD
-    const int level = simd_level();
+    const int level = tg_cpu_level();
 #endif
     for (int i = 0; i < R; i++) {
         tg_real *ai = a + (size_t)i * G;
@@ -233,7 +230,8 @@ void tg_lstm_cell_forward(tg_real *a, tg_real *c, tg_real *h, const tg_real *cpr
                  cprev ? cprev + (size_t)i * Hs : NULL, c + (size_t)i * Hs, h + (size_t)i * Hs};
         int j = 0;
 #ifdef TG_CELL_SIMD
-        j = level == 2 ? fwd_avx512(&r, H) : fwd_avx2(&r, H);
+        if (level == TG_CPU_AVX512) j = fwd_avx512(&r, H);
+        else if (level == TG_CPU_AVX2) j = fwd_avx2(&r, H);
 #endif
         fwd_scalar(&r, j, H);
     }
@@ -244,7 +242,7 @@ void tg_lstm_cell_backward(tg_real *a, tg_real *dc, const tg_real *dh_ext, const
 {
     const size_t G = 4 * (size_t)H, Hs = (size_t)H;
 #ifdef TG_CELL_SIMD
-    const int level = simd_level();
+    const int level = tg_cpu_level();
 #endif
     /* Column sums in tg_real over this step's rows (a chunk), added to the double
      * accumulator once per step: cheap, and accurate over thousands of steps. */
@@ -256,7 +254,8 @@ void tg_lstm_cell_backward(tg_real *a, tg_real *dc, const tg_real *dh_ext, const
                   c + ro, cprev ? cprev + ro : NULL, dc + ro, tmp4h, tmp4h + Hs, tmp4h + 2 * Hs, tmp4h + 3 * Hs};
         int j = 0;
 #ifdef TG_CELL_SIMD
-        j = level == 2 ? bwd_avx512(&r, H) : bwd_avx2(&r, H);
+        if (level == TG_CPU_AVX512) j = bwd_avx512(&r, H);
+        else if (level == TG_CPU_AVX2) j = bwd_avx2(&r, H);
 #endif
         bwd_scalar(&r, j, H);
     }

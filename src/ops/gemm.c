@@ -1,13 +1,14 @@
 /* gemm.c — dense products on raw arrays. OpenBLAS pays above roughly 32^3 multiply-adds;
  * below it the call and packing overhead dominates, so a simple cache-friendly kernel
- * (i-k-j order, vectorised inner loop) is used. */
+ * (i-k-j order, vectorised inner loop) is used, in an AVX2 build of the same loop where
+ * tg_cpu_level() allows (same operations per element, so the same bits). */
 #include <cblas.h>
 
 #include "core/internal.h"
 
 #define TG_BLAS_MIN_WORK (32 * 32 * 32)
 
-static void small_gemm(int ta, int tb, int M, int N, int K, tg_real alpha, const tg_real *A, int lda,
+static inline __attribute__((always_inline)) void small_gemm(int ta, int tb, int M, int N, int K, tg_real alpha, const tg_real *A, int lda,
                        const tg_real *B, int ldb, tg_real beta, tg_real *C, int ldc)
 {
     for (int i = 0; i < M; i++) {
@@ -29,13 +30,35 @@ static void small_gemm(int ta, int tb, int M, int N, int K, tg_real alpha, const
     }
 }
 
+static void small_gemm_base(int ta, int tb, int M, int N, int K, tg_real alpha, const tg_real *A, int lda,
+                            const tg_real *B, int ldb, tg_real beta, tg_real *C, int ldc)
+{
+    small_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define TG_GEMM_AVX2 1
+__attribute__((target("avx2"))) static void small_gemm_avx2(int ta, int tb, int M, int N, int K, tg_real alpha,
+                                                           const tg_real *A, int lda, const tg_real *B, int ldb,
+                                                           tg_real beta, tg_real *C, int ldc)
+{
+    small_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+#endif
+
 void tg_gemm(int ta, int tb, int M, int N, int K, tg_real alpha, const tg_real *A, int lda,
              const tg_real *B, int ldb, tg_real beta, tg_real *C, int ldc)
 {
     if (M <= 0 || N <= 0)
         return;
     if ((double)M * N * K < TG_BLAS_MIN_WORK) {
-        small_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#ifdef TG_GEMM_AVX2
+        if (tg_cpu_level() >= TG_CPU_AVX2) {
+            small_gemm_avx2(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            return;
+        }
+#endif
+        small_gemm_base(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
 #ifdef TG_DOUBLE

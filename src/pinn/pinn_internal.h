@@ -63,6 +63,7 @@ typedef struct tg_pinn_isa {
                           tg_pinn_ws *ws, int want_input_grad);
 } tg_pinn_isa;
 const tg_pinn_isa *tg_pinn_isa_base(void);
+const tg_pinn_isa *tg_pinn_isa_avx2(void);   /* NULL when not compiled in */
 const tg_pinn_isa *tg_pinn_isa_avx512(void); /* NULL when not compiled in */
 const tg_pinn_isa *tg_pinn_isa_select(void);
 

@@ -1,7 +1,8 @@
 /* pinn_mlp.c — Taylor-mode MLP over flat arrays: tiling, threads, gathers/scatters and the
  * deterministic reduction of weight gradients. The per-tile math is in pinn_mlp_impl.h,
- * compiled here twice: for the build's baseline ISA and, on x86-64 GCC, for AVX-512
- * (chosen at run time when the CPU has it).
+ * compiled here three times: for the build's baseline ISA and, on x86-64 GCC, for AVX2+FMA
+ * and AVX-512, chosen at run time from tg_cpu_level() (src/core/cpu.c; TG_CPU=baseline
+ * forces the baseline kernels).
  *
  * ISO C mode (-std=c11) turns off floating-point contraction, which halves the GEMM speed;
  * FMA contraction is not -ffast-math (no reassociation, no NaN/inf assumptions, one
@@ -36,7 +37,22 @@
 #undef TG_PINN_MI
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define TG_PINN_HAVE_AVX512 1
+#define TG_PINN_HAVE_X86 1
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define TG_PINN_SFX avx2
+#define TG_PINN_VB 32
+#define TG_PINN_NV 2
+#define TG_PINN_MO 3
+#define TG_PINN_MI 3
+#include "pinn/pinn_mlp_impl.h"
+#undef TG_PINN_SFX
+#undef TG_PINN_VB
+#undef TG_PINN_NV
+#undef TG_PINN_MO
+#undef TG_PINN_MI
+#pragma GCC pop_options
+
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,avx512f,avx512dq,avx512vl,avx512bw")
 #define TG_PINN_SFX avx512
@@ -55,9 +71,18 @@
 
 const tg_pinn_isa *tg_pinn_isa_base(void) { return &isa_base; }
 
+const tg_pinn_isa *tg_pinn_isa_avx2(void)
+{
+#ifdef TG_PINN_HAVE_X86
+    return &isa_avx2;
+#else
+    return NULL;
+#endif
+}
+
 const tg_pinn_isa *tg_pinn_isa_avx512(void)
 {
-#ifdef TG_PINN_HAVE_AVX512
+#ifdef TG_PINN_HAVE_X86
     return &isa_avx512;
 #else
     return NULL;
@@ -66,11 +91,12 @@ const tg_pinn_isa *tg_pinn_isa_avx512(void)
 
 const tg_pinn_isa *tg_pinn_isa_select(void)
 {
-#ifdef TG_PINN_HAVE_AVX512
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
-        return &isa_avx512;
+#ifdef TG_PINN_HAVE_X86
+    switch (tg_cpu_level()) {
+    case TG_CPU_AVX512: return &isa_avx512;
+    case TG_CPU_AVX2: return &isa_avx2;
+    default: break;
+    }
 #endif
     return &isa_base;
 }

@@ -1,7 +1,7 @@
 /* pinn_mlp_impl.h — the per-tile Taylor-mode kernels, compiled once per instruction set.
  *
  * Included by pinn_mlp.c with
- *   TG_PINN_SFX  suffix for every name (base, avx512)
+ *   TG_PINN_SFX  suffix for every name (base, avx2, avx512)
  *   TG_PINN_VB   vector width in bytes (32: AVX2, 64: AVX-512)
  *   TG_PINN_NV   column vectors per register block of the layer GEMM (5 rows x NV)
  *   TG_PINN_MO, TG_PINN_MI  register block of the weight-gradient kernel (outputs x inputs)
