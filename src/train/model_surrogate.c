@@ -429,7 +429,7 @@ int tg__surrogate_train_eval(const char *run_dir, const char *period)
             tg_runlog_printf(&rl, "no surrogate.blackbox in the config: the real model was not run\n");
         tg_runlog_printf(&rl, "wrote %s/surrogate_metrics_%s.csv\n", run_dir, period);
     } else
-        tg_runlog_printf(&rl, "error: %s\n", tg_error_message());
+        tg_runlog_file(&rl, "error: %s\n", tg_error_message());
     free(par); free(qs); free(qb); free(o); free(sv); free(med);
     free(x); free(forc); free(obs); free(ms); free(mb); free(st);
     tg_blackbox_free(&bb);
