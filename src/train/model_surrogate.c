@@ -379,6 +379,10 @@ int tg__surrogate_train_eval(const char *run_dir, const char *period)
             if (!bb)
                 rc = tg_error_prefix(tg_error_code() ? tg_error_code() : TG_EINVAL, "%s/config.yaml: surrogate.blackbox: ",
                                      run_dir);
+            else /* the config chose a program to run: say which, before it first runs */
+                tg_runlog_printf(&rl, "black box '%s': %s %s (%s by %s/config.yaml)\n", tg_blackbox_name(bb),
+                                 kind, tg_blackbox_path(bb), !strcmp(kind, "library") ? "loaded" : "run",
+                                 run_dir);
         }
         if (!rc)
             rc = tg_blackbox_eval_basins(bb, d.raw, B, par, run_first, first, last, mb, st, qb);
