@@ -30,7 +30,7 @@ const tg_domain tg_hbv_param_domain[TG_HBV_NPARAM] = {
      "threshold of the fast outflow, mm: < 0 releases more than the store holds (negative SUZ)"},
     {-INFINITY, INFINITY, SHUT, SHUT, "rain/snow threshold, degC: any finite temperature"},
     {0.0, INFINITY, SHUT, SHUT, "degree-day melt factor: < 0 melts snow below TT"},
-    {0.0, INFINITY, SHUT, SHUT, "refreezing coefficient: < 0 melts snow below TT"},
+    {0.0, INFINITY, SHUT, SHUT, "refreezing coefficient: < 0 turns refreezing below TT into melt"},
     {0.0, INFINITY, SHUT, SHUT,
      "liquid water the snowpack holds (fraction of SWE): < 0 releases more melt water than there is"},
     {0.0, INFINITY, OPEN, SHUT,
