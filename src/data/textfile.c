@@ -151,7 +151,11 @@ int tg_comma_check(const tg_text *t, const char *line)
 int tg_value_check(const tg_text *t, const char *id, const char *field, int var, double v)
 {
     const tg_domain *d = tg_var_domain(var);
-    if (tg_domain_contains(d, v)) return 0;
+    if (tg_domain_contains(d, v)) {
+        if (isfinite((double)(tg_real)v)) return 0;
+        return tg_error_set(TG_EINVAL, "%s: line %d, basin '%s', field '%s': %g does not fit this build's %s numbers",
+                            t->path, t->line, id, field, v, TG_REAL_NAME);
+    }
     char dom[96];
     return tg_error_set(TG_EINVAL, "%s: line %d, basin '%s', field '%s': %g is outside the valid domain %s (%s)",
                         t->path, t->line, id, field, v, tg_domain_format(d, tg_var_name(var), dom, sizeof dom),
