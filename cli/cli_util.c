@@ -96,6 +96,15 @@ int tg_hbv_cli_load(tg_hbv_cli *a)
                 }
                 a->forcing[b][(size_t)t * 3 + k] = x;
             }
+        int neg = 0, first = -1;
+        for (int t = 0; t < bs->T && !rc; t++)
+            if (a->forcing[b][(size_t)t * 3 + 2] < 0 && neg++ == 0)
+                first = t;
+        if (neg) { /* inside PET's domain (condensation, as ERA5-Land reports it), but unusual */
+            char date[16];
+            fprintf(stderr, "warning: %s/%s.csv: PET < 0 on %d days (first %s): read as condensation (ET < 0)\n",
+                    a->data, bs->id, neg, tg_date_format(bs->start + first, date));
+        }
     }
     return rc;
 }
@@ -112,6 +121,12 @@ int tg_hbv_cli_simulate_write(const tg_hbv_cli *a, int b)
                                    r >= 0 ? a->route.a[r] : (double)NAN, r >= 0 ? a->route.theta[r] : (double)NAN);
     char path[4400], tmp[4500], date[16];
     snprintf(path, sizeof path, "%s/%s.csv", a->out, bs->id);
+    /* valid inputs should never give NaN or Inf; if they do, no file rather than a wrong one */
+    for (size_t i = 0; !rc && i < (size_t)n * TG_SIM_NOUT; i++)
+        if (!isfinite((double)out[i]))
+            rc = tg_error_set(TG_EINVAL, "%s: basin '%s', variable '%s', %s: %g is not finite; not written", path, bs->id,
+                              tg_sim_output_names[i % TG_SIM_NOUT],
+                              tg_date_format(bs->start + a->warmup + (int)(i / TG_SIM_NOUT), date), (double)out[i]);
     FILE *f = NULL;
     if (!rc)
         rc = tg_io_begin(path, tmp, sizeof tmp, &f);

@@ -53,6 +53,19 @@ int tg_cmd_sensitivity(int argc, char **argv)
                                 a.params.value, M, ra, rt, kind, a.warmup_grad);
     char path[4400], tmp[4500];
     snprintf(path, sizeof path, "%s/sensitivity.csv", a.out);
+    /* inside the parameter domain the gradient is finite (kinks take the subgradients of
+     * docs/autodiff.md); should it not be, refuse rather than write NaN */
+    for (size_t i = 0; !rc && i < (size_t)B * TG_HBV_NPARAM * M; i++)
+        if (!isfinite(gp[i]))
+            rc = tg_error_set(TG_EINVAL, "%s: basin '%s', component %d, d loss / d %s is %g; not written", path,
+                              a.basins[i / ((size_t)TG_HBV_NPARAM * M)].id, (int)(i % (size_t)M) + 1,
+                              tg_hbv_param_names[(i / (size_t)M) % TG_HBV_NPARAM], gp[i]);
+    for (int b = 0; !rc && b < B; b++)
+        if (isfinite(ra[b]) && !(isfinite(gr[2 * b]) && isfinite(gr[2 * b + 1])))
+            rc = tg_error_set(TG_EINVAL, "%s: basin '%s', d loss / d routing (a, theta) = (%g, %g); not written", path,
+                              a.basins[b].id, gr[2 * b], gr[2 * b + 1]);
+    if (!rc && !isfinite(loss))
+        rc = tg_error_set(TG_EINVAL, "%s: the loss is %g; not written", path, loss);
     FILE *f = NULL;
     if (!rc)
         rc = tg_io_begin(path, tmp, sizeof tmp, &f);

@@ -16,13 +16,17 @@ static int usage(void)
 {
     printf("usage: terragrad simulate --model hbv --data DIR --params PARAMS.csv [--routing ROUTE.csv]\n"
            "                          [--warmup N] --out OUT\n"
-           "       terragrad simulate RUN_DIR [--period test|valid|train]\n\n"
+           "       terragrad simulate RUN_DIR [--period test|valid|train]\n"
+           "       terragrad simulate --domains\n\n"
            "HBV with known parameters: DIR holds <basin>.csv files (date,P,T,PET[,Q]); PARAMS.csv has the\n"
            "header basin,component,BETA,FC,K0,K1,K2,LP,PERC,UZL,TT,CFMAX,CFR,CWH,BETAET (physical units, one\n"
            "row per basin and component); ROUTE.csv has basin,a,theta (no file = no routing). The first N\n"
            "days (default 365) are warm-up; routing starts after them with zero runoff before. Writes\n"
            "OUT/<basin>.csv: date,Q,Q_unrouted,Q0,Q1,Q2,ET,PET,rain,snow,melt,SWE,SM,SUZ,SLZ,recharge,excess,perc.\n\n"
-           "With a trained RUN_DIR: runs its model over the period and writes predictions (see terragrad test).\n");
+           "With a trained RUN_DIR: runs its model over the period and writes predictions (see terragrad test).\n\n"
+           "A parameter or forcing outside its valid domain (FC > 0, 0 <= K0 <= 1, P >= 0, ...) is an error\n"
+           "naming file, line, basin and field; inside it but outside the usual range, a warning.\n"
+           "terragrad simulate --domains prints both tables (docs/hbv_domain.md).\n");
     return 0;
 }
 
@@ -31,6 +35,10 @@ int tg_cmd_simulate(int argc, char **argv)
     tg_hbv_cli a;
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
         return usage();
+    if (argc == 2 && !strcmp(argv[1], "--domains")) { /* docs/hbv_domain.md is generated from this */
+        tg_hbv_domain_table(stdout);
+        return 0;
+    }
     if (argc >= 2 && argv[1][0] != '-') { /* a trained run */
         const char *period = "test";
         for (int i = 2; i < argc; i++) {

@@ -94,7 +94,12 @@ static void usage(FILE *f)
                "  eval RUN_DIR  a `terragrad train` run with model.type: surrogate: writes the learned\n"
                "             parameters per basin and scores them with the surrogate and, if the\n"
                "             config names it (surrogate.blackbox), with the REAL model\n"
-               "Files go to output.dir; see docs/surrogate.md.\n");
+               "Files go to output.dir; see docs/surrogate.md.\n\n"
+               "A config runs programs: blackbox.path (and surrogate.blackbox of a train config) names\n"
+               "an executable that terragrad runs (fork + execv) or a shared library it loads (dlopen),\n"
+               "with your rights. Use only configs you trust. The resolved path is printed before the\n"
+               "first run; a black box that is world-writable, or in a world-writable folder without\n"
+               "the sticky bit, is refused (the rule ssh applies to its key files).\n");
 }
 
 /* ---------------------------------------------------------------- run state */
@@ -198,7 +203,13 @@ static int open_blackbox(run *r)
                              .workers = (int)tg_cfg_int(c, "blackbox.workers"),
                              .serial = tg_cfg_bool(c, "blackbox.serial"), .symbol = tg_cfg_str(c, "blackbox.symbol")};
     r->bb = !strcmp(kind, "library") ? tg_blackbox_library(path, &o) : tg_blackbox_exec(path, &o);
-    return r->bb ? 0 : tg_error_code();
+    if (!r->bb)
+        return tg_error_code();
+    /* the config chose a program to run: say which, before it first runs */
+    printf("black box '%s': %s %s (%s by %s)\n", tg_blackbox_name(r->bb), kind, tg_blackbox_path(r->bb),
+           !strcmp(kind, "library") ? "loaded" : "run", tg_cfg_path(c));
+    fflush(stdout);
+    return 0;
 }
 
 /* Basin ids: data.basins, data.basin_file, or the gauge_id column of <path>/basins.csv. */

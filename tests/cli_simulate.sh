@@ -112,7 +112,7 @@ S="$WORK/sens--warmup-grad/sensitivity.csv"
 [ "$(wc -l < "$S")" -eq $((1 + 2 * 2 * 13 + 2 * 2)) ] || fail "sensitivity rows: $(wc -l < "$S")"
 L0=$(nse_loss "$WORK/out")
 grep -q "loss (nse, pooled over 2 basins) = " "$WORK/sens.out" || fail "no loss line"
-Ls=$(sed 's/.*= \([^;]*\);.*/\1/' "$WORK/sens.out")
+Ls=$(sed -n 's/^loss .*= \([^;]*\);.*/\1/p' "$WORK/sens.out")
 awk -v a=$L0 -v b=$Ls 'BEGIN { if ((a - b)^2 > (1e-5 * a)^2) { print "loss " b " != recomputed " a; exit 1 } }' || fail "loss value"
 TOL=0.02; [ $DOUBLE = 1 ] || TOL=0.05
 check_fd() {  # check_fd NAME ROWKEY VALUE H LOSS_PLUS LOSS_MINUS

@@ -58,6 +58,12 @@ int main(void)
     expect_error("data:\n  path: [a, b]\n", "run.yaml:2", "got a list");
     expect_error("data:\n  path: x\n  path: y\n", "run.yaml:3", "twice");
     expect_error("data: [\n", "run.yaml", "YAML syntax error");
+    /* integers that do not fit an int are refused, not wrapped (2^32 + 16 used to be 16) */
+    expect_error("seed: 4294967312\ndata:\n  path: x\n", "run.yaml:1", "4294967312 is out of range");
+    expect_error("seed: -2147483649\ndata:\n  path: x\n", "run.yaml:1", "out of range");
+    c = tg_cfg_parse_string("seed: 2147483647\ndata:\n  path: x\n", "run.yaml", schema, NK);
+    CHECK(c && tg_cfg_int(c, "seed") == 2147483647, "INT_MAX accepted: %s", tg_error_message());
+    tg_cfg_free(&c);
     tg_cfg *missing = tg_cfg_load("/nonexistent/run.yaml", schema, NK);
     CHECK(!missing && tg_error_code() == TG_EIO && strstr(tg_error_message(), "/nonexistent/run.yaml"), "missing file");
     return tg_test_summary();

@@ -59,6 +59,10 @@ static void test_caravan(void)
     write_text(p, "0.1,2,1.5,0.3\n0.2,2.5,abc,0.1\n");
     CHECK_ERROR(tg_caravan_read_file(p, "c1", 0, &b), TG_EINVAL, "c1.csv", "line 2", "'PET'");
     CHECK(strstr(tg_error_message(), "abc") != NULL, "%s", tg_error_message());
+    write_text(p, "0.1,2,1.5,0.3\n-0.2,2.5,1,0.1\n");   /* negative P */
+    CHECK_ERROR(tg_caravan_read_file(p, "c1", 0, &b), TG_EINVAL, "c1.csv", "line 2, basin 'c1'", "'P'");
+    write_text(p, "0.1;2;1.5;0.3\n");
+    CHECK_ERROR(tg_caravan_read_file(p, "c1", 0, &b), TG_EINVAL, "c1.csv", "line 1", "found ';'");
     write_text(p, "0.1,2,1.5,0.3,9\n");
     CHECK_ERROR(tg_caravan_read_file(p, "c1", 0, &b), TG_EINVAL, "c1.csv", "line 1", "wrong column count");
     write_text(p, "0.1,2,1.5,0.3\n\n0.1,2,1.5,0.3\n");
@@ -154,6 +158,28 @@ static void test_generic_read(void)
     write_text(p, "day,P,T,PET,Q\n2000-02-01,1,2,3,4\n");
     CHECK_ERROR(tg_csv_read_file(p, "g1", &b), TG_EINVAL, "g1.csv", "line 1", "'date'");
     CHECK_ERROR(tg_csv_read(scratch_dir(), "nosuchbasin", &b), TG_EIO, "nosuchbasin.csv", NULL, NULL);
+    /* a spreadsheet's UTF-8 byte-order mark is skipped */
+    write_text(p, "\xEF\xBB\xBF" "date,P,T,PET,Q\n2000-01-01,1,2,3,4\n");
+    rc = tg_csv_read_file(p, "g1", &b);
+    CHECK(rc == 0, "BOM: %s", tg_error_message());
+    if (!rc) {
+        CHECK(b.var[TG_VAR_Q] && b.var[TG_VAR_Q][0] == 4, "BOM: values");
+        tg_basin_free(&b);
+    }
+    /* another delimiter is named */
+    write_text(p, "date;P;T;PET;Q\n2000-01-01;1;2;3;4\n");
+    CHECK_ERROR(tg_csv_read_file(p, "g1", &b), TG_EINVAL, "g1.csv", "line 1", "found ';'");
+    write_text(p, "date\tP\tT\tPET\n2000-01-01\t1\t2\t3\n");
+    CHECK_ERROR(tg_csv_read_file(p, "g1", &b), TG_EINVAL, "g1.csv", "line 1", "comma-separated");
+    /* values outside their variable's domain: file, line, basin and field */
+    write_text(p, "date,P,T,PET,Q\n2000-01-01,1,2,3,4\n2000-01-02,-0.5,2,3,4\n");
+    CHECK_ERROR(tg_csv_read_file(p, "g1", &b), TG_EINVAL, "line 3, basin 'g1', field 'P'", "P >= 0", NULL);
+    write_text(p, "date,P,T,PET,Q\n2000-01-01,1,inf,3,4\n");
+    CHECK_ERROR(tg_csv_read_file(p, "g1", &b), TG_EINVAL, "line 2, basin 'g1', field 'T'", "outside", NULL);
+    write_text(p, "date,P,T,PET,Q\n2000-01-01,1,2,-0.2,4\n");   /* condensation: inside PET's domain */
+    rc = tg_csv_read_file(p, "g1", &b);
+    CHECK(rc == 0, "negative PET: %s", tg_error_message());
+    if (!rc) tg_basin_free(&b);
 }
 
 static void test_attributes_csv(void)

@@ -27,9 +27,10 @@ static void test_roundtrip(void)
         ok = 0;
     CHECK(ok, "inputs: %s", tg_error_message());
     if (!ok) return;
-    /* a small synthetic basin: only P and Q, gaps, negative and tiny values */
+    /* a small synthetic basin: only tmin and Q, gaps, negative and tiny values (negative
+     * only where the variable's domain allows it: tmin) */
     tg_basin_init(&in[2], "x-7", days(1992, 12, 30), 5);
-    tg_real *p = tg_basin_add_var(&in[2], TG_VAR_P), *q = tg_basin_add_var(&in[2], TG_VAR_Q);
+    tg_real *p = tg_basin_add_var(&in[2], TG_VAR_TMIN), *q = tg_basin_add_var(&in[2], TG_VAR_Q);
     for (int t = 0; t < 5; t++) {
         p[t] = (tg_real)(t * 0.1 - 0.2);
         q[t] = t == 2 ? (tg_real)NAN : (tg_real)(1e-7 * (t + 1));
@@ -86,6 +87,16 @@ static void test_roundtrip(void)
     }
     CHECK(!strncmp(units, "days since 1970-01-01", 21), "units '%s'", units);
     CHECK(!strncmp(role, "timeseries_id", 13), "cf_role '%s'", role);
+
+    /* a value outside its variable's domain (P < 0) is an error naming variable, basin, day */
+    tg_real *pn = tg_basin_add_var(&in[2], TG_VAR_P);
+    for (int t = 0; t < 5; t++) pn[t] = t == 3 ? (tg_real)-0.5 : (tg_real)1;
+    rc = tg_netcdf_write(path, in, 3);
+    CHECK(rc == 0, "%s", tg_error_message());
+    rc = tg_netcdf_read(path, &out, &B);
+    CHECK(rc == TG_EINVAL && strstr(tg_error_message(), "variable 'P', basin 'x-7', 1993-01-02: -0.5 is outside"),
+          "negative P: rc %d, '%s'", rc, tg_error_message());
+    if (!rc) tg_basin_array_free(&out, B);
     for (int b = 0; b < 3; b++) tg_basin_free(&in[b]);
 }
 

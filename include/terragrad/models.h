@@ -65,6 +65,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "terragrad/core.h"
 
@@ -99,6 +100,22 @@ enum { TG_HBV_F_P = 0, TG_HBV_F_T, TG_HBV_F_PET, TG_HBV_NFORCING };
 TG_API extern const char *const tg_hbv_param_names[TG_HBV_NPARAM];   /* "BETA", "FC", ... */
 TG_API extern const double tg_hbv_param_range[TG_HBV_NPARAM][2];      /* physical [lo, hi] */
 TG_API extern const char *const tg_hbv_output_names[TG_HBV_NOUT];    /* "Q", "Q0", ... "perc" */
+
+/* Valid domains (src/models/hbv_domain.c, docs/hbv_domain.md): where the equations make
+ * sense, wider than tg_hbv_param_range. Outside = input error; inside but outside the
+ * range = warning. lo/hi are ±INFINITY when unbounded; *_open: the bound is excluded. */
+typedef struct tg_domain {
+    double lo, hi;
+    int lo_open, hi_open;
+    const char *why;        /* one line: what breaks outside */
+} tg_domain;
+TG_API extern const tg_domain tg_hbv_param_domain[TG_HBV_NPARAM];
+TG_API const tg_domain *tg_var_domain(int var);   /* TG_VAR_*: P >= 0, ...; every value finite */
+TG_API int tg_domain_contains(const tg_domain *d, double x);   /* 1: finite and inside */
+/* "FC > 0", "0 <= K0 <= 1", "TT finite" into buf; returns buf. */
+TG_API const char *tg_domain_format(const tg_domain *d, const char *name, char *buf, size_t n);
+/* Both tables as Markdown (docs/hbv_domain.md is generated from this). */
+TG_API void tg_hbv_domain_table(FILE *f);
 
 typedef struct tg_hbv_config {
     int T;               /* steps, warm-up included */

@@ -116,6 +116,10 @@ TG_API tg_blackbox *tg_blackbox_library(const char *path, const tg_blackbox_opti
 TG_API tg_blackbox *tg_blackbox_exec(const char *path, const tg_blackbox_options *opt);
 TG_API void tg_blackbox_free(tg_blackbox **bb);    /* dlcloses; sets *bb = NULL */
 TG_API const char *tg_blackbox_name(const tg_blackbox *bb);
+/* The resolved absolute path of a library or executable ("" for a C function); with
+ * the kind (tg_blackbox_kind). Callers print them before the first run: a config
+ * that names a black box chooses a program terragrad runs. */
+TG_API const char *tg_blackbox_path(const tg_blackbox *bb);
 TG_API tg_bb_kind tg_blackbox_kind(const tg_blackbox *bb);
 TG_API void tg_blackbox_dims(const tg_blackbox *bb, int *np, int *nf, int *nout);
 

@@ -276,12 +276,14 @@ static int parse_mapping(parse_state *s, const char *prefix)
 }
 
 /* ---------------------------------------------------------------- validation */
+/* Integers of a config fit an int: every consumer stores them in one, and a wider value
+ * (hidden: 4294967312) would otherwise wrap silently (to 16) on the cast. */
 static int is_int(const char *v, long *out)
 {
     char *end;
     errno = 0;
     long x = strtol(v, &end, 10);
-    if (end == v || *end || errno)
+    if (end == v || *end || errno || x < INT_MIN || x > INT_MAX)
         return 0;
     if (out) *out = x;
     return 1;
@@ -347,6 +349,9 @@ static int validate(tg_cfg *c)
             case TG_CFG_STR: ok = !k->choices || in_choices(v, k->choices); break;
             case TG_CFG_LIST: break;
             }
+            if (!ok && k->type == TG_CFG_INT && is_float(v, NULL) && strspn(v, "+-0123456789") == strlen(v))
+                return tg_error_set(TG_EINVAL, "%s:%d: key '%s': %s is out of range (integers must lie in [%d, %d])",
+                                    c->name, e->line, e->key, v, INT_MIN, INT_MAX);
             if (!ok) {
                 if (k->type == TG_CFG_STR)
                     return tg_error_set(TG_EINVAL, "%s:%d: key '%s': '%s' is not one of %s", c->name, e->line, e->key, v,

@@ -114,7 +114,7 @@ static void rows_free(rows *r)
     memset(r, 0, sizeof *r);
 }
 
-static int parse_forcing(tg_text *t, double head[3], int idx[C_N], rows *r)
+static int parse_forcing(tg_text *t, const char *id, double head[3], int idx[C_N], rows *r)
 {
     static const char *head_name[3] = {"latitude", "elevation", "area"};
     int rc;
@@ -156,6 +156,8 @@ static int parse_forcing(tg_text *t, double head[3], int idx[C_N], rows *r)
             if (tg_parse_double(f[idx[c]], &v[c]))
                 return tg_error_set(TG_EINVAL, "%s: line %d, field '%s': not a number: '%s'",
                                     t->path, t->line, names[idx[c]], f[idx[c]]);
+            /* CAMELS marks nothing as missing in the forcing: every value must be valid */
+            if ((rc = tg_value_check(t, id, names[idx[c]], col_var[c], v[c]))) return rc;
         }
     }
     if (r->n == 0)
@@ -173,7 +175,7 @@ int tg_camels_read_forcing(const char *path, const char *gauge_id, tg_basin *out
     int rc = tg_text_open(&t, path);
     if (rc) return rc;
     int idx[C_N];
-    rc = parse_forcing(&t, head, idx, &r);
+    rc = parse_forcing(&t, gauge_id, head, idx, &r);
     if (!rc) rc = tg_basin_init(out, gauge_id, row_day(&r, 0), row_day(&r, r.n - 1) - row_day(&r, 0) + 1);
     for (int c = C_PRCP; c < C_N && !rc; c++) {
         if (idx[c] < 0) continue;

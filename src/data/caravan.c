@@ -26,6 +26,7 @@ int tg_caravan_read_file(const char *path, const char *id, int start, tg_basin *
                               "(rows are days, so it would shift all later dates)", path, t.line);
             break;
         }
+        if ((rc = tg_comma_check(&t, line))) break;
         int n = tg_split_sep(line, ',', f, 8);
         if (n < 4) {
             rc = tg_error_set(TG_EINVAL, "%s: line %d, field '%s': truncated line (%d of 4 fields)",
@@ -45,6 +46,7 @@ int tg_caravan_read_file(const char *path, const char *id, int start, tg_basin *
                                   t.line, names[k], f[k]);
                 break;
             }
+            if ((rc = tg_value_check(&t, id, names[k], vars[k], v))) break;
             x[k][i] = (tg_real)v;
         }
     }

@@ -37,6 +37,8 @@ static int parse(tg_text *t, const char *id, tg_basin *out)
     while (line && tg_is_blank(line)) line = tg_text_next(t);
     if (!line) return tg_error_set(TG_EINVAL, "%s: line 1, field 'date': empty file (no header)", t->path);
     char *names[TG_MAX_FIELDS], *f[TG_MAX_FIELDS];
+    int rc = tg_comma_check(t, line);
+    if (rc) return rc;
     int ncol = tg_split_sep(line, ',', names, TG_MAX_FIELDS);
     if (ncol > TG_MAX_FIELDS)
         return tg_error_set(TG_EINVAL, "%s: line %d: more than %d columns", t->path, t->line, TG_MAX_FIELDS);
@@ -68,7 +70,6 @@ static int parse(tg_text *t, const char *id, tg_basin *out)
 
     csv_rows r = {0};
     r.cap = tg_text_count_rows(t);
-    int rc = 0;
     if (r.cap == 0)
         return tg_error_set(TG_EINVAL, "%s: line %d, field 'date': no data rows", t->path, header_line + 1);
     r.day = tg_malloc((size_t)r.cap * sizeof(int));
@@ -109,6 +110,7 @@ static int parse(tg_text *t, const char *id, tg_basin *out)
                                   t->line, names[j], f[j]);
                 break;
             }
+            if ((rc = tg_value_check(t, id, names[j], col_var[j], v[col_var[j]]))) break;
         }
         r.day[r.n++] = day;
     }

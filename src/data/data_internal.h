@@ -10,7 +10,8 @@
 #define TG_MAX_FIELDS 1024
 
 /* A text file loaded whole (the largest inputs are ~1 MB), consumed line by line. Lines
- * are NUL-terminated in place; "\r\n" endings and a missing final newline are accepted. */
+ * are NUL-terminated in place; "\r\n" endings, a missing final newline and a leading
+ * UTF-8 byte-order mark are accepted. */
 typedef struct tg_text {
     const char *path;    /* for messages: every error names it */
     char *buf;
@@ -31,6 +32,13 @@ void tg_format_real(char *buf, size_t size, tg_real x);
 int tg_split_ws(char *line, char **fields, int max);          /* runs of spaces / tabs */
 int tg_split_sep(char *line, char sep, char **fields, int max); /* ',' or ';', "quotes",
                                                                    fields trimmed */
+/* ';' or '\t' when a line has one of them and no comma (a CSV saved with another
+ * delimiter), else 0; tg_comma_check turns that into the error naming file and line. */
+int tg_foreign_sep(const char *line);
+int tg_comma_check(const tg_text *t, const char *line);
+/* 0 if v (read from the current line of t, field `field`, variable TG_VAR_* var) lies in
+ * tg_var_domain(var); else TG_EINVAL naming file, line, basin, field and the domain. */
+int tg_value_check(const tg_text *t, const char *id, const char *field, int var, double v);
 /* Strict: the whole (non-empty) string is a number. 0 ok, 1 not a number. */
 int tg_parse_double(const char *s, double *v);
 int tg_parse_int(const char *s, int *v);

@@ -412,7 +412,16 @@ int tg_netcdf_read(const char *path, tg_basin **basins_out, int *B_out)
             }
             for (int t = 0; t < T; t++) {
                 size_t i = bt ? (size_t)b * T + t : (size_t)t * B + b;
-                x[t] = (tg_real)apply_unpack(&u, buf[i]);
+                double y = apply_unpack(&u, buf[i]);
+                if (!isnan(y) && !(tg_domain_contains(tg_var_domain(v), y) && isfinite((double)(tg_real)y))) { /* NaN = missing */
+                    char dom[96], date[16];
+                    rc = tg_error_set(TG_EINVAL, "%s: variable '%s', basin '%s', %s: %g is outside the valid domain %s (%s)",
+                                      path, name, bs[b].id, tg_date_format(bs[b].start + t, date), y,
+                                      tg_domain_format(tg_var_domain(v), tg_var_name(v), dom, sizeof dom),
+                                      tg_var_domain(v)->why);
+                    goto done;
+                }
+                x[t] = (tg_real)y;
             }
         }
     }

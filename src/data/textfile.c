@@ -36,6 +36,8 @@ int tg_text_open(tg_text *t, const char *path)
     }
     t->buf[n] = '\0';
     t->cur = t->buf;
+    /* a UTF-8 byte-order mark (spreadsheets save one) is not part of the first field */
+    if (n >= 3 && !memcmp(t->buf, "\xEF\xBB\xBF", 3)) t->cur += 3;
     t->end = t->buf + n;
     return 0;
 }
@@ -128,6 +130,36 @@ int tg_split_sep(char *line, char sep, char **fields, int max)
         if (last) break;
     }
     return n;
+}
+
+int tg_foreign_sep(const char *line)
+{
+    if (strchr(line, ',')) return 0;
+    if (strchr(line, ';')) return ';';
+    if (strchr(line, '\t')) return '\t';
+    return 0;
+}
+
+int tg_comma_check(const tg_text *t, const char *line)
+{
+    int c = tg_foreign_sep(line);
+    if (!c) return 0;
+    return tg_error_set(TG_EINVAL, "%s: line %d: found '%s' \xE2\x80\x94 files must be comma-separated", t->path,
+                        t->line, c == ';' ? ";" : "\\t");
+}
+
+int tg_value_check(const tg_text *t, const char *id, const char *field, int var, double v)
+{
+    const tg_domain *d = tg_var_domain(var);
+    if (tg_domain_contains(d, v)) {
+        if (isfinite((double)(tg_real)v)) return 0;
+        return tg_error_set(TG_EINVAL, "%s: line %d, basin '%s', field '%s': %g does not fit this build's %s numbers",
+                            t->path, t->line, id, field, v, TG_REAL_NAME);
+    }
+    char dom[96];
+    return tg_error_set(TG_EINVAL, "%s: line %d, basin '%s', field '%s': %g is outside the valid domain %s (%s)",
+                        t->path, t->line, id, field, v, tg_domain_format(d, tg_var_name(var), dom, sizeof dom),
+                        d->why);
 }
 
 /* ---------------------------------------------------------------- numbers */

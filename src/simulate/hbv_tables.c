@@ -41,6 +41,21 @@ static int number(const char *path, int line, const char *field, const char *s, 
     return 0;
 }
 
+/* The header line of a table: a UTF-8 byte-order mark (spreadsheets write one) is
+ * skipped, and a header split by ';' or tabs is named rather than reported as missing
+ * columns. Returns the header text or NULL with the error set. */
+static char *header(const char *path, char *line)
+{
+    if (!memcmp(line, "\xEF\xBB\xBF", 3))
+        line += 3;
+    if (!strchr(line, ',') && (strchr(line, ';') || strchr(line, '\t'))) {
+        tg_error_set(TG_EINVAL, "%s: line 1: found '%s' \xE2\x80\x94 files must be comma-separated", path,
+                     strchr(line, ';') ? ";" : "\\t");
+        return NULL;
+    }
+    return line;
+}
+
 static int find_col(char **hdr, int n, const char *name)
 {
     for (int i = 0; i < n; i++)
@@ -68,7 +83,12 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
         fclose(f);
         return tg_error_set(TG_EINVAL, "%s: line 1: empty file (expected a header)", path);
     }
-    int nh = split(hline, hdr), col[TG_HBV_NPARAM];
+    char *h = header(path, hline);
+    if (!h) {
+        fclose(f);
+        return TG_EINVAL;
+    }
+    int nh = split(h, hdr), col[TG_HBV_NPARAM];
     int cb = find_col(hdr, nh, "basin"), cc = find_col(hdr, nh, "component");
     if (cb < 0 || cc < 0)
         rc = tg_error_set(TG_EINVAL, "%s: line 1: header needs columns 'basin' and 'component'", path);
@@ -108,6 +128,14 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
             double x;
             if ((rc = number(path, lineno, tg_hbv_param_names[p], fld[col[p]], &x)))
                 break;
+            const tg_domain *d = &tg_hbv_param_domain[p];
+            if (!tg_domain_contains(d, x)) {
+                char dom[96];
+                rc = tg_error_set(TG_EINVAL, "%s: line %d, basin '%s', field '%s': %g is outside the valid domain %s (%s)",
+                                  path, lineno, fld[cb], tg_hbv_param_names[p], x,
+                                  tg_domain_format(d, tg_hbv_param_names[p], dom, sizeof dom), d->why);
+                break;
+            }
             if (x < tg_hbv_param_range[p][0] - 1e-9 || x > tg_hbv_param_range[p][1] + 1e-9)
                 fprintf(stderr, "warning: %s: line %d, field '%s': %g outside the usual range [%g, %g]\n", path,
                         lineno, tg_hbv_param_names[p], x, tg_hbv_param_range[p][0], tg_hbv_param_range[p][1]);
@@ -194,7 +222,12 @@ int tg_route_read(const char *path, tg_route_table *t)
         fclose(f);
         return tg_error_set(TG_EINVAL, "%s: line 1: empty file (expected 'basin,a,theta')", path);
     }
-    int n = split(line, fld);
+    char *h = header(path, line);
+    if (!h) {
+        fclose(f);
+        return TG_EINVAL;
+    }
+    int n = split(h, fld);
     int cb = find_col(fld, n, "basin"), ca = find_col(fld, n, "a"), ct = find_col(fld, n, "theta"), nh = n;
     if (cb < 0 || ca < 0 || ct < 0)
         rc = tg_error_set(TG_EINVAL, "%s: line 1: header needs columns basin, a, theta", path);
@@ -216,8 +249,11 @@ int tg_route_read(const char *path, tg_route_table *t)
         if ((rc = number(path, lineno, "a", fld[ca], &t->a[t->B])) ||
             (rc = number(path, lineno, "theta", fld[ct], &t->theta[t->B])))
             break;
-        if (t->a[t->B] <= 0 || t->theta[t->B] <= 0) {
-            rc = tg_error_set(TG_EINVAL, "%s: line %d: a and theta must be positive", path, lineno);
+        if (t->a[t->B] <= 0 || t->theta[t->B] <= 0) { /* the gamma density needs shape and scale > 0 */
+            int bad_a = t->a[t->B] <= 0;
+            rc = tg_error_set(TG_EINVAL, "%s: line %d, basin '%s', field '%s': %g is outside the valid domain %s > 0", path,
+                              lineno, t->basin[t->B], bad_a ? "a" : "theta", bad_a ? t->a[t->B] : t->theta[t->B],
+                              bad_a ? "a" : "theta");
             break;
         }
         t->B++;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +99,40 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
+/* A config names the program terragrad runs (exec) or loads (dlopen), so anyone who can
+ * replace that file can run code as the user. As ssh does for its key files, refuse a
+ * black box that others can write, or that lives in a folder others can write without the
+ * sticky bit (they could rename a file of their own into its place). `abs` is resolved
+ * (realpath), so every folder from it up to / is checked. */
+static int bb_path_safe(const char *what, const char *abs)
+{
+    struct stat st;
+    if (stat(abs, &st) != 0)
+        return tg_error_set(TG_EIO, "blackbox '%s': %s: cannot stat", what, abs);
+    if (!S_ISREG(st.st_mode))
+        return tg_error_set(TG_EINVAL, "blackbox '%s': %s is not a regular file", what, abs);
+    if (st.st_mode & S_IWOTH)
+        return tg_error_set(TG_EINVAL, "blackbox '%s': %s is world-writable (anyone could change the program "
+                                       "terragrad runs); chmod o-w it", what, abs);
+    char dir[TG_BB_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", abs);
+    for (char *slash = strrchr(dir, '/'); slash; slash = strrchr(dir, '/')) {
+        if (slash == dir)
+            slash[1] = '\0'; /* the root itself */
+        else
+            *slash = '\0';
+        if (stat(dir, &st) != 0)
+            return tg_error_set(TG_EIO, "blackbox '%s': folder %s: cannot stat", what, dir);
+        if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+            return tg_error_set(TG_EINVAL, "blackbox '%s': %s lives in %s, which is world-writable without the "
+                                           "sticky bit (anyone could replace the program); move it or chmod o-w the folder",
+                                what, abs, dir);
+        if (slash == dir)
+            break;
+    }
+    return 0;
+}
+
 static tg_blackbox *bb_new(tg_bb_kind kind, const char *path, const tg_blackbox_options *opt)
 {
     if (!opt) {
@@ -148,6 +183,10 @@ static tg_blackbox *bb_new(tg_bb_kind kind, const char *path, const tg_blackbox_
         }
         snprintf(bb->path, sizeof bb->path, "%s", abs);
         free(abs);
+        if (bb_path_safe(what, bb->path)) {
+            tg_blackbox_free(&bb);
+            return NULL;
+        }
     }
     snprintf(bb->name, sizeof bb->name, "%s", opt->name ? opt->name : path ? base_name(path) : "function");
     const char *wd = opt->workdir ? opt->workdir : getenv("TMPDIR");
@@ -238,6 +277,7 @@ void tg_blackbox_free(tg_blackbox **pbb)
 }
 
 const char *tg_blackbox_name(const tg_blackbox *bb) { return bb->name; }
+const char *tg_blackbox_path(const tg_blackbox *bb) { return bb->path; }
 tg_bb_kind tg_blackbox_kind(const tg_blackbox *bb) { return bb->kind; }
 void tg_blackbox_dims(const tg_blackbox *bb, int *np, int *nf, int *nout)
 {

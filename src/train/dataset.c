@@ -281,16 +281,65 @@ static int log_transformed(const tg_cfg *cfg, const char *name)
     return lg;
 }
 
+static const char *const period_names[3] = {"train", "valid", "test"};
+
+/* Each configured period ends on or after its start: checked before any data are read,
+ * since an empty period otherwise surfaces only as "no valid value to fit on". */
+static int periods_check_order(const tg_cfg *cfg)
+{
+    for (int i = 0; i < 3; i++) {
+        char ks[64], ke[64], a[16], b[16];
+        snprintf(ks, sizeof ks, "periods.%s_start", period_names[i]);
+        snprintf(ke, sizeof ke, "periods.%s_end", period_names[i]);
+        if (!tg_cfg_has(cfg, ks) || !tg_cfg_has(cfg, ke))
+            continue;
+        int s = tg_cfg_date(cfg, ks), e = tg_cfg_date(cfg, ke);
+        if (e < s)
+            return tg_error_set(TG_EINVAL, "%s:%d: %s %s is before %s %s", tg_cfg_path(cfg), tg_cfg_line(cfg, ke),
+                                ke + 8, tg_date_format(e, a), ks + 8, tg_date_format(s, b));
+    }
+    return 0;
+}
+
+/* Each configured period overlaps the days the basins cover (their union). */
+static int periods_check_data(const tg_cfg *cfg, const tg_dataset *d)
+{
+    if (d->B == 0)
+        return 0;
+    int lo = d->raw[0].start, hi = d->raw[0].start + d->raw[0].T - 1;
+    for (int b = 1; b < d->B; b++) {
+        if (d->raw[b].start < lo) lo = d->raw[b].start;
+        if (d->raw[b].start + d->raw[b].T - 1 > hi) hi = d->raw[b].start + d->raw[b].T - 1;
+    }
+    for (int i = 0; i < 3; i++) {
+        char ks[64], ke[64], a[16], b[16], c[16];
+        snprintf(ks, sizeof ks, "periods.%s_start", period_names[i]);
+        snprintf(ke, sizeof ke, "periods.%s_end", period_names[i]);
+        if (!tg_cfg_has(cfg, ks) || !tg_cfg_has(cfg, ke))
+            continue;
+        int s = tg_cfg_date(cfg, ks), e = tg_cfg_date(cfg, ke);
+        if (s > hi || e < lo)
+            return tg_error_set(TG_EINVAL, "%s:%d: %s period %s..%s lies outside the data, which %s %s", tg_cfg_path(cfg),
+                                tg_cfg_line(cfg, s > hi ? ks : ke), period_names[i], tg_date_format(s, a),
+                                tg_date_format(e, b), s > hi ? "end" : "start", tg_date_format(s > hi ? hi : lo, c));
+    }
+    return 0;
+}
+
 int tg_dataset_load(tg_dataset *d, const tg_cfg *cfg, const char *run_dir, int fit, tg_runlog *rl)
 {
     memset(d, 0, sizeof *d);
     tg_basin_list ids;
-    int rc = tg_dataset_basin_ids(cfg, &ids);
+    int rc = periods_check_order(cfg);
     if (rc)
+        return rc;
+    if ((rc = tg_dataset_basin_ids(cfg, &ids)))
         return rc;
     rc = load_basins(d, cfg, &ids);
     tg_basin_list_free(&ids);
     if (rc)
+        return rc;
+    if ((rc = periods_check_data(cfg, d)))
         return rc;
     tg_runlog_printf(rl, "data: %d basins from %s (%s)\n", d->B, tg_cfg_str(cfg, "data.path"),
                      tg_cfg_str(cfg, "data.source"));

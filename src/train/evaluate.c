@@ -385,11 +385,11 @@ int tg_evaluate(const char *run_dir, const char *period)
         tg_runlog_printf(&rl, "wrote %s/metrics_%s.csv, predictions_%s/ and predictions_%s.nc\n", run_dir, period,
                          period, period);
     } else
-        tg_runlog_printf(&rl, "error: %s\n", tg_error_message());
+        tg_runlog_file(&rl, "error: %s\n", tg_error_message());
     if (!rc && tg_dist_is_root() && m.kind && m.kind->after_test) {
         rc = m.kind->after_test(run_dir, period);
         if (rc)
-            tg_runlog_printf(&rl, "error: %s\n", tg_error_message());
+            tg_runlog_file(&rl, "error: %s\n", tg_error_message());
     }
     free(x); free(forc); free(obs); free(sim); free(flux); free(pet); free(obs_b); free(qfull);
     free(sl_norm); free(sl_raw); free(met); free(extra);

@@ -379,6 +379,10 @@ int tg__surrogate_train_eval(const char *run_dir, const char *period)
             if (!bb)
                 rc = tg_error_prefix(tg_error_code() ? tg_error_code() : TG_EINVAL, "%s/config.yaml: surrogate.blackbox: ",
                                      run_dir);
+            else /* the config chose a program to run: say which, before it first runs */
+                tg_runlog_printf(&rl, "black box '%s': %s %s (%s by %s/config.yaml)\n", tg_blackbox_name(bb),
+                                 kind, tg_blackbox_path(bb), !strcmp(kind, "library") ? "loaded" : "run",
+                                 run_dir);
         }
         if (!rc)
             rc = tg_blackbox_eval_basins(bb, d.raw, B, par, run_first, first, last, mb, st, qb);
@@ -429,7 +433,7 @@ int tg__surrogate_train_eval(const char *run_dir, const char *period)
             tg_runlog_printf(&rl, "no surrogate.blackbox in the config: the real model was not run\n");
         tg_runlog_printf(&rl, "wrote %s/surrogate_metrics_%s.csv\n", run_dir, period);
     } else
-        tg_runlog_printf(&rl, "error: %s\n", tg_error_message());
+        tg_runlog_file(&rl, "error: %s\n", tg_error_message());
     free(par); free(qs); free(qb); free(o); free(sv); free(med);
     free(x); free(forc); free(obs); free(ms); free(mb); free(st);
     tg_blackbox_free(&bb);

@@ -89,6 +89,17 @@ void tg_runlog_printf(tg_runlog *rl, const char *fmt, ...)
     }
 }
 
+void tg_runlog_file(tg_runlog *rl, const char *fmt, ...)
+{
+    va_list ap;
+    if (!tg_dist_is_root() || !rl || !rl->log)
+        return;
+    va_start(ap, fmt);
+    vfprintf(rl->log, fmt, ap);
+    va_end(ap);
+    fflush(rl->log);
+}
+
 static void fmt_duration(double s, char *buf, size_t n)
 {
     if (s < 0 || s != s)

@@ -28,6 +28,8 @@ int tg_runlog_open(tg_runlog *rl, const char *dir, const char *name);
 void tg_runlog_close(tg_runlog *rl);
 /* A line to stdout and the log file. */
 void tg_runlog_printf(tg_runlog *rl, const char *fmt, ...) TG_PRINTF(2, 3);
+/* Into the log file only: errors, which the command line prints itself (once, on stderr). */
+void tg_runlog_file(tg_runlog *rl, const char *fmt, ...) TG_PRINTF(2, 3);
 /* Progress (epoch, iteration, loss, it/s, ETA): rewritten in place on a terminal,
  * a plain line every `every` iterations otherwise. */
 void tg_runlog_progress(tg_runlog *rl, int epoch, int epochs, int it, int iters, double loss, double elapsed,

@@ -266,7 +266,7 @@ int tg_train(const char *config_path, const tg_train_options *opt)
     if (!rc)
         tg_runlog_printf(&rl, "training done in %.1fs; checkpoint %s/last.ckpt\n", now() - t0, run_dir);
     else
-        tg_runlog_printf(&rl, "error: %s\n", tg_error_message());
+        tg_runlog_file(&rl, "error: %s\n", tg_error_message());
     if (lossf)
         fclose(lossf);
     free(bb.x);

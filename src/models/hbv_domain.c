@@ -1,0 +1,100 @@
+/* hbv_domain.c — where HBV's equations (src/models/hbv_step.h) make sense: the valid
+ * domain of every parameter and forcing. A value outside it is an input error (readers
+ * and parameter tables refuse it, naming file, line, basin and field); a value inside it
+ * but outside tg_hbv_param_range (the calibration range) is only unusual and stays a
+ * warning. docs/hbv_domain.md prints this table (`terragrad simulate --domains`). */
+#include <math.h>
+#include <stdio.h>
+
+#include "terragrad.h"
+
+#define OPEN 1
+#define SHUT 0
+
+/* {lo, hi, lo_open, hi_open, why}; ±INFINITY = unbounded. The reasons refer to the
+ * update numbers of hbv_step_forward. */
+const tg_domain tg_hbv_param_domain[TG_HBV_NPARAM] = {
+    {0.0, INFINITY, OPEN, SHUT,
+     "shape exponent of recharge = infil (SM/FC)^BETA: 0 removes the soil-moisture dependence, "
+     "< 0 makes wetter soil recharge less"},
+    {0.0, INFINITY, OPEN, SHUT, "field capacity: SM/FC and LP*FC divide by it; <= 0 has no soil store"},
+    {0.0, 1.0, SHUT, SHUT,
+     "fraction of the upper store above UZL released per day: > 1 drains more than is there "
+     "(negative SUZ), < 0 is inflow"},
+    {0.0, 1.0, SHUT, SHUT, "fraction of the upper store released per day: > 1 makes SUZ negative"},
+    {0.0, 1.0, SHUT, SHUT, "fraction of the lower store released per day: > 1 makes SLZ negative"},
+    {0.0, 1.0, OPEN, SHUT,
+     "ET reaches PET above SM = LP*FC: 0 divides by zero (NaN gradients), > 1 is above field capacity"},
+    {0.0, INFINITY, SHUT, SHUT, "percolation capacity, mm/d: < 0 pumps water up from the lower store"},
+    {0.0, INFINITY, SHUT, SHUT,
+     "threshold of the fast outflow, mm: < 0 releases more than the store holds (negative SUZ)"},
+    {-INFINITY, INFINITY, SHUT, SHUT, "rain/snow threshold, degC: any finite temperature"},
+    {0.0, INFINITY, SHUT, SHUT, "degree-day melt factor: < 0 melts snow below TT"},
+    {0.0, INFINITY, SHUT, SHUT, "refreezing coefficient: < 0 turns refreezing below TT into melt"},
+    {0.0, INFINITY, SHUT, SHUT,
+     "liquid water the snowpack holds (fraction of SWE): < 0 releases more melt water than there is"},
+    {0.0, INFINITY, OPEN, SHUT,
+     "shape exponent of ET = PET (SM/(LP FC))^BETAET: 0 removes the soil-moisture dependence, < 0 "
+     "makes drier soil evaporate more"},
+};
+
+/* Daily inputs by TG_VAR_*: every value read must be finite (or missing); these are the
+ * extra sign constraints. PET is only finite: ERA5-Land (Caravan) reports condensation
+ * (dew) as negative potential evaporation, 5025 days down to -2.4 mm/d in
+ * caravan_camels_us; HBV then adds it to the soil (ET < 0), which is mass-conserving. */
+static const tg_domain var_domain[TG_NVAR] = {
+    [TG_VAR_P] = {0.0, INFINITY, SHUT, SHUT, "precipitation, mm/d: cannot be negative"},
+    [TG_VAR_TEMP] = {-INFINITY, INFINITY, SHUT, SHUT, "mean air temperature, degC: finite"},
+    [TG_VAR_PET] = {-INFINITY, INFINITY, SHUT, SHUT,
+                    "potential evapotranspiration, mm/d: finite; negative = condensation (ERA5-Land)"},
+    [TG_VAR_Q] = {-INFINITY, INFINITY, SHUT, SHUT, "observed streamflow, mm/d: finite"},
+    [TG_VAR_TMAX] = {-INFINITY, INFINITY, SHUT, SHUT, "daily maximum temperature, degC: finite"},
+    [TG_VAR_TMIN] = {-INFINITY, INFINITY, SHUT, SHUT, "daily minimum temperature, degC: finite"},
+    [TG_VAR_SRAD] = {0.0, INFINITY, SHUT, SHUT, "shortwave radiation, W/m2: cannot be negative"},
+    [TG_VAR_VP] = {0.0, INFINITY, SHUT, SHUT, "vapour pressure, Pa: cannot be negative"},
+    [TG_VAR_DAYL] = {0.0, 86400.0, SHUT, SHUT, "day length, s: between 0 and 86400"},
+    [TG_VAR_SWE] = {0.0, INFINITY, SHUT, SHUT, "snow water equivalent, mm: cannot be negative"},
+};
+
+const tg_domain *tg_var_domain(int var)
+{
+    static const tg_domain finite = {-INFINITY, INFINITY, SHUT, SHUT, "finite"};
+    if (var < 0 || var >= TG_NVAR || !var_domain[var].why) return &finite;
+    return &var_domain[var];
+}
+
+int tg_domain_contains(const tg_domain *d, double x)
+{
+    if (!isfinite(x)) return 0;
+    if (d->lo_open ? !(x > d->lo) : !(x >= d->lo)) return 0;
+    if (d->hi_open ? !(x < d->hi) : !(x <= d->hi)) return 0;
+    return 1;
+}
+
+const char *tg_domain_format(const tg_domain *d, const char *name, char *buf, size_t n)
+{
+    int lo = isfinite(d->lo), hi = isfinite(d->hi);
+    if (lo && hi)
+        snprintf(buf, n, "%g %s %s %s %g", d->lo, d->lo_open ? "<" : "<=", name, d->hi_open ? "<" : "<=", d->hi);
+    else if (lo)
+        snprintf(buf, n, "%s %s %g", name, d->lo_open ? ">" : ">=", d->lo);
+    else if (hi)
+        snprintf(buf, n, "%s %s %g", name, d->hi_open ? "<" : "<=", d->hi);
+    else
+        snprintf(buf, n, "%s finite", name);
+    return buf;
+}
+
+void tg_hbv_domain_table(FILE *f)
+{
+    char dom[96];
+    fprintf(f, "| parameter | valid domain | usual (calibration) range | why |\n|---|---|---|---|\n");
+    for (int p = 0; p < TG_HBV_NPARAM; p++)
+        fprintf(f, "| `%s` | %s | [%g, %g] | %s |\n", tg_hbv_param_names[p],
+                tg_domain_format(&tg_hbv_param_domain[p], tg_hbv_param_names[p], dom, sizeof dom),
+                tg_hbv_param_range[p][0], tg_hbv_param_range[p][1], tg_hbv_param_domain[p].why);
+    fprintf(f, "\n| forcing | valid domain | why |\n|---|---|---|\n");
+    for (int v = 0; v < TG_NVAR; v++)
+        fprintf(f, "| `%s` | %s | %s |\n", tg_var_name(v), tg_domain_format(tg_var_domain(v), tg_var_name(v), dom, sizeof dom),
+                tg_var_domain(v)->why);
+}
