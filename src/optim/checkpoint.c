@@ -13,9 +13,10 @@
  * "\r\n" in the magic exposes text-mode or line-ending mangling, as PNG's does.
  * Writing goes to "<path>.tmp", fsync, rename: readers see the old file or the new one,
  * never half of one. Loading validates everything before it touches the caller's state.
- * Test hook: TG_FAULT_INJECT=ckpt_before_rename makes the process _exit(137) after the
- * temp file is written and fsync'ed but before the rename (as a SIGKILL there would);
- * TG_FAULT_INJECT=ckpt_partial_write after writing half of the temp file. */
+ * Test hook (tests/cli_resume.sh): TG_FAULT_INJECT=ckpt_before_rename makes the process
+ * _exit(137) after the temp file is written and fsync'ed but before the rename, as a
+ * SIGKILL there would; ckpt_partial_write after writing half of the temp file; a suffix
+ * ":N" picks the N-th save of the process (default: the first). Unset, it costs a getenv. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
@@ -123,11 +124,16 @@ static void write_payload(wbuf *w, const tg_params *ps, const tg_optim *opt, con
     }
 }
 
-/* The test hook named in the file comment: 1 if TG_FAULT_INJECT names `point`. */
+/* The test hook named in the file comment: 1 if TG_FAULT_INJECT is `point` or
+ * `point:N` and this is the process's N-th checkpoint save (saves counts the calls). */
+static int saves;
 static int fault_at(const char *point)
 {
     const char *v = getenv("TG_FAULT_INJECT");
-    return v && !strcmp(v, point);
+    size_t n = strlen(point);
+    if (!v || strncmp(v, point, n) != 0)
+        return 0;
+    return v[n] == '\0' || (v[n] == ':' && atoi(v + n + 1) == saves);
 }
 
 int tg_checkpoint_save(const char *path, const tg_params *ps, const tg_optim *opt, const tg_rng *rng, int64_t epoch)
@@ -170,6 +176,7 @@ int tg_checkpoint_save_ex(const char *path, const tg_params *ps, const tg_optim 
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
     int rc = 0;
+    saves++;
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         rc = tg_error_set(TG_EIO, "checkpoint '%s': cannot create '%s': %s", path, tmp, strerror(errno));
