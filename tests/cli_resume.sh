@@ -39,7 +39,7 @@ optim:
   lr: 0.01
 training:
   epochs: $3
-  iterations: 7
+  iterations: 30
   batch: 8
   warmup: 30
   horizon: 60
@@ -89,23 +89,25 @@ for M in lstm dhbv; do
   # (c) SIGKILL at random moments (within the uninterrupted run's duration), resumed until done
   R="$WORK/$M.killed"
   RANDOM=$(( 17 + ${#M} ))
-  kills=0 attempt=0
-  # at least 12 kills, and on until one landed mid-run after a resume (at most 40)
-  while [ $attempt -lt 40 ]; do
+  kills=0 attempt=0 fresh=1
+  # kill, resume, kill ... until a process ends by itself; a run that ended without any kill
+  # landing between two checkpoints (so no resume from epoch 1-5) is started again
+  while :; do
     attempt=$(( attempt + 1 ))
-    mid=$(grep -c "^resumed from .* after epoch [1-5]\$" "$R/train.log" 2> /dev/null || true)
-    [ $attempt -gt 12 ] && [ "${mid:-0}" -ge 1 ] && break
-    if [ -s "$R/last.ckpt" ]; then mode=--resume; else mode=--overwrite; fi
+    [ $attempt -le 60 ] || fail "$M: 60 attempts without a SIGKILL landing between two checkpoints"
+    if [ $fresh = 1 ] || [ ! -s "$R/last.ckpt" ]; then mode=--overwrite; else mode=--resume; fi
+    fresh=0
     "$BIN" train "$WORK/$M.yaml" --out "$R" $mode >> "$R.out" 2>&1 &
     pid=$!
     sleep "$(awk -v r=$RANDOM -v t="$t_full" 'BEGIN { printf "%.3f", (r / 32768) * t / 1000 }')"
-    if kill -9 $pid 2> /dev/null; then kills=$(( kills + 1 )); fi
-    wait $pid 2> /dev/null || true
+    kill -9 $pid 2> /dev/null || true
+    st=0; wait $pid 2> /dev/null || st=$?
+    if [ $st = 137 ]; then kills=$(( kills + 1 )); continue; fi
+    [ $st = 0 ] || { tail "$R.out"; fail "$M: train ended with status $st"; }
+    [ "$(grep -c "^resumed from .* after epoch [1-5]\$" "$R/train.log")" -ge 1 ] && break
+    fresh=1
   done
-  if [ -s "$R/last.ckpt" ]; then mode=--resume; else mode=--overwrite; fi
-  "$BIN" train "$WORK/$M.yaml" --out "$R" $mode >> "$R.out" 2>&1 || { tail "$R.out"; fail "$M: final resume after kills"; }
   same_as_full "$R" "killed $kills times"
-  [ "$(grep -c "^resumed from .* after epoch [1-5]\$" "$R/train.log")" -ge 1 ] || fail "$M: no kill landed between two checkpoints"
   kills_total=$(( kills_total + kills ))
   echo "$M: clean stop, 2 injected checkpoint faults and $kills SIGKILLs ($(grep -c '^resumed from' "$R/train.log") resumes) end bit-identical"
 done
