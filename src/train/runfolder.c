@@ -46,9 +46,13 @@ int tg_run_lock_acquire(tg_run_lock *lk, const char *dir, const char *command)
     if (gethostname(host, sizeof host - 1) != 0)
         snprintf(host, sizeof host, "?");
     host[sizeof host - 1] = '\0';
-    char text[2048];
-    int len = snprintf(text, sizeof text, "pid %ld host %s started %ld command %s\n", (long)getpid(), host,
-                       (long)time(NULL), command ? command : "terragrad");
+    char text[2048], when[32] = "?";
+    time_t t = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&t, &tm))
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int len = snprintf(text, sizeof text, "pid %ld host %s started %s command %s\n", (long)getpid(), host, when,
+                       command ? command : "terragrad");
     if (len < 0 || len >= (int)sizeof text)
         len = (int)strlen(text);
     if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)len, 0) != len) {
