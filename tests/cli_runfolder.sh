@@ -68,7 +68,9 @@ awk -F, 'NR > 1 && $1 != NR - 1 { print "loss.csv line " NR ": epoch " $1; bad =
 grep -q "epochs: 100000" "$R/config.yaml" || fail "the second run replaced config.yaml"
 # the lock dies with its holder (SIGKILL above): the folder can be resumed now
 "$BIN" train "$WORK/long.yaml" --out "$R" --resume > /dev/null 2>&1 &
-p=$!; sleep 0.5; kill -9 $p 2> /dev/null || true; wait $p 2> /dev/null || true
+p=$!
+for i in $(seq 1 300); do grep -q "^resumed from" "$R/train.log" && break; kill -0 $p 2> /dev/null || break; sleep 0.1; done
+kill -9 $p 2> /dev/null || true; wait $p 2> /dev/null || true
 grep -q "^resumed from" "$R/train.log" || fail "the folder of a killed run could not be resumed"
 echo "concurrent: the second training and test refused naming pid $first"
 
