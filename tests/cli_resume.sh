@@ -6,7 +6,8 @@
 # SIGKILL at random moments and resumed until done, all end with a last.ckpt byte-identical
 # (cmp) to the uninterrupted 6-epoch run's, and the same loss.csv (epoch, loss, lr columns;
 # the last column is wall time). Resuming with a changed basin list, model or loss is
-# refused naming the key; a format-1 checkpoint is refused with a version message.
+# refused naming the key, changed training data naming the basin (the same data in another
+# folder are accepted); a format-1 checkpoint is refused with a version message.
 set -euo pipefail
 BIN=$1; DATA=$2; WORK=$3
 rm -rf "$WORK"; mkdir -p "$WORK"
@@ -124,6 +125,20 @@ if "$BIN" train "$WORK/model.yaml" --out "$R" --resume > "$WORK/model.out" 2>&1;
 grep -q "model.hidden was '8', now '12'" "$WORK/model.out" && grep -q "loss.type was 'nse', now 'mse'" "$WORK/model.out" \
   || { cat "$WORK/model.out"; fail "model / loss change not named"; }
 cmp -s "$R/last.ckpt" "$WORK/lstm.full/last.ckpt" || fail "a refused resume changed last.ckpt"
+# the same data elsewhere is the same data set; a changed training-period value is not
+mkdir -p "$WORK/data/timeseries"
+cp "$DATA/caravan_camels_us/basins.csv" "$WORK/data/"
+for b in 01022500 01031500 01047000; do cp "$DATA/caravan_camels_us/timeseries/$b.csv" "$WORK/data/timeseries/"; done
+sed "s#path: $DATA/caravan_camels_us#path: $WORK/data#" "$WORK/lstm.3.yaml" > "$WORK/copy.3.yaml"
+sed "s#path: $DATA/caravan_camels_us#path: $WORK/data#" "$WORK/lstm.yaml" > "$WORK/copy.yaml"
+"$BIN" train "$WORK/lstm.3.yaml" --out "$WORK/copy" > /dev/null 2>&1 || fail "train for the data change"
+awk -F, -v OFS=, 'NR == 500 { $1 = $1 + 1 } { print }' "$DATA/caravan_camels_us/timeseries/01031500.csv" > "$WORK/data/timeseries/01031500.csv"
+if "$BIN" train "$WORK/copy.yaml" --out "$WORK/copy" --resume > "$WORK/data.out" 2>&1; then fail "resume with changed training data accepted"; fi
+grep -q "the training-period data of basin '01031500' changed since the run started" "$WORK/data.out" \
+  || { cat "$WORK/data.out"; fail "changed data not named"; }
+cp "$DATA/caravan_camels_us/timeseries/01031500.csv" "$WORK/data/timeseries/"
+"$BIN" train "$WORK/copy.yaml" --out "$WORK/copy" --resume > "$WORK/data2.out" 2>&1 || { cat "$WORK/data2.out"; fail "resume from a copy of the same data"; }
+cmp "$WORK/copy/last.ckpt" "$WORK/lstm.full/last.ckpt" || fail "resume from a copy of the same data is not exact"
 # more epochs and a new learning rate are allowed
 sed "s/epochs: 6/epochs: 7/; s/lr: 0.01/lr: 0.005/" "$WORK/lstm.yaml" > "$WORK/more.yaml"
 "$BIN" train "$WORK/more.yaml" --out "$R" --resume > "$WORK/more.out" 2>&1 || { cat "$WORK/more.out"; fail "resume with more epochs and a new lr"; }

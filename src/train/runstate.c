@@ -200,8 +200,11 @@ int tg_runstate_check_config(const char *text, const char *ckpt, const tg_cfg *c
             continue; /* a key newer than the run: its default holds */
         sbuf now = {0};
         key_value(cfg, schema[k].path, &now);
-        if (now.oom)
+        if (now.oom) {
+            free(now.p);
+            free(msg.p);
             return tg_error_set(TG_ENOMEM, "out of memory");
+        }
         const char *nv = now.p ? now.p : "";
         if (strlen(nv) != n || memcmp(nv, was, n) != 0) {
             sb_printf(&msg, "%s%s was '%.*s', now '%s'", changed ? "; " : "", schema[k].path, (int)n, was, nv);
@@ -227,8 +230,10 @@ int tg_runstate_check_data(const char *text, const char *ckpt, const tg_cfg *cfg
     sb_printf(&now, "%d ", d->B);
     for (int i = 0; i < d->B; i++)
         sb_printf(&now, "%s%s", i ? "," : "", d->raw[i].id);
-    if (now.oom)
+    if (now.oom) {
+        free(now.p);
         return tg_error_set(TG_ENOMEM, "out of memory");
+    }
     int rc = 0;
     if (strlen(now.p) != n || memcmp(now.p, bl, n) != 0) {
         /* name the first basin that differs */
