@@ -18,7 +18,7 @@ int tg_cmd_test(int argc, char **argv)
                    "median and mean of every metric over basins. Log: test.log for the test\n"
                    "period, eval_<period>.log for the others. outputs_<period>.source records\n"
                    "which checkpoint they came from (terragrad plot refuses outputs of an older one).\n"
-                   "Waits for no one: a run folder another process is writing is refused.\n");
+                   "A run folder another process is writing (RUN_DIR/.lock) is refused.\n");
             return 0;
         } else if (!strcmp(argv[i], "--period") && i + 1 < argc) {
             period = argv[++i];
