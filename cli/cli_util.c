@@ -63,7 +63,7 @@ int tg_hbv_cli_load(tg_hbv_cli *a)
             rc = tg_error_set(TG_EINVAL, "%s: no routing row for basin '%s' (it is in %s)", a->route_path,
                               a->params.basin[b], a->params_path);
     if (!rc)
-        rc = tg_mkdir_p(a->out);
+        rc = tg_out_dir_prepare(a->out); /* created and writable before any simulation */
     if (rc)
         return rc;
     a->basins = calloc((size_t)a->params.B, sizeof(tg_basin));

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "train/train_internal.h"
 #include "terragrad.h"
 #include "terragrad/calibrate.h"
 
@@ -402,6 +403,10 @@ int tg_cmd_calibrate(int argc, char **argv)
         fprintf(stderr, CMD ": --data, --basins, --train-start, --train-end and --out are required\n\n");
         usage(stderr);
         return 2;
+    }
+    if (tg_out_dir_prepare(out)) { /* before reading data and fitting */
+        fprintf(stderr, CMD ": --out: %s\n", tg_error_message());
+        return 1;
     }
     int csv = !strcmp(layout, "csv");
     if (!csv && strcmp(layout, "caravan")) {

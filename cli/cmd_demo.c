@@ -62,6 +62,10 @@ int tg_cmd_demo(int argc, char **argv)
             return 2;
         }
     }
+    if (o.out_dir && tg_out_dir_prepare(o.out_dir)) { /* before training, not after */
+        fprintf(stderr, "terragrad demo: --out: %s\n", tg_error_message());
+        return 1;
+    }
     printf("terragrad synthetic twin: %d basins, %d years training, %d years held out, dPL -> HBV (%s build)\n",
            o.basins, o.train_years, o.test_years, TG_REAL_NAME);
     tg_twin_result r;

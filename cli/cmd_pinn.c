@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "train/train_internal.h"
 #include "terragrad.h"
 #include "terragrad/config.h"
 
@@ -106,6 +107,11 @@ int tg_cmd_pinn(int argc, char **argv)
     if (!data && stat("../shared/data", &st) == 0)
         data = "../shared/data";
 
+    /* the results go to `out` at the end: create it (or fail) before any training */
+    if (tg_out_dir_prepare(out)) {
+        fprintf(stderr, "terragrad pinn: --out: %s\n", tg_error_message());
+        return 1;
+    }
     int n;
     const tg_cfg_key *schema = tg_pinn_schema(&n);
     tg_cfg *cfg = tg_cfg_load(cfg_path, schema, n);
@@ -146,7 +152,8 @@ int tg_cmd_pinn(int argc, char **argv)
             if (learned[k])
                 printf("  %s = %.8g (true %.8g, error %.3f%%)\n", names[k], val[k], truth[k],
                        100 * fabs(val[k] - truth[k]) / fabs(truth[k]));
-        printf("results in %s\n", out);
+        if (!wrc)
+            printf("results in %s\n", out);
     }
     tg_pinn_run_free(&run);
     tg_cfg_free(&cfg);

@@ -470,6 +470,8 @@ done:
     return drawn;
 }
 
+static int plot_run(const char *run, const char *period, const char **basins, int nbas);
+
 int tg_cmd_plot(int argc, char **argv)
 {
     const char *run = NULL, *period = "test";
@@ -485,7 +487,9 @@ int tg_cmd_plot(int argc, char **argv)
                    "else the first three. With RUN_DIR/params_<period>.csv (δHBV, written by terragrad\n"
                    "test): params_attributes.png (learned parameters against the attributes of the run's\n"
                    "data.attributes, with Pearson and Spearman r; all pairs in params_attributes_corr.csv)\n"
-                   "and params_map.png (gauge lon/lat coloured by parameter, if the attributes have them).\n");
+                   "and params_map.png (gauge lon/lat coloured by parameter, if the attributes have them).\n"
+                   "Refuses test outputs that came from another checkpoint than RUN_DIR/last.ckpt (run\n"
+                   "terragrad test again after training on); plots/plots.source names the checkpoint drawn.\n");
             return 0;
         } else if (!strcmp(argv[i], "--period") && i + 1 < argc)
             period = argv[++i];
@@ -501,9 +505,45 @@ int tg_cmd_plot(int argc, char **argv)
         fprintf(stderr, "terragrad plot: no run directory given\n");
         return 2;
     }
-    char plots[4200], path[4400], gp[4400];
+    struct stat st;
+    if (stat(run, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "terragrad plot: %s: no such run folder\n", run);
+        return 1;
+    }
+    char command[1024] = "terragrad";
+    for (int i = 0; i < argc; i++) {
+        size_t n = strlen(command);
+        snprintf(command + n, sizeof command - n, " %s", argv[i]);
+    }
+    tg_run_lock lock = {-1};
+    if (tg_run_lock_acquire(&lock, run, command)) {
+        fprintf(stderr, "terragrad plot: %s\n", tg_error_message());
+        return 1;
+    }
+    int rc = plot_run(run, period, basins, nbas);
+    tg_run_lock_release(&lock);
+    return rc;
+}
+
+/* Draws the figures of a run (its folder locked by the caller). */
+static int plot_run(const char *run, const char *period, const char **basins, int nbas)
+{
+    char plots[4200], path[4400], gp[4400], ckpt[4200], source[64];
+    /* outputs of `terragrad test` must come from the run's current checkpoint: after more
+     * training they describe a model that no longer exists */
+    snprintf(ckpt, sizeof ckpt, "%s/last.ckpt", run);
+    snprintf(source, sizeof source, "outputs_%s.source", period);
+    snprintf(path, sizeof path, "%s/metrics_%s.csv", run, period);
+    if (exists(ckpt) && exists(path)) {
+        char what[4400];
+        snprintf(what, sizeof what, "%s/metrics_%s.csv and predictions_%s", run, period, period);
+        if (tg_run_provenance_check(run, source, ckpt, what)) {
+            fprintf(stderr, "terragrad plot: %s\n", tg_error_message());
+            return 1;
+        }
+    }
     snprintf(plots, sizeof plots, "%s/plots", run);
-    if (tg_mkdir_p(plots)) {
+    if (tg_out_dir_prepare(plots)) {
         fprintf(stderr, "terragrad plot: %s\n", tg_error_message());
         return 1;
     }
@@ -592,6 +632,10 @@ int tg_cmd_plot(int argc, char **argv)
     }
     if (run_gnuplot(gp))
         return 1;
+    if (exists(ckpt) && tg_run_provenance_write(plots, "plots.source", ckpt)) {
+        fprintf(stderr, "terragrad plot: %s\n", tg_error_message());
+        return 1;
+    }
     printf("wrote %d figures to %s/\n", drawn, plots);
     return 0;
 }

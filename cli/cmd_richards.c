@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "train/train_internal.h"
 #include "terragrad.h"
 
 typedef struct {
@@ -146,7 +147,7 @@ int tg_cmd_richards(int argc, char **argv)
     }
     for (int t = 0; t < T; t++)
         u[2 * t] = (tg_real)cfg.top_value, u[2 * t + 1] = (tg_real)cfg.bottom_value;
-    if (tg_richards_check(&m, 1, cfg.params) || make_dirs(out))
+    if (tg_richards_check(&m, 1, cfg.params) || make_dirs(out) || tg_out_dir_prepare(out))
         goto fail;
 
     tg_implicit_fns f;

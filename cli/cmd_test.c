@@ -1,6 +1,7 @@
 /* cmd_test.c — `terragrad test RUN_DIR [--period test|valid|train]`. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "commands.h"
 #include "train/train_internal.h"
@@ -15,7 +16,9 @@ int tg_cmd_test(int argc, char **argv)
                    "before it), and writes metrics_<period>.csv (per basin: NSE, KGE, KGE', ...),\n"
                    "predictions_<period>/<basin>.csv and predictions_<period>.nc; prints the\n"
                    "median and mean of every metric over basins. Log: test.log for the test\n"
-                   "period, eval_<period>.log for the others.\n");
+                   "period, eval_<period>.log for the others. outputs_<period>.source records\n"
+                   "which checkpoint they came from (terragrad plot refuses outputs of an older one).\n"
+                   "A run folder another process is writing (RUN_DIR/.lock) is refused.\n");
             return 0;
         } else if (!strcmp(argv[i], "--period") && i + 1 < argc) {
             period = argv[++i];
@@ -33,8 +36,30 @@ int tg_cmd_test(int argc, char **argv)
         fprintf(stderr, "terragrad test: no run directory given (see --help)\n");
         return 2;
     }
-    if (tg_evaluate(run, period)) {
-        fprintf(stderr, "terragrad test: %s\n", tg_error_message());
+    struct stat st;
+    if (stat(run, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "terragrad test: %s: no such run folder\n", run);
+        return 1;
+    }
+    /* one process writes a run folder at a time (root rank: the others write nothing) */
+    tg_run_lock lock = {-1};
+    char command[1024] = "terragrad", ckpt[4200], source[64];
+    for (int i = 0; i < argc; i++) {
+        size_t n = strlen(command);
+        snprintf(command + n, sizeof command - n, " %s", argv[i]);
+    }
+    int rc = tg_dist_is_root() ? tg_run_lock_acquire(&lock, run, command) : 0, any = rc;
+    tg_dist_max_int(&any, 1);
+    if (!any)
+        rc = tg_evaluate(run, period);
+    snprintf(ckpt, sizeof ckpt, "%s/last.ckpt", run);
+    snprintf(source, sizeof source, "outputs_%s.source", period);
+    if (!rc && tg_dist_is_root())
+        rc = tg_run_provenance_write(run, source, ckpt);
+    tg_run_lock_release(&lock);
+    if (rc || any) {
+        if (rc)
+            fprintf(stderr, "terragrad test: %s\n", tg_error_message());
         return 1;
     }
     return 0;

@@ -1,4 +1,4 @@
-/* cmd_train.c — `terragrad train CONFIG [--resume] [--out DIR] [--print-schema]`. */
+/* cmd_train.c — `terragrad train CONFIG [--resume | --overwrite] [--out DIR] [--print-schema]`. */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,12 +11,20 @@ int tg_cmd_train(int argc, char **argv)
     tg_train_options opt = {0};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: terragrad train CONFIG.yaml [--resume] [--out RUN_DIR]\n"
+            printf("usage: terragrad train CONFIG.yaml [--resume | --overwrite] [--out RUN_DIR]\n"
                    "       terragrad train --print-schema\n\n"
                    "Trains a model (LSTM baseline or δHBV) on catchment data as the config says.\n"
                    "The run directory gets config.yaml, normalisation.txt, train.log, loss.csv and\n"
-                   "last.ckpt (written atomically after every epoch). --resume continues from\n"
-                   "last.ckpt exactly where it stopped. Then: terragrad test RUN_DIR; terragrad plot RUN_DIR.\n"
+                   "last.ckpt (written atomically after every epoch, with the weights, optimizer,\n"
+                   "random generator and sampler state and a fingerprint of config and data).\n"
+                   "One process at a time writes a run directory (a lock in RUN_DIR/.lock).\n"
+                   "A directory that already holds a run is refused unless\n"
+                   "  --resume     continues from last.ckpt exactly where it stopped: the result is\n"
+                   "               bit-identical to an uninterrupted run (same seed, same build). Only\n"
+                   "               training.epochs and the learning-rate schedule may change; a changed\n"
+                   "               data set, basin list, model or loss is refused naming what changed.\n"
+                   "  --overwrite  removes the old run's outputs first (only files terragrad writes).\n"
+                   "Then: terragrad test RUN_DIR; terragrad plot RUN_DIR.\n"
                    "Every config key is listed in docs/config.md (--print-schema prints the table).\n");
             return 0;
         } else if (!strcmp(argv[i], "--print-schema")) {
@@ -26,6 +34,8 @@ int tg_cmd_train(int argc, char **argv)
             return 0;
         } else if (!strcmp(argv[i], "--resume"))
             opt.resume = 1;
+        else if (!strcmp(argv[i], "--overwrite"))
+            opt.overwrite = 1;
         else if (!strcmp(argv[i], "--out") && i + 1 < argc)
             opt.run_dir = argv[++i];
         else if (argv[i][0] == '-') {
@@ -42,6 +52,17 @@ int tg_cmd_train(int argc, char **argv)
         fprintf(stderr, "terragrad train: no config given (see --help)\n");
         return 2;
     }
+    if (opt.resume && opt.overwrite) {
+        fprintf(stderr, "terragrad train: --resume and --overwrite contradict each other\n");
+        return 2;
+    }
+    /* the command line, for the lock file: who holds the run directory */
+    char command[1024] = "terragrad";
+    for (int i = 0; i < argc; i++) {
+        size_t n = strlen(command);
+        snprintf(command + n, sizeof command - n, " %s", argv[i]);
+    }
+    opt.command = command;
     if (tg_train(config, &opt)) {
         fprintf(stderr, "terragrad train: %s\n", tg_error_message());
         return 1;

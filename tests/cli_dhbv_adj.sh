@@ -59,7 +59,7 @@ sed 's/scheme: euler/scheme: rk4/' "$WORK/run.yaml" > "$WORK/bad.yaml"
 if "$BIN" train "$WORK/bad.yaml" > "$WORK/bad.out" 2>&1; then echo "bad scheme accepted"; exit 1; fi
 grep -q "bad.yaml:[0-9]*: key 'hbv_adj.scheme'" "$WORK/bad.out" || { cat "$WORK/bad.out"; exit 1; }
 # sub-steps beyond the limit: error naming the key and line
-sed 's/max_iter: 30/max_iter: 30\n  substeps: 100/' "$WORK/run.yaml" > "$WORK/bad2.yaml"
+sed -e 's/max_iter: 30/max_iter: 30\n  substeps: 100/' -e "s#dir: $WORK/run#dir: $WORK/run2#" "$WORK/run.yaml" > "$WORK/bad2.yaml"
 if "$BIN" train "$WORK/bad2.yaml" > "$WORK/bad2.out" 2>&1; then echo "substeps 100 accepted"; exit 1; fi
 grep -q "bad2.yaml:[0-9]*: hbv_adj.substeps = 100, need 1..64" "$WORK/bad2.out" || { cat "$WORK/bad2.out"; exit 1; }
 # Newton capped at one iteration cannot converge (not in sub-steps either): a clear error naming basin and day

@@ -7,6 +7,9 @@
  *  - corrupt files are clear errors naming the file: flipped payload byte (checksum),
  *    truncated file, wrong precision, wrong magic, wrong version, model mismatch,
  *    optimizer mismatch, missing file; a failed load leaves the model untouched;
+ *  - the run state section (format 2): saved bytes come back exactly, also without a
+ *    model (ps NULL); a format-1 file (no section) still loads and gives no section; a
+ *    format-1 header with the section flag and version 3 are refused;
  *  - no temporary file is left behind. */
 #include <math.h>
 #include <stdio.h>
@@ -240,12 +243,53 @@ static void test_corruption(void)
     model_free(&w);
 }
 
+static void test_extra(void)
+{
+    model m;
+    model_init(&m, 5);
+    static const char text[] = "terragrad-run-state 1\nsampler 1 2 3 4\n";
+    CHECK(tg_checkpoint_save_ex(path, m.ps, m.opt, &m.rng, 9, text, sizeof text - 1) == 0, "save_ex: %s",
+          tg_error_message());
+    void *ex = NULL;
+    size_t exn = 0;
+    int64_t ep = -1;
+    CHECK(tg_checkpoint_load_ex(path, m.ps, m.opt, &m.rng, &ep, &ex, &exn) == 0, "load_ex: %s", tg_error_message());
+    CHECK(ex && exn == sizeof text - 1 && !memcmp(ex, text, exn) && ep == 9, "run state round trip (%zu bytes)", exn);
+    free(ex), ex = NULL, ep = -1;
+    CHECK(tg_checkpoint_load_ex(path, NULL, NULL, NULL, &ep, &ex, &exn) == 0 && ex && !strcmp(ex, text) && ep == 9,
+          "run state without a model: %s", tg_error_message());
+    free(ex), ex = NULL;
+    size_t n;
+    unsigned char *with = slurp(path, &n);
+    /* without the section, patched to version 1: still read, no section */
+    CHECK(tg_checkpoint_save(path, m.ps, m.opt, &m.rng, 9) == 0, "save: %s", tg_error_message());
+    size_t n1;
+    unsigned char *v1 = slurp(path, &n1);
+    CHECK(v1 && v1[8] == 2, "files are written as version 2");
+    v1[8] = 1;
+    spit(path, v1, n1);
+    CHECK(tg_checkpoint_load_ex(path, m.ps, m.opt, &m.rng, &ep, &ex, &exn) == 0 && !ex && exn == 0,
+          "a version-1 file loads, without a run state: %s", tg_error_message());
+    if (with) {
+        unsigned char *b = malloc(n);
+        memcpy(b, with, n), b[8] = 1;
+        expect_bad(b, n, "version 1 file with a run state", "version 1 with the run state flag");
+        memcpy(b, with, n), b[8] = 3;
+        expect_bad(b, n, "this build reads versions 1 to 2", "version 3");
+        free(b);
+    }
+    free(with);
+    free(v1);
+    model_free(&m);
+}
+
 int main(void)
 {
     snprintf(path, sizeof path, "%s/test_checkpoint.tgck", TG_BINARY_DIR);
     test_resume();
     test_lbfgs_resume();
     test_corruption();
+    test_extra();
     remove(path);
     return tg_test_summary();
 }

@@ -264,6 +264,10 @@ TG_API int tg_sampler_init(tg_sampler *s, const tg_basin *basins, int B, const i
 /* Writes up to nb (basin, offset) pairs; returns how many (< nb only at the end of an
  * epoch; the next call starts a new, reshuffled epoch). */
 TG_API int tg_sampler_next(tg_sampler *s, int nb, int *basin_idx, int *offset);
+/* Brings a freshly initialised sampler (same windows, same seed) to sampler epoch `epoch`,
+ * position `pos` by replaying its shuffles; rng (or NULL): the generator state saved with
+ * them, checked after the replay so a different window list cannot pass unnoticed. */
+TG_API int tg_sampler_restore(tg_sampler *s, int epoch, long pos, const tg_rng *rng);
 TG_API void tg_sampler_free(tg_sampler *s);
 /* Gathers a time-major batch x (L, nb, F + S): for window k, x[t][k][f] = basins[bi[k]]
  * .var[vars[f]][off[k] + t], then the S static values statics[bi[k] * S + s]

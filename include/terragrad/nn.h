@@ -280,10 +280,21 @@ TG_API double tg_clip_grad_norm(tg_params *ps, double max_norm);
  * Load checks magic, version, precision, checksum and that names/shapes match `ps`
  * (create the model first); errors name the file and the mismatch. opt / rng / epoch may
  * be NULL (not saved / not restored). */
-#define TG_CHECKPOINT_VERSION 1
+#define TG_CHECKPOINT_VERSION 2
 TG_API int tg_checkpoint_save(const char *path, const tg_params *ps, const tg_optim *opt, const tg_rng *rng,
                               int64_t epoch);
 TG_API int tg_checkpoint_load(const char *path, tg_params *ps, tg_optim *opt, tg_rng *rng, int64_t *epoch);
+/* As above with an opaque `extra` section (the trainer's run state: sampler position,
+ * config fingerprint; version >= 2). Load: *extra receives a malloc'ed, NUL-terminated
+ * copy (free() it) or NULL when the file has none (version 1 files, or saved without).
+ * ps may be NULL (with opt and rng NULL) to read only the epoch and run state. */
+TG_API int tg_checkpoint_save_ex(const char *path, const tg_params *ps, const tg_optim *opt, const tg_rng *rng,
+                                 int64_t epoch, const void *extra, size_t extra_len);
+TG_API int tg_checkpoint_load_ex(const char *path, tg_params *ps, tg_optim *opt, tg_rng *rng, int64_t *epoch,
+                                 void **extra, size_t *extra_len);
+/* The payload checksum (the file's identity: outputs record which checkpoint they came
+ * from) and epoch, from the first 56 bytes only. */
+TG_API int tg_checkpoint_identify(const char *path, uint64_t *checksum, int64_t *epoch);
 
 #ifdef __cplusplus
 }

@@ -125,6 +125,23 @@ int tg_sampler_next(tg_sampler *s, int nb, int *basin_idx, int *offset)
     return n;
 }
 
+int tg_sampler_restore(tg_sampler *s, int epoch, long pos, const tg_rng *rng)
+{
+    if (epoch < s->epoch || pos < 0 || pos > s->n_windows)
+        return tg_error_set(TG_EINVAL, "sampler: cannot restore epoch %d position %ld (%ld windows)", epoch, pos,
+                            s->n_windows);
+    /* each epoch's order is a shuffle of the previous one: replay them */
+    while (s->epoch < epoch) {
+        shuffle(s);
+        s->epoch++;
+    }
+    s->pos = pos;
+    if (rng && memcmp(rng->s, s->rng.s, sizeof rng->s) != 0)
+        return tg_error_set(TG_EINVAL, "sampler: the replayed shuffles do not reach the saved generator state "
+                                       "(the training windows differ from the run's)");
+    return 0;
+}
+
 void tg_sampler_free(tg_sampler *s)
 {
     tg_free(s->basin, (size_t)(s->n_windows > 0 ? s->n_windows : 0) * sizeof(int));

@@ -149,10 +149,45 @@ int tg_loss_parts(tg_ctx *ctx, int type, tg_tensor *q, const tg_real *obs, const
                   tg_tensor **S);
 double tg_loss_combine(int type, const double *S, double log_weight, double *c);
 
+/* ---------------------------------------------------------------- run state (runstate.c) */
+/* The fingerprint of a run (config keys, basin list, data hashes; computed once) and the
+ * run state text saved in last.ckpt (sampler position + fingerprint); both malloc'ed. */
+int tg_runstate_fingerprint(const tg_cfg *cfg, const tg_dataset *d, char **fp);
+int tg_runstate_format(const char *fp, const tg_sampler *s, uint64_t sampler_seed, char **text, size_t *len);
+/* Resume checks against a saved run state, each naming what changed: config keys (before
+ * loading data), basin list and training data, then the sampler is brought to its saved
+ * position. */
+int tg_runstate_check_config(const char *text, const char *ckpt, const tg_cfg *cfg);
+int tg_runstate_check_data(const char *text, const char *ckpt, const tg_cfg *cfg, const tg_dataset *d);
+int tg_runstate_restore_sampler(const char *text, const char *ckpt, tg_sampler *s, uint64_t sampler_seed);
+
+/* ---------------------------------------------------------------- run folders (runfolder.c) */
+/* A run folder is a unit of work: one process writes it at a time. tg_run_lock creates the
+ * folder (and parents), takes flock(LOCK_EX) on DIR/.lock and writes the holder's pid, host
+ * and command into it; a second process gets TG_EIO naming the holder. The
+ * lock is released by tg_run_unlock or when the process ends (also by SIGKILL). */
+typedef struct tg_run_lock {
+    int fd;                 /* -1: not held */
+} tg_run_lock;
+int tg_run_lock_acquire(tg_run_lock *lk, const char *dir, const char *command);
+void tg_run_lock_release(tg_run_lock *lk);
+/* 1 if dir holds outputs of `terragrad train` (config.yaml, last.ckpt, loss.csv, ...). */
+int tg_run_has_training(const char *dir);
+/* Removes what terragrad train/test/plot write in dir (nothing else): --overwrite. */
+int tg_run_remove_outputs(const char *dir);
+/* Checks that dir exists or can be created and that a file can be written in it. */
+int tg_out_dir_prepare(const char *dir);
+/* Records in DIR/<name> which checkpoint outputs came from (checksum, epoch); checks such
+ * a record against the current checkpoint (TG_EINVAL naming both when they differ). */
+int tg_run_provenance_write(const char *dir, const char *name, const char *ckpt);
+int tg_run_provenance_check(const char *dir, const char *name, const char *ckpt, const char *what);
+
 /* ---------------------------------------------------------------- train / evaluate */
 typedef struct tg_train_options {
     int resume;             /* continue from <run>/last.ckpt */
+    int overwrite;          /* remove a previous run's outputs first */
     const char *run_dir;    /* override output.dir */
+    const char *command;    /* the command line, for the lock file (NULL: "terragrad train") */
 } tg_train_options;
 int tg_train(const char *config_path, const tg_train_options *opt);
 /* Evaluates a trained run on its test period (or [first, last] if given): metrics CSV,

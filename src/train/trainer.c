@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "train_internal.h"
@@ -60,6 +61,59 @@ static void gather(const tg_dataset *d, const int *bi, const int *off, int nb, i
     }
 }
 
+/* Keeps the header and the epochs <= last of loss.csv (temp file + rename): a run killed
+ * after logging an epoch but before its checkpoint logs that epoch again on resume. */
+static int loss_csv_truncate(const char *path, int64_t last)
+{
+    FILE *in = fopen(path, "r");
+    if (!in)
+        return 0; /* none yet: a new one is started */
+    char tmp[4300], line[1024];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fclose(in);
+        return tg_error_set(TG_EIO, "%s: cannot write", tmp);
+    }
+    for (int n = 0; fgets(line, sizeof line, in); n++)
+        if (n == 0 || atoll(line) <= last)
+            fputs(line, out);
+    fclose(in);
+    if (fclose(out) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return tg_error_set(TG_EIO, "%s: cannot rewrite", path);
+    }
+    return 0;
+}
+
+/* Takes the run folder for this process (root rank): the lock, then the rule that a used
+ * folder is only resumed or overwritten, never silently mixed with a new run. */
+static int claim_run_dir(const char *run_dir, const tg_train_options *opt, tg_run_lock *lk)
+{
+    int rc = tg_run_lock_acquire(lk, run_dir, opt && opt->command ? opt->command : "terragrad train");
+    if (rc)
+        return rc;
+    char ckpt[4200];
+    struct stat st;
+    snprintf(ckpt, sizeof ckpt, "%s/last.ckpt", run_dir);
+    if (opt && opt->resume && opt->overwrite)
+        return tg_error_set(TG_EINVAL, "--resume and --overwrite contradict each other");
+    if (opt && opt->resume) {
+        if (stat(ckpt, &st) != 0)
+            return tg_error_set(TG_EIO, "cannot resume: %s does not exist (the run stopped before its first "
+                                        "checkpoint?); start it again with --overwrite",
+                                ckpt);
+        return 0;
+    }
+    if (opt && opt->overwrite)
+        return tg_run_remove_outputs(run_dir);
+    if (tg_run_has_training(run_dir))
+        return tg_error_set(TG_EINVAL, "%s already holds a training run: continue it with --resume, or replace "
+                                       "it with --overwrite (removes that run's outputs), or choose another --out",
+                            run_dir);
+    return 0;
+}
+
 int tg_train(const char *config_path, const tg_train_options *opt)
 {
     int n_schema;
@@ -78,18 +132,23 @@ int tg_train(const char *config_path, const tg_train_options *opt)
         snprintf(run_dir, sizeof run_dir, "runs/%.*s", (int)strcspn(base, "."), base);
     }
     const int rank = tg_dist_rank(), nranks = tg_dist_size(), root = tg_dist_is_root();
-    int rc = tg_mkdir_p(run_dir);
+    const int resume = opt && opt->resume;
+    tg_run_lock lock = {-1};
+    int rc = root ? claim_run_dir(run_dir, opt, &lock) : 0;
     char path[4200];
     snprintf(path, sizeof path, "%s/config.yaml", run_dir);
-    if (!rc && root && !(opt && opt->resume))
+    if (!rc && root && !resume)
         rc = tg_copy_file(config_path, path);
     tg_runlog rl = {0};
-    tg_dist_barrier(); /* the run directory exists for everyone */
     if (!rc && root)
         rc = tg_runlog_open(&rl, run_dir, "train.log");
-    if (rc) {
+    int any = rc;
+    tg_dist_max_int(&any, 1); /* the run directory exists (or the run stops) for everyone */
+    if (any) {
+        tg_runlog_close(&rl);
+        tg_run_lock_release(&lock);
         tg_cfg_free(&cfg);
-        return rc;
+        return rc ? rc : tg_error_set(TG_EIO, "%s: the root rank could not set up the run folder", run_dir);
     }
     int threads = (int)tg_cfg_int(cfg, "training.threads");
     if (threads > 0)
@@ -108,8 +167,29 @@ int tg_train(const char *config_path, const tg_train_options *opt)
     FILE *lossf = NULL;
     tg_rng rng;
     tg_rng_seed(&rng, (uint64_t)tg_cfg_int(cfg, "seed"));
-
-    rc = tg_dataset_load(&d, cfg, run_dir, !(opt && opt->resume), &rl);
+    /* the sampler's seed: fixed for the whole run; a resumed run replays its shuffles */
+    const uint64_t sampler_seed = (uint64_t)tg_cfg_int(cfg, "seed") * 7919u;
+    char *state = NULL, *fingerprint = NULL;
+    char ckpt[4200];
+    snprintf(ckpt, sizeof ckpt, "%s/last.ckpt", run_dir);
+    if (resume) {
+        /* the run state first: a changed config is named before it breaks anything else */
+        rc = tg_checkpoint_load_ex(ckpt, NULL, NULL, NULL, NULL, (void **)&state, NULL);
+        if (!rc && !state)
+            rc = tg_error_set(TG_EINVAL,
+                              "cannot resume from %s: it was written by an older terragrad (checkpoint format 1) "
+                              "without the sampler state and config fingerprint, so it cannot be continued exactly "
+                              "(terragrad test still reads it; to train on, start again with --overwrite)",
+                              ckpt);
+        if (!rc)
+            rc = tg_runstate_check_config(state, ckpt, cfg);
+    }
+    if (!rc)
+        rc = tg_dataset_load(&d, cfg, run_dir, !resume, &rl);
+    if (!rc && resume)
+        rc = tg_runstate_check_data(state, ckpt, cfg, &d);
+    if (!rc)
+        rc = tg_runstate_fingerprint(cfg, &d, &fingerprint);
     if (!rc)
         rc = tg_model_build(&m, cfg, &d, ps);
     if (!rc)
@@ -129,12 +209,8 @@ int tg_train(const char *config_path, const tg_train_options *opt)
     if (!rc)
         rc = make_schedule(cfg, &sched);
     int64_t start_epoch = 0;
-    snprintf(path, sizeof path, "%s/last.ckpt", run_dir);
-    if (!rc && opt && opt->resume) {
-        rc = tg_checkpoint_load(path, ps, op, &rng, &start_epoch);
-        if (!rc)
-            tg_runlog_printf(&rl, "resumed from %s after epoch %lld\n", path, (long long)start_epoch);
-    }
+    if (!rc && resume)
+        rc = tg_checkpoint_load(ckpt, ps, op, &rng, &start_epoch);
     const int warm = (int)tg_cfg_int(cfg, "training.warmup"), hor = (int)tg_cfg_int(cfg, "training.horizon");
     const int L = warm + hor, nb = (int)tg_cfg_int(cfg, "training.batch");
     const int epochs = (int)tg_cfg_int(cfg, "training.epochs"), iters = (int)tg_cfg_int(cfg, "training.iterations");
@@ -142,11 +218,22 @@ int tg_train(const char *config_path, const tg_train_options *opt)
         rc = tg_error_set(TG_EINVAL, "%s: training.horizon, batch and iterations must be positive", config_path);
     if (!rc)
         rc = tg_sampler_init(&smp, d.raw, d.B, d.vars, d.F, TG_VAR_Q, tg_cfg_date(cfg, "periods.train_start"),
-                             tg_cfg_date(cfg, "periods.train_end"), warm, hor,
-                             (uint64_t)tg_cfg_int(cfg, "seed") * 7919u + (uint64_t)start_epoch);
+                             tg_cfg_date(cfg, "periods.train_end"), warm, hor, sampler_seed);
     if (!rc && smp.n_windows == 0)
         rc = tg_error_set(TG_EINVAL, "%s: no training window of %d days with observed flow in the training period",
                           config_path, L);
+    if (!rc && resume)
+        rc = tg_runstate_restore_sampler(state, ckpt, &smp, sampler_seed);
+    if (!rc && resume && root) {
+        /* the run's config.yaml describes the run as it continues (more epochs, new schedule) */
+        snprintf(path, sizeof path, "%s/config.yaml", run_dir);
+        rc = tg_copy_file(config_path, path);
+        snprintf(path, sizeof path, "%s/loss.csv", run_dir);
+        if (!rc)
+            rc = loss_csv_truncate(path, start_epoch);
+    }
+    if (!rc && resume)
+        tg_runlog_printf(&rl, "resumed from %s after epoch %lld\n", ckpt, (long long)start_epoch);
     int *bi = NULL, *off = NULL, *lbi = NULL, *loff = NULL;
     double *bstd = NULL;
     tg_real *obs_all = NULL;
@@ -258,8 +345,12 @@ int tg_train(const char *config_path, const tg_train_options *opt)
         if (root) {
             fprintf(lossf, "%d,%.8g,%.6g,%.3f\n", ep, sum / iters, lr, now() - t0);
             fflush(lossf);
-            snprintf(path, sizeof path, "%s/last.ckpt", run_dir);
-            rc = tg_checkpoint_save(path, ps, op, &rng, ep);
+            char *text = NULL;
+            size_t len = 0;
+            rc = tg_runstate_format(fingerprint, &smp, sampler_seed, &text, &len);
+            if (!rc)
+                rc = tg_checkpoint_save_ex(ckpt, ps, op, &rng, ep, text, len);
+            free(text);
         }
         tg_dist_max_int(&rc, 1); /* a failed checkpoint stops every rank */
     }
@@ -285,7 +376,10 @@ int tg_train(const char *config_path, const tg_train_options *opt)
     tg_params_free(&ps);
     if (d.raw || d.B)
         tg_dataset_free(&d);
+    free(state);
+    free(fingerprint);
     tg_runlog_close(&rl);
+    tg_run_lock_release(&lock);
     tg_cfg_free(&cfg);
     return rc;
 }
