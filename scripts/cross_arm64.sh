@@ -58,7 +58,9 @@ if [ ! -e "$EXTRA/pkgconfig/netcdf.pc" ]; then
                       awk '$1 == "Inst" && $2 ~ /:arm64$/ {print $2}')
   pkgs+=(libnetcdf19:arm64)
   echo "cross_arm64: downloading ${#pkgs[@]} arm64 packages for netCDF into $EXTRA"
-  (cd "$EXTRA/debs" && apt-get download -qq "${pkgs[@]}")
+  # as root, apt cannot drop to its _apt user for a folder it does not own: say so up front
+  dl=(); [ "$(id -u)" -eq 0 ] && dl=(-o APT::Sandbox::User=root)
+  (cd "$EXTRA/debs" && apt-get download -qq "${dl[@]}" "${pkgs[@]}")
   for d in "$EXTRA"/debs/*.deb; do dpkg-deb -x "$d" "$EXTRA"; done
   lib=$EXTRA/usr/lib/aarch64-linux-gnu
   so=$(cd "$lib" && ls libnetcdf.so.* | head -1)

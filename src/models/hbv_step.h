@@ -1,6 +1,7 @@
 /* hbv_step.h — one HBV step for one lane, forward and adjoint, as always-inline scalar
- * code. The drivers (hbv_forward.c, hbv_backward.c) call these inside `omp simd` loops
- * over the lanes of a block, so each turns into vector code (exp/log from vmath.h).
+ * code. The step loops (hbv_kernels_impl.h, compiled per instruction set) and the hybrid
+ * model (hbv_hybrid.c) call these inside `omp simd` loops over the lanes of a block, so
+ * each turns into vector code (exp/log from vmath.h).
  *
  * The forward keeps every intermediate in a struct; backward recomputes it from the
  * saved start-of-step stores (cheaper than storing ~40 intermediates per lane and step)
