@@ -96,5 +96,6 @@ for line in "${summary[@]}"; do
   echo "$line"
   case "$line" in *" FAILED "*) failed_runs=$((failed_runs + 1));; esac
 done
+echo "$n_pass $n_fail" > "$LOG_DIR/counts"
 echo "summary: $n_pass passed, $n_fail failed"
 [ "$failed_runs" -eq 0 ]

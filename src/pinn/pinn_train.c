@@ -426,35 +426,12 @@ static tg_tensor *sq_misfit(tg_ctx *ctx, tg_tensor *pred, const pinn_points *p, 
     return tg_sum(ctx, tg_mul(ctx, e, e));
 }
 
-/* The same sum of squares from the (possibly float) values, accumulated in double. */
-static double sq_misfit_value(const tg_tensor *pred, const pinn_points *p, int f)
-{
-    double acc = 0;
-    for (size_t i = 0; i < (size_t)p->n * f; i++) {
-        double e = (double)pred->data[i] - (double)p->u[i];
-        acc += e * e;
-    }
-    return acc;
-}
-
-static double sum_squares(const tg_tensor *a)
-{
-    double acc = 0;
-    for (size_t i = 0; i < a->n; i++)
-        acc += (double)a->data[i] * (double)a->data[i];
-    return acc;
-}
-
-/* The weighted loss; terms with weight 0 are skipped. term[k] gets each unweighted term,
- * summed in double from the tape's values: in the float build the tape's own float sums
- * of 10^4 squared residuals are rounded to ~1e-6 relative, a noise floor below which
- * L-BFGS's line search cannot see a decrease (the tape value still drives backward). */
+/* The weighted loss; terms with weight 0 are skipped. term[k] gets each unweighted term. */
 tg_tensor *tg_pinn_build_loss(tg_pinn_run *r, tg_ctx *ctx, const double *w, double *term)
 {
     const pinn_case *pc = r->pc;
     const int dim = pc->dim, f = pc->f;
     tg_tensor *coef[PINN_MAX_COEF], *tot = NULL, *t[NTERMS] = {NULL};
-    double exact[NTERMS] = {0};
     for (int k = 0; k < pc->ncoef; k++) {
         if (r->coef_id[k] >= 0) {
             coef[k] = tg_param(ctx, r->ps, r->coef_id[k]);
@@ -475,8 +452,6 @@ tg_tensor *tg_pinn_build_loss(tg_pinn_run *r, tg_ctx *ctx, const double *w, doub
         for (int c = 0; c < f; c++) {
             tg_tensor *m = tg_mean(ctx, tg_mul(ctx, res[c], res[c]));
             t[TERM_RES] = t[TERM_RES] ? tg_add(ctx, t[TERM_RES], m) : m;
-            if (res[c])
-                exact[TERM_RES] += sum_squares(res[c]) / (double)res[c]->n;
         }
     }
     if (w[TERM_IC] > 0 && r->ic.n > 0) {
@@ -484,8 +459,6 @@ tg_tensor *tg_pinn_build_loss(tg_pinn_run *r, tg_ctx *ctx, const double *w, doub
         if (tg_pinn_field_jet(r, ctx, &in, &u))
             return NULL;
         t[TERM_IC] = tg_muls(ctx, sq_misfit(ctx, u.v, &r->ic, f), (tg_real)(1.0 / r->ic.n));
-        if (u.v)
-            exact[TERM_IC] = sq_misfit_value(u.v, &r->ic, f) / r->ic.n;
     }
     int nb = r->bc[0].n + r->bc[1].n;
     if (w[TERM_BC] > 0 && nb > 0)
@@ -496,22 +469,18 @@ tg_tensor *tg_pinn_build_loss(tg_pinn_run *r, tg_ctx *ctx, const double *w, doub
             tg_jet_coords(&in, tg_from(ctx, 2, (const int[]){b->n, dim}, b->x), &s1);
             if (tg_pinn_field_jet(r, ctx, &in, &u))
                 return NULL;
-            tg_tensor *pred = r->bc_type[s] == BC_NEUMANN ? u.d[0] : u.v;
-            tg_tensor *m = tg_muls(ctx, sq_misfit(ctx, pred, b, f), (tg_real)(1.0 / nb));
+            tg_tensor *m = tg_muls(ctx, sq_misfit(ctx, r->bc_type[s] == BC_NEUMANN ? u.d[0] : u.v, b, f),
+                                   (tg_real)(1.0 / nb));
             t[TERM_BC] = t[TERM_BC] ? tg_add(ctx, t[TERM_BC], m) : m;
-            if (pred)
-                exact[TERM_BC] += sq_misfit_value(pred, b, f) / nb;
         }
     if (w[TERM_DATA] > 0 && r->data.n > 0) {
         tg_jet_coords(&in, tg_from(ctx, 2, (const int[]){r->data.n, dim}, r->data.x), &s1);
         if (tg_pinn_field_jet(r, ctx, &in, &u))
             return NULL;
         t[TERM_DATA] = tg_muls(ctx, sq_misfit(ctx, u.v, &r->data, f), (tg_real)(1.0 / r->data.n));
-        if (u.v)
-            exact[TERM_DATA] = sq_misfit_value(u.v, &r->data, f) / r->data.n;
     }
     for (int k = 0; k < NTERMS; k++) {
-        term[k] = t[k] ? exact[k] : 0;
+        term[k] = t[k] ? (double)t[k]->data[0] : 0;
         if (!t[k])
             continue;
         tg_tensor *wt = w[k] == 1 ? t[k] : tg_muls(ctx, t[k], (tg_real)w[k]);
@@ -623,12 +592,8 @@ static int lbfgs_closure(void *ud, tg_params *ps, double *loss)
     tg_tensor *Ls = L ? tg_muls(st->ctx, L, (tg_real)st->scale) : NULL;
     if (!Ls || tg_backward(st->ctx, Ls))
         return -1;
-    /* the objective L-BFGS compares: the double-accumulated terms (see tg_pinn_build_loss) */
-    double exact = 0;
-    for (int k = 0; k < NTERMS; k++)
-        exact += r->w[k] * r->term[k];
-    r->loss = exact;
-    *loss = exact * st->scale;
+    r->loss = (double)L->data[0];
+    *loss = (double)Ls->data[0];
     st->evals++;
     return hist_push(r, r->adam_iters + st->evals, 'l', r->loss, r->term) ? -1 : 0;
 }
