@@ -192,19 +192,20 @@ cmd_run() {
     for t in "${list[@]}"; do
         [ -x "$B/fuzz/fuzz_$t" ] || die "unknown target $t"
         mkdir -p "$B/corpus/$t" "$B/crashes/$t"
-        local seeds_in=("$B/seeds/$t")
+        local seeds_in=("$B/seeds/$t") extra=()
+        [ -f "$ROOT/fuzz/fuzz_$t.options" ] && mapfile -t extra < <(grep -v '^#' "$ROOT/fuzz/fuzz_$t.options")
         [ -d "$REG/$t" ] && seeds_in+=("$REG/$t")
         if "$B/fuzz/fuzz_$t" "$B/corpus/$t" "${seeds_in[@]}" -max_total_time="$secs" -timeout=10 \
             -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
-            -artifact_prefix="$B/crashes/$t/" > "$B/run_$t.log" 2>&1; then
+            -artifact_prefix="$B/crashes/$t/" "${extra[@]}" > "$B/run_$t.log" 2>&1; then
             :
         else
             echo "run $t: FINDING (log: $B/run_$t.log, input in $B/crashes/$t/)" >&2
             grep -m 5 -E 'ERROR|runtime error|SUMMARY' "$B/run_$t.log" >&2 || true
             fail=1
         fi
-        execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$B/run_$t.log" | grep -o '[0-9]*$' || echo 0)
-        rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$B/run_$t.log" | grep -o '[0-9]*$' || echo 0)
+        execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$B/run_$t.log" | head -1 | grep -o '[0-9]*$' || true)
+        rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$B/run_$t.log" | head -1 | grep -o '[0-9]*$' || true)
         echo "run $t: ${secs}s, ${execs:-0} executions, ${rate:-0} exec/s"
     done
     [ $fail = 0 ] || die "fuzzing found crashes (see above)"

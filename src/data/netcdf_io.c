@@ -315,6 +315,13 @@ static int read_time(const char *path, int nc, int *tdim, int *t0, int *Tout)
             goto done;
         }
     }
+    /* checked before the (int) cast: a value beyond int range is UB there (years 0..9999
+     * lie within 3.7e6 days of any reference date) */
+    if (!(fabs(tv[0]) <= 3.7e6 && fabs(tv[0] + (double)(T - 1)) <= 3.7e6)) {
+        rc = tg_error_set(TG_EINVAL, "%s: variable 'time', index 0: %g days since %s is not a date in years 0..9999",
+                          path, tv[0], date);
+        goto done;
+    }
     *t0 = ref + (int)tv[0];
     *Tout = (int)T;
 done:
