@@ -68,8 +68,9 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
         fclose(f);
         return tg_error_set(TG_EINVAL, "%s: line 1: empty file (expected a header)", path);
     }
+    const int whole = strchr(hline, '\n') || feof(f);   /* before split cuts the newline */
     int nh = split(hline, hdr), col[TG_HBV_NPARAM];
-    if (nh > MAXCOLS || (!strchr(hline, '\n') && !feof(f))) {   /* split left the extra fields unset */
+    if (nh > MAXCOLS || !whole) {   /* split leaves fields past MAXCOLS unset */
         fclose(f);
         return tg_error_set(TG_EINVAL, "%s: line 1: more than %d columns or %zu characters", path, MAXCOLS,
                             sizeof hline - 2);
@@ -212,8 +213,9 @@ int tg_route_read(const char *path, tg_route_table *t)
         fclose(f);
         return tg_error_set(TG_EINVAL, "%s: line 1: empty file (expected 'basin,a,theta')", path);
     }
+    const int whole = strchr(line, '\n') || feof(f);   /* before split cuts the newline */
     int n = split(line, fld);
-    if (n > MAXCOLS || (!strchr(line, '\n') && !feof(f))) {   /* split left the extra fields unset */
+    if (n > MAXCOLS || !whole) {   /* split leaves fields past MAXCOLS unset */
         fclose(f);
         return tg_error_set(TG_EINVAL, "%s: line 1: more than %d columns or %zu characters", path, MAXCOLS,
                             sizeof line - 2);
