@@ -149,7 +149,7 @@ EOF
 
 # ------------------------------------------------------------------ commands
 cmd_build() {
-    command -v clang >/dev/null || die "clang not found (scripts/fuzz_deps.sh installs it)"
+    "$ROOT/scripts/fuzz_deps.sh"   # clang, libFuzzer runtime, OpenMP for clang: only what is missing
     CC=clang cmake -S "$ROOT" -B "$B" -DCMAKE_BUILD_TYPE=Release -DTG_FUZZ=ON -DTG_WITH_MPI=OFF >/dev/null
     cmake --build "$B" -j"${FUZZ_JOBS:-2}" --target fuzz_all
     seeds
