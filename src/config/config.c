@@ -223,6 +223,10 @@ static int parse_value(parse_state *s, const char *key, yaml_event_t *ev)
                 return TG_EINVAL;
             if (it.type == YAML_SEQUENCE_END_EVENT) {
                 yaml_event_delete(&it);
+                /* a group name (e.g. "inputs:") is not a key either: validate() needs each
+                 * entry's key (checked after the list, so YAML syntax errors come first) */
+                if (schema_is_group(s->c, key) && !schema_find(s->c, key))
+                    return parse_error(s, "expected a mapping (nested keys) here, not a list", ev->start_mark.line);
                 return 0;
             }
             if (it.type != YAML_SCALAR_EVENT) {

@@ -103,7 +103,7 @@ static int table_pack(const table *tb, const int *pick, int n, tg_attributes *ou
         tg_attributes_free(out);
         return TG_ENOMEM;
     }
-    memcpy(out->basin, tb->basin, (size_t)tb->B * TG_ID_MAX);
+    if (tb->B) memcpy(out->basin, tb->basin, (size_t)tb->B * TG_ID_MAX);   /* tb->basin is NULL when no rows */
     for (int k = 0; k < F; k++) {
         int j = pick ? pick[k] : k;
         memcpy(out->name[k], tb->col[j].name, TG_NAME_MAX);

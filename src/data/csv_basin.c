@@ -114,6 +114,8 @@ static int parse(tg_text *t, const char *id, tg_basin *out)
         }
         r.day[r.n++] = day;
     }
+    if (!rc && r.n == 0)   /* every line after the header was blank (or began with a NUL byte) */
+        rc = tg_error_set(TG_EINVAL, "%s: line %d, field 'date': no data rows", t->path, header_line + 1);
     if (!rc) rc = tg_basin_init(out, id, r.day[0], r.day[r.n - 1] - r.day[0] + 1);
     for (int j = 0; j < ncol && !rc; j++) {
         if (col_var[j] < 0) continue;

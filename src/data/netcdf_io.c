@@ -4,10 +4,12 @@
  * every tool); missing days as _FillValue. The reader also takes (time, basin) layouts,
  * string ids, float/double, packed values and missing_value, since files come from
  * other tools too. */
+#include <limits.h>
 #include <math.h>
 #include <netcdf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "data/data_internal.h"
 
@@ -281,7 +283,7 @@ done:
     return rc;
 }
 
-static int read_time(const char *path, int nc, int *tdim, int *t0, int *Tout)
+static int read_time(const char *path, int nc, int *tdim, int *t0, int *Tout, size_t file_bytes)
 {
     int rc = 0, v, ndims;
     char units[256];
@@ -303,6 +305,9 @@ static int read_time(const char *path, int nc, int *tdim, int *t0, int *Tout)
     int ref;
     if (tg_date_parse(date, &ref)) return tg_error_prefix(TG_EINVAL, "%s: variable 'time', attribute 'units': ", path);
     if (T == 0) return tg_error_set(TG_EINVAL, "%s: dimension 'time': empty", path);
+    if (T > file_bytes || T > INT_MAX)   /* see tg_netcdf_read */
+        return tg_error_set(TG_EINVAL, "%s: dimension 'time': %zu days in a file of %zu bytes (truncated or corrupt)",
+                            path, T, file_bytes);
     tv = tg_malloc(T * sizeof(double));
     if (!tv) return TG_ENOMEM;
     NCTRY(nc_get_var_double(nc, v, tv), "reading time");
@@ -314,6 +319,13 @@ static int read_time(const char *path, int nc, int *tdim, int *t0, int *Tout)
                               path, i, tv[i], tv[0] + (double)i);
             goto done;
         }
+    }
+    /* checked before the (int) cast: a value beyond int range is UB there (years 0..9999
+     * lie within 3.7e6 days of any reference date) */
+    if (!(fabs(tv[0]) <= 3.7e6 && fabs(tv[0] + (double)(T - 1)) <= 3.7e6)) {
+        rc = tg_error_set(TG_EINVAL, "%s: variable 'time', index 0: %g days since %s is not a date in years 0..9999",
+                          path, tv[0], date);
+        goto done;
     }
     *t0 = ref + (int)tv[0];
     *Tout = (int)T;
@@ -331,9 +343,14 @@ int tg_netcdf_read(const char *path, tg_basin **basins_out, int *B_out)
     tg_basin *bs = NULL;
     double *buf = NULL;
     size_t bufn = 0;
-    if (!tg_file_exists(path)) return tg_error_set(TG_EIO, "%s: missing file", path);
+    struct stat st;
+    if (stat(path, &st) != 0) return tg_error_set(TG_EIO, "%s: missing file", path);
+    /* A header can declare any number of records (a corrupt 1 kB file claimed 12 million
+     * basins); each day and basin takes at least a byte of the file, so more than its size
+     * means a truncated or corrupt file, not gigabytes to allocate. */
+    const size_t file_bytes = (size_t)st.st_size;
     NCTRY(nc_open(path, NC_NOWRITE, &nc), "cannot open");
-    if ((rc = read_time(path, nc, &tdim, &t0, &T))) goto done;
+    if ((rc = read_time(path, nc, &tdim, &t0, &T, file_bytes))) goto done;
     int v_id = find_id_var(nc);
     if (v_id < 0) {
         rc = tg_error_set(TG_EINVAL, "%s: variable 'basin_id': missing (no variable with cf_role timeseries_id)", path);
@@ -343,6 +360,11 @@ int tg_netcdf_read(const char *path, tg_basin **basins_out, int *B_out)
     NCTRY(nc_inq_vardimid(nc, v_id, id_dims), "basin id");
     bdim = id_dims[0];
     NCTRY(nc_inq_dimlen(nc, bdim, &nb), "basin dimension");
+    if (nb > file_bytes || nb > INT_MAX) {
+        rc = tg_error_set(TG_EINVAL, "%s: dimension of 'basin_id': %zu basins in a file of %zu bytes (truncated or corrupt)",
+                          path, nb, file_bytes);
+        goto done;
+    }
     B = (int)nb;
     if (B < 1) {
         rc = tg_error_set(TG_EINVAL, "%s: dimension of 'basin_id': no basins", path);

@@ -204,8 +204,12 @@ int tg_text_count_rows(const tg_text *t)
         const char *nl = memchr(p, '\n', (size_t)(t->end - p));
         const char *e = nl ? nl : t->end;
         n++;
+        /* blank as tg_text_next + tg_is_blank see it: only the '\r' just before the
+         * newline is stripped, so any other '\r' makes the line a row (readers size their
+         * arrays with this count: it must never be lower than the rows they find) */
+        if (e > p && e[-1] == '\r') e--;
         for (const char *q = p; q < e; q++)
-            if (!is_blank(*q) && *q != '\r') {
+            if (!is_blank(*q)) {
                 last = n;
                 break;
             }

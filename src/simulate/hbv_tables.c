@@ -83,12 +83,18 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
         fclose(f);
         return tg_error_set(TG_EINVAL, "%s: line 1: empty file (expected a header)", path);
     }
+    const int whole = strchr(hline, '\n') || feof(f);   /* before split cuts the newline */
     char *h = header(path, hline);
     if (!h) {
         fclose(f);
         return TG_EINVAL;
     }
     int nh = split(h, hdr), col[TG_HBV_NPARAM];
+    if (nh > MAXCOLS || !whole) {   /* split leaves fields past MAXCOLS unset */
+        fclose(f);
+        return tg_error_set(TG_EINVAL, "%s: line 1: more than %d columns or %zu characters", path, MAXCOLS,
+                            sizeof hline - 2);
+    }
     int cb = find_col(hdr, nh, "basin"), cc = find_col(hdr, nh, "component");
     if (cb < 0 || cc < 0)
         rc = tg_error_set(TG_EINVAL, "%s: line 1: header needs columns 'basin' and 'component'", path);
@@ -102,6 +108,10 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
     double *rv = NULL;
     while (!rc && fgets(line, sizeof line, f)) {
         lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {   /* a longer line would be read as two */
+            rc = tg_error_set(TG_EINVAL, "%s: line %d: longer than %zu characters", path, lineno, sizeof line - 2);
+            break;
+        }
         if (strspn(line, " \r\n") == strlen(line))
             continue;
         int n = split(line, fld);
@@ -123,6 +133,11 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
         double comp;
         if ((rc = number(path, lineno, "component", fld[cc], &comp)))
             break;
+        if (!(comp >= 0.0 && comp <= 1e6) || comp != floor(comp)) {   /* checked before the (int) cast */
+            rc = tg_error_set(TG_EINVAL, "%s: line %d, field 'component': '%s' is not a whole number in 0..1000000",
+                              path, lineno, fld[cc]);
+            break;
+        }
         rcomp[nrows] = (int)comp;
         for (int p = 0; p < TG_HBV_NPARAM && !rc; p++) {
             double x;
@@ -165,8 +180,10 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
                                   count[b], t->basin[0], t->M);
         /* components: sorted by their number within each basin */
         t->value = calloc((size_t)t->B * TG_HBV_NPARAM * (size_t)(t->M > 0 ? t->M : 1), sizeof(double));
+        char *seen = calloc((size_t)(t->M > 0 ? t->M : 1), 1);
         for (int b = 0; b < t->B && !rc; b++) {
             int m = 0;
+            memset(seen, 0, (size_t)(t->M > 0 ? t->M : 1));
             int minc = 1 << 30;
             for (int r = 0; r < nrows; r++)
                 if (!strcmp(rb[r], t->basin[b]) && rcomp[r] < minc)
@@ -175,16 +192,18 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
                 if (strcmp(rb[r], t->basin[b]))
                     continue;
                 m = rcomp[r] - minc;
-                if (m < 0 || m >= t->M) {
-                    rc = tg_error_set(TG_EINVAL, "%s: basin '%s': components must be consecutive numbers", path,
-                                      t->basin[b]);
+                if (m < 0 || m >= t->M || seen[m]) {
+                    rc = tg_error_set(TG_EINVAL, "%s: basin '%s': components must be consecutive numbers%s", path,
+                                      t->basin[b], m >= 0 && m < t->M ? " (one appears twice)" : "");
                     break;
                 }
+                seen[m] = 1;
                 for (int p = 0; p < TG_HBV_NPARAM; p++)
                     t->value[((size_t)b * TG_HBV_NPARAM + p) * t->M + m] = rv[(size_t)r * TG_HBV_NPARAM + p];
             }
         }
         free(count);
+        free(seen);
     }
     free(rb);
     free(rcomp);
@@ -222,17 +241,27 @@ int tg_route_read(const char *path, tg_route_table *t)
         fclose(f);
         return tg_error_set(TG_EINVAL, "%s: line 1: empty file (expected 'basin,a,theta')", path);
     }
+    const int whole = strchr(line, '\n') || feof(f);   /* before split cuts the newline */
     char *h = header(path, line);
     if (!h) {
         fclose(f);
         return TG_EINVAL;
     }
     int n = split(h, fld);
+    if (n > MAXCOLS || !whole) {   /* split leaves fields past MAXCOLS unset */
+        fclose(f);
+        return tg_error_set(TG_EINVAL, "%s: line 1: more than %d columns or %zu characters", path, MAXCOLS,
+                            sizeof line - 2);
+    }
     int cb = find_col(fld, n, "basin"), ca = find_col(fld, n, "a"), ct = find_col(fld, n, "theta"), nh = n;
     if (cb < 0 || ca < 0 || ct < 0)
         rc = tg_error_set(TG_EINVAL, "%s: line 1: header needs columns basin, a, theta", path);
     while (!rc && fgets(line, sizeof line, f)) {
         lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {   /* a longer line would be read as two */
+            rc = tg_error_set(TG_EINVAL, "%s: line %d: longer than %zu characters", path, lineno, sizeof line - 2);
+            break;
+        }
         if (strspn(line, " \r\n") == strlen(line))
             continue;
         if ((n = split(line, fld)) != nh) {
@@ -244,6 +273,10 @@ int tg_route_read(const char *path, tg_route_table *t)
             t->basin = realloc(t->basin, (size_t)cap * sizeof *t->basin);
             t->a = realloc(t->a, (size_t)cap * sizeof(double));
             t->theta = realloc(t->theta, (size_t)cap * sizeof(double));
+        }
+        if (strlen(fld[cb]) == 0 || strlen(fld[cb]) >= 32) {   /* as in PARAMS.csv: never truncated */
+            rc = tg_error_set(TG_EINVAL, "%s: line %d, field 'basin': empty or longer than 31 characters", path, lineno);
+            break;
         }
         snprintf(t->basin[t->B], 32, "%s", fld[cb]);
         if ((rc = number(path, lineno, "a", fld[ca], &t->a[t->B])) ||
