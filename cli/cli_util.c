@@ -138,7 +138,7 @@ int tg_hbv_cli_simulate_write(const tg_hbv_cli *a, int b)
         for (int t = 0; t < n; t++) {
             fprintf(f, "%s", tg_date_format(bs->start + a->warmup + t, date));
             for (int k = 0; k < TG_SIM_NOUT; k++)
-                fprintf(f, ",%.7g", (double)out[(size_t)t * TG_SIM_NOUT + k]);
+                fprintf(f, "," TG_REAL_FMT_CSV, (double)out[(size_t)t * TG_SIM_NOUT + k]);
             fputc('\n', f);
         }
         rc = tg_io_commit(f, tmp, path);

@@ -212,7 +212,7 @@ static int close_out(FILE *f, const char *path)
 static void put(FILE *f, double x)
 {
     if (isfinite(x))
-        fprintf(f, ",%.10g", x);
+        fprintf(f, "," TG_REAL_FMT_CSV, x);
     else
         fputs(",NA", f);
 }
@@ -252,7 +252,7 @@ static int write_params(const char *dir, const tg_calib_result *res, int B, int 
             continue;
         fprintf(f, "%s,1", res[b].basin);
         for (int p = 0; p < TG_HBV_NPARAM; p++)
-            fprintf(f, ",%.12g", res[b].fit.params[p]);
+            fprintf(f, "," TG_REAL_FMT_CSV, res[b].fit.params[p]);
         fputc('\n', f);
     }
     int rc = close_out(f, path);
@@ -264,7 +264,7 @@ static int write_params(const char *dir, const tg_calib_result *res, int B, int 
     fputs("basin,a,theta\n", f);
     for (int b = 0; b < B; b++)
         if (!res[b].status)
-            fprintf(f, "%s,%.12g,%.12g\n", res[b].basin, res[b].fit.a, res[b].fit.theta);
+            fprintf(f, "%s," TG_REAL_FMT_CSV "," TG_REAL_FMT_CSV "\n", res[b].basin, res[b].fit.a, res[b].fit.theta);
     return close_out(f, path);
 }
 

@@ -75,12 +75,13 @@ int tg_cmd_sensitivity(int argc, char **argv)
             for (int m = 0; m < M; m++)
                 for (int p = 0; p < TG_HBV_NPARAM; p++) {
                     size_t i = ((size_t)b * TG_HBV_NPARAM + p) * M + m;
-                    fprintf(f, "%s,%d,%s,%.10g,%.10g\n", a.basins[b].id, m + 1, tg_hbv_param_names[p], a.params.value[i],
+                    fprintf(f, "%s,%d,%s," TG_REAL_FMT_CSV "," TG_REAL_FMT_CSV "\n", a.basins[b].id,
+                            a.params.comp0[b] + m, tg_hbv_param_names[p], a.params.value[i],
                             gp[i]);
                 }
             if (isfinite(ra[b])) {
-                fprintf(f, "%s,route,a,%.10g,%.10g\n", a.basins[b].id, ra[b], gr[2 * b]);
-                fprintf(f, "%s,route,theta,%.10g,%.10g\n", a.basins[b].id, rt[b], gr[2 * b + 1]);
+                fprintf(f, "%s,route,a," TG_REAL_FMT_CSV "," TG_REAL_FMT_CSV "\n", a.basins[b].id, ra[b], gr[2 * b]);
+                fprintf(f, "%s,route,theta," TG_REAL_FMT_CSV "," TG_REAL_FMT_CSV "\n", a.basins[b].id, rt[b], gr[2 * b + 1]);
             }
         }
         rc = tg_io_commit(f, tmp, path);

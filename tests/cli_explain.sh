@@ -62,10 +62,11 @@ awk -F, 'NR > 1 { for (i = 2; i < NF; i++) { if ($i < 0 || $i > 1) { print "g ou
 grep -q "HBV formula fitted to g: LP" "$WORK/run/explain/summary.txt" || { echo "no fit in summary"; exit 1; }
 awk '/HBV formula fitted/ { lp = $7; be = $9; if (lp < 0.2 || lp > 1 || be < 0.3 || be > 5) { print "fit out of range"; exit 1 } }' \
   "$WORK/run/explain/summary.txt"
-if command -v gnuplot > /dev/null; then
-  "$BIN" explain "$WORK/run" > /dev/null 2>&1 || { echo "explain with plots failed"; exit 1; }
-  for f in g_et.png g_et_T.png; do [ -s "$WORK/run/explain/$f" ] || { echo "missing plot $f"; exit 1; }; done
-fi
+source "$(dirname "$0")/png_check.sh"
+require_gnuplot
+"$BIN" explain "$WORK/run" > "$WORK/explain_plot.out" 2>&1 || { cat "$WORK/explain_plot.out"; echo "explain with plots failed"; exit 1; }
+if grep -qi "warning\|error" "$WORK/explain_plot.out"; then cat "$WORK/explain_plot.out"; echo "gnuplot reported a problem"; exit 1; fi
+for f in g_et.png g_et_T.png; do png_check "$WORK/run/explain/$f" 900 600 || exit 1; done
 # errors: not a run directory; not a hybrid run; a negative penalty weight
 if "$BIN" explain "$WORK/nothing" > "$WORK/e1.out" 2>&1; then echo "explain accepted a missing run"; exit 1; fi
 grep -q "config.yaml" "$WORK/e1.out" || { cat "$WORK/e1.out"; exit 1; }

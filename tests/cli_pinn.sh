@@ -33,9 +33,10 @@ check "awk -v e=$err 'BEGIN{exit !(e < 1e-2)}'" "poisson1d relative L2 error $er
 # the solution file itself: max |u - sin(pi x)|
 maxerr=$(awk -F, 'NR>1 {d=$2-sin(3.141592653589793*$1); if (d<0) d=-d; if (d>m) m=d} END{print m}' p/solution.csv)
 check "awk -v e=$maxerr 'BEGIN{exit !(e < 2e-2)}'" "solution.csv matches sin(pi x) (max err $maxerr)"
-if command -v gnuplot > /dev/null; then
-  check "[ -s p/field_u.png ] && [ -s p/error_u.png ] && [ -s p/loss.png ]" "PNG figures"
-fi
+source "$(dirname "$0")/png_check.sh"
+require_gnuplot
+check "png_check p/field_u.png 900 600 && png_check p/error_u.png 900 600 && png_check p/loss.png 900 600" "PNG figures (900x600)"
+check "[ -f p/gnuplot.log ] && ! grep -qi 'warning\\|error' p/gnuplot.log" "gnuplot reported nothing"
 
 cat > burgers.yaml <<'YAML'
 case: burgers
@@ -70,9 +71,8 @@ check "grep -q '^pinn_mass_balance: ' r/summary.txt && grep -q '^solver_fine: 80
 # t = 0 rows of the PINN field are the initial head exactly (hard constraint)
 bad0=$(awk -F, 'NR>1 && $2==0 && ($3+61.5>1e-6 || $3+61.5<-1e-6) {n++} END{print n+0}' r/solution.csv)
 check "[ $bad0 -eq 0 ]" "richards initial condition exact in solution.csv"
-if command -v gnuplot > /dev/null; then
-  check "[ -s r/profiles.png ] && [ -s r/field_psi.png ] && [ -s r/error_psi.png ]" "richards PNG figures"
-fi
+check "png_check r/profiles.png 900 600 && png_check r/field_psi.png 900 600 && png_check r/error_psi.png 900 600" "richards PNG figures (900x600)"
+check "[ -f r/gnuplot.log ] && ! grep -qi 'warning\\|error' r/gnuplot.log" "richards: gnuplot reported nothing"
 printf 'case: richards\nrichards:\n  ramp: 0\n' > bad4.yaml
 "$BIN" pinn bad4.yaml --out x --data "$DATA" > bad4.log 2>&1
 check "[ $? -ne 0 ] && grep -q 'richards.ramp' bad4.log && grep -q ':3' bad4.log" "richards: bad ramp named with its line"

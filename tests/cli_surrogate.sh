@@ -121,7 +121,7 @@ check "per-basin learning scored on 5 basins" $?
 
 "$BIN" surrogate calibrate "$W/lib.yaml" > "$W/cal.out" 2>&1
 if grep -q "built without terragrad/calibrate.h" "$W/cal.out"; then
-    echo "skip calibrate: SCE-UA not in this build"
+    check "SCE-UA is part of every build (calibrate.h missing)" 1
 else
     test "$(lines "$W/lib/sceua_metrics.csv")" -eq 6
     check "calibrate wrote metrics of 5 basins" $?

@@ -60,10 +60,12 @@ cmp -s "$WORK/run/test.log" "$WORK/test.log.before" || { echo "test --period tra
 # a period the config does not define: an error naming the file and both keys
 if "$BIN" test "$WORK/run" --period valid > "$WORK/test_valid.out" 2>&1; then echo "undefined valid period accepted"; exit 1; fi
 grep -q "config.yaml: no valid valid period (periods.valid_start, periods.valid_end)" "$WORK/test_valid.out" || { cat "$WORK/test_valid.out"; exit 1; }
-if command -v gnuplot > /dev/null; then
-  "$BIN" plot "$WORK/run" > /dev/null
-  for f in loss.png nse_cdf.png hydrograph_01022500.png; do [ -s "$WORK/run/plots/$f" ] || { echo "missing plot $f"; exit 1; }; done
-fi
+# figures: gnuplot is required; it must report nothing (its stderr reaches plot.out)
+source "$(dirname "$0")/png_check.sh"
+require_gnuplot
+"$BIN" plot "$WORK/run" > "$WORK/plot.out" 2>&1 || { cat "$WORK/plot.out"; echo "plot failed"; exit 1; }
+if grep -qi "warning\|error" "$WORK/plot.out"; then cat "$WORK/plot.out"; echo "gnuplot reported a problem"; exit 1; fi
+for f in loss.png nse_cdf.png hydrograph_01022500.png; do png_check "$WORK/run/plots/$f" 1000 500 || exit 1; done
 # resume continues from the checkpoint without redoing epochs
 sed -i 's/epochs: 6/epochs: 7/' "$WORK/run/config.yaml"
 "$BIN" train "$WORK/run/config.yaml" --resume --out "$WORK/run" > "$WORK/resume.out" 2>&1 || { cat "$WORK/resume.out"; exit 1; }

@@ -103,12 +103,15 @@ awk -F, 'BEGIN { split("1 50 0.05 0.01 0.001 0.2 0 0 -2.5 0.5 0 0 0.3 0.1 0.5", 
                  split("6 1000 0.9 0.5 0.2 1 10 100 2.5 10 0.1 0.2 5 3 7", hi, " ") }
   NR > 1 { for (k = 2; k <= 16; k++) if (!($k >= lo[k - 1] - 1e-6 && $k <= hi[k - 1] + 1e-6)) {
       print "parameter column " k " out of range on line " NR ": " $k; exit 1 } }' "$PT" || fail "parameter ranges"
-if command -v gnuplot > /dev/null; then
+source "$(dirname "$0")/png_check.sh"
+require_gnuplot
+if true; then
   "$BIN" plot "$WORK/run" > "$WORK/plot.out" 2>&1 || { cat "$WORK/plot.out"; fail "plot"; }
-  for f in loss.png nse_cdf.png hydrograph_01022500.png fluxes_01022500.png fluxes_01031500.png \
-           params_attributes.png params_map.png; do
-    [ -s "$WORK/run/plots/$f" ] || fail "missing plot $f"
+  if grep -qi "warning\|error" "$WORK/plot.out"; then cat "$WORK/plot.out"; fail "gnuplot reported a problem"; fi
+  for f in loss.png nse_cdf.png hydrograph_01022500.png fluxes_01022500.png fluxes_01031500.png; do
+    png_check "$WORK/run/plots/$f" 1000 500 || fail "plot $f"
   done
+  for f in params_attributes.png params_map.png; do png_check "$WORK/run/plots/$f" any || fail "plot $f"; done
   # the correlation table agrees with a Pearson r recomputed from the joined data
   r=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
     { x[NR] = $(c["aridity"]); y[NR] = $(c["BETA"]); n++; sx += x[NR]; sy += y[NR] }

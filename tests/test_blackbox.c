@@ -105,7 +105,7 @@ static void test_water_balance(void)
         }
         const double *e = out + (T_DAYS - 1) * 4;
         double ds = (e[1] + e[2] + e[3]) - (0.5 * P_SETS[s][BK_FC] + 0 + 10);
-        CHECK_CLOSE(p, q + et + ds, 1e-9);
+        CHECK_CLOSE(p, q + et + ds, 1e-13, 0);
     }
 }
 

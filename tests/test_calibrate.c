@@ -88,7 +88,7 @@ static void test_sceua_twin(const twin *tw)
            tg_sceua_stop_name(fit.stop), omp_get_wtime() - t0);
     print_fit(&fit);
     CHECK(nse > 0.99, "synthetic NSE %.4f", nse);
-    CHECK_CLOSE(fit.objective, 1 - nse, 1e-9);
+    CHECK_CLOSE(fit.objective, 1 - nse, 1e-12, 0);
     CHECK(fit.evals <= 8000, "%ld evals over the budget", fit.evals);
     CHECK(fabs(fit.params[TG_HBV_K2] - truth[TG_HBV_K2]) <= 0.10 * truth[TG_HBV_K2], "K2 %g", fit.params[TG_HBV_K2]);
     CHECK(fabs(fit.params[TG_HBV_FC] - truth[TG_HBV_FC]) <= 0.25 * truth[TG_HBV_FC], "FC %g", fit.params[TG_HBV_FC]);
@@ -174,7 +174,7 @@ static void test_adam_twin(const twin *tw)
     print_fit(&fit);
     CHECK(nse > 0.999, "synthetic NSE %.5f", nse);
     CHECK(fit.evals == 2400, "%ld gradient evaluations", fit.evals);
-    CHECK_CLOSE(fit.objective, 1 - nse, 1e-5);
+    CHECK_CLOSE(fit.objective, 1 - nse, 1e-12, 0);
     const int ident[] = {TG_HBV_FC, TG_HBV_K1, TG_HBV_K2};
     const double tol[] = {0.05, 0.15, 0.05};
     for (int j = 0; j < 3; j++) {
@@ -214,9 +214,9 @@ static void test_objective_matches_metrics(const tg_basin *b)
     od[10] = NAN;
     tg_metrics m;
     tg_metrics_compute(od, sd, n, &m);
-    CHECK_CLOSE(tg_calib_objective_value(TG_CALIB_NSE, o, s, n), 1 - m.nse, 1e-5);
-    CHECK_CLOSE(tg_calib_objective_value(TG_CALIB_KGE, o, s, n), 1 - m.kge, 1e-5);
-    CHECK_CLOSE(tg_calib_objective_value(TG_CALIB_RMSE, o, s, n), m.rmse, 1e-5);
+    CHECK_CLOSE(tg_calib_objective_value(TG_CALIB_NSE, o, s, n), 1 - m.nse, 1e-12, 0);
+    CHECK_CLOSE(tg_calib_objective_value(TG_CALIB_KGE, o, s, n), 1 - m.kge, 1e-12, 0);
+    CHECK_CLOSE(tg_calib_objective_value(TG_CALIB_RMSE, o, s, n), m.rmse, 1e-12, 0);
     for (int t = 0; t < n; t++)
         o[t] = (tg_real)NAN;
     CHECK(isinf(tg_calib_objective_value(TG_CALIB_NSE, o, s, n)), "no observations must give +inf");
@@ -250,7 +250,7 @@ static void test_basins_threads(tg_basin *bs)
                   r1[b].fit.objective == r2[b].fit.objective && r1[b].test.nse == r2[b].test.nse,
               "basin %s differs between 1 and 2 threads", r1[b].basin);
         /* train metrics = the calibrated objective; warm-up from 1988 (the record has it) */
-        CHECK_CLOSE(r1[b].train.nse, 1 - r1[b].fit.objective, 1e-5);
+        CHECK_CLOSE(r1[b].train.nse, 1 - r1[b].fit.objective, 1e-12, 0);
         CHECK(r1[b].train_first == tr0 && r1[b].test_first == te0, "scoring starts %d %d", r1[b].train_first,
               r1[b].test_first);
         int valid = 0;

@@ -41,7 +41,7 @@ int main(void)
         CHECK(!strcmp(tg_cfg_str(c, "data.source"), "caravan"), "source");
         CHECK(tg_cfg_list_len(c, "data.basins") == 2 && !strcmp(tg_cfg_list_item(c, "data.basins", 0), "01022500"),
               "leading zeros kept");
-        CHECK_CLOSE(tg_cfg_float(c, "train.lr"), 3e-4, 1e-12);
+        CHECK_EXACT(tg_cfg_float(c, "train.lr"), 3e-4);
         CHECK(tg_cfg_bool(c, "train.shuffle") == 0, "bool");
         CHECK(tg_cfg_date(c, "train.start") == tg_date_from_ymd(1981, 1, 1), "default date");
         CHECK(tg_cfg_list_len(c, "model.inputs") == 3 && !strcmp(tg_cfg_list_item(c, "model.inputs", 2), "PET"),

@@ -17,17 +17,17 @@ static void test_forward_values(tg_ctx *ctx)
     CHECK(y && y->ndim == 2 && y->shape[0] == 2 && y->shape[1] == 3, "broadcast shape");
     tg_real expect[6] = {111, 118, 133, 206, 225, 224};
     for (int i = 0; i < 6; i++)
-        CHECK_CLOSE(y->data[i], expect[i], 1e-6);
+        CHECK_EXACT(y->data[i], expect[i]);
     tg_tensor *m = tg_matmul(ctx, a, tg_transpose(ctx, a, 0, 1)); /* (2,2) = a a^T */
-    CHECK_CLOSE(m->data[0], 14, 1e-6);
-    CHECK_CLOSE(m->data[1], 1 * -4 + -2 * 5 + 3 * -6, 1e-6);
-    CHECK_CLOSE(m->data[3], 16 + 25 + 36, 1e-6);
+    CHECK_EXACT(m->data[0], 14);
+    CHECK_EXACT(m->data[1], 1 * -4 + -2 * 5 + 3 * -6);
+    CHECK_EXACT(m->data[3], 16 + 25 + 36);
     tg_tensor *s = tg_sum_axis(ctx, a, 0, 0);
     CHECK(s->ndim == 1 && s->shape[0] == 3, "sum_axis shape");
-    CHECK_CLOSE(s->data[2], -3, 1e-6);
+    CHECK_EXACT(s->data[2], -3);
     tg_tensor *sl = tg_slice(ctx, a, 1, 1, 2);
-    CHECK_CLOSE(sl->data[0], -2, 0);
-    CHECK_CLOSE(sl->data[3], -6, 0);
+    CHECK_EXACT(sl->data[0], -2);
+    CHECK_EXACT(sl->data[3], -6);
     tg_tensor *st = tg_stack(ctx, (tg_tensor *[]){row, row}, 2, 1); /* (3,2) */
     CHECK(st->shape[0] == 3 && st->shape[1] == 2 && st->data[2] == 20 && st->data[3] == 20, "stack layout");
     tg_tensor *cl = tg_clamp(ctx, a, -3, 3);
@@ -56,8 +56,8 @@ static void test_pruning_and_accumulation(tg_ctx *ctx)
         tg_ctx_reset(ctx);
     }
     /* two steps without zeroing: gradients accumulate (2 * (x + 2w)) */
-    CHECK_CLOSE(ps->grad[0], 2 * (4 + 2 * 1), 1e-6);
-    CHECK_CLOSE(ps->grad[2], 2 * (6 + 2 * 3), 1e-6);
+    CHECK_EXACT(ps->grad[0], 2 * (4 + 2 * 1));
+    CHECK_EXACT(ps->grad[2], 2 * (6 + 2 * 3));
     tg_params_zero_grad(ps);
     CHECK(ps->grad[1] == 0, "zero_grad");
     /* frozen parameters receive nothing */
@@ -79,7 +79,7 @@ static void test_nograd_detach(tg_ctx *ctx)
     tg_tensor *d = tg_detach(ctx, x);
     tg_tensor *z = tg_sum(ctx, tg_mul(ctx, tg_mul(ctx, d, x), x)); /* d treated as constant: dz/dx = 2 d x */
     CHECK(tg_backward(ctx, z) == 0, "%s", tg_error_message());
-    CHECK_CLOSE(x->grad[1], 2 * 2 * 2, 1e-6);
+    CHECK_EXACT(x->grad[1], 2 * 2 * 2);
     CHECK(d->grad == NULL, "detached tensor got a gradient");
     tg_ctx_reset(ctx);
 }
@@ -185,7 +185,7 @@ static void test_custom(tg_ctx *ctx)
         tg_ctx_reset(ctx);
     }
     for (int i = 0; i < 12; i++)
-        CHECK_CLOSE(g_custom[i], g_builtin[i], 1e-5);
+        CHECK_CLOSE(g_custom[i], g_builtin[i], 8 * TG_TEST_EPS, 0);
     /* a failing callback is an error with the op's name and the callback's message */
     const tg_custom_op bad = {"richards_step", failing_fwd, eb_bwd};
     tg_tensor *y, *a = tg_leaf(ctx, TG_SHAPE(1), av);

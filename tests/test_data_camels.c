@@ -39,13 +39,13 @@ static void test_dates(void)
 static void test_pet_formulas(void)
 {
     /* FAO-56 Example 8: 20 deg S, 3 September (J = 246): Ra = 32.2 MJ m-2 day-1 */
-    CHECK_CLOSE(tg_extraterrestrial_radiation(-20.0, 246), 32.2, 0.002);
+    CHECK_CLOSE(tg_extraterrestrial_radiation(-20.0, 246), 32.2, 0.002, 0);
     /* Hargreaves by hand with Ra = 32.2, Tmax 30, Tmin 15:
      * 0.0023 * (22.5 + 17.8) * sqrt(15) * 0.408 * 32.2
      * = 0.0023 * 40.3 * 3.8729833 * 13.1376 = 4.716227 mm/day */
-    CHECK_CLOSE(tg_pet_hargreaves(30.0, 15.0, 32.2), 4.716227, 1e-6);
+    CHECK_CLOSE(tg_pet_hargreaves(30.0, 15.0, 32.2), 4.716227, 1e-6, 0);
     /* Oudin by hand: 32.2 / 2.45 * (20 + 5) / 100 = 3.2857143 mm/day; 0 below -5 degC */
-    CHECK_CLOSE(tg_pet_oudin(20.0, 32.2), 3.2857143, 1e-7);
+    CHECK_CLOSE(tg_pet_oudin(20.0, 32.2), 3.2857143, 1e-7, 0);
     CHECK(tg_pet_oudin(-6.0, 32.2) == 0.0, "Oudin cold");
     CHECK(tg_pet_hargreaves(-30.0, -40.0, 10.0) == 0.0, "Hargreaves clamps at 0");
     CHECK(isnan(tg_pet_hargreaves(NAN, 1.0, 10.0)), "NaN propagates");
@@ -63,27 +63,27 @@ static void test_forcing_daymet(void)
     CHECK(rc == 0, "%s", tg_error_message());
     if (rc) return;
     /* header lines 1-3 of basin_mean_forcing/daymet/01/01022500_lump_cida_forcing_leap.txt */
-    CHECK_CLOSE(b.lat, 44.82, 1e-12);
-    CHECK_CLOSE(b.elev_m, 133.0, 1e-12);
-    CHECK_CLOSE(b.area_km2, 587.675987, 1e-12);
+    CHECK_CLOSE(b.lat, 44.82, 1e-15, 0);
+    CHECK_CLOSE(b.elev_m, 133.0, 1e-15, 0);
+    CHECK_CLOSE(b.area_km2, 587.675987, 1e-15, 0);
     CHECK(b.start == days(2000, 1, 1) && b.T == 1461, "daymet period %d %d", b.start, b.T);
     /* line 500: 2001 05 10 12 51862.39 0.00 522.72 0.00 19.55 3.00 701.33 */
     int t = days(2001, 5, 10) - b.start;
-    CHECK_CLOSE(b.var[TG_VAR_DAYL][t], 51862.39, 1e-6);
-    CHECK_CLOSE(b.var[TG_VAR_P][t], 0.0, 0);
-    CHECK_CLOSE(b.var[TG_VAR_SRAD][t], 522.72, 1e-6);
-    CHECK_CLOSE(b.var[TG_VAR_TMAX][t], 19.55, 1e-6);
-    CHECK_CLOSE(b.var[TG_VAR_TMIN][t], 3.00, 1e-6);
-    CHECK_CLOSE(b.var[TG_VAR_TEMP][t], 11.275, 1e-6);
-    CHECK_CLOSE(b.var[TG_VAR_VP][t], 701.33, 1e-6);
+    CHECK_CLOSE(b.var[TG_VAR_DAYL][t], 51862.39, TG_TEST_EPS, 0);
+    CHECK_EXACT(b.var[TG_VAR_P][t], 0.0);
+    CHECK_CLOSE(b.var[TG_VAR_SRAD][t], 522.72, TG_TEST_EPS, 0);
+    CHECK_CLOSE(b.var[TG_VAR_TMAX][t], 19.55, TG_TEST_EPS, 0);
+    CHECK_EXACT(b.var[TG_VAR_TMIN][t], 3.00);
+    CHECK_CLOSE(b.var[TG_VAR_TEMP][t], 11.275, TG_TEST_EPS, 0);
+    CHECK_CLOSE(b.var[TG_VAR_VP][t], 701.33, TG_TEST_EPS, 0);
     /* last line 1464 (no final newline): 2003 12 30 ... tmax 9.08 tmin -4.00 */
-    CHECK_CLOSE(b.var[TG_VAR_TMIN][b.T - 2], -4.00, 1e-6);
-    CHECK_CLOSE(b.var[TG_VAR_VP][b.T - 1], 574.94, 1e-6);
+    CHECK_EXACT(b.var[TG_VAR_TMIN][b.T - 2], -4.00);
+    CHECK_CLOSE(b.var[TG_VAR_VP][b.T - 1], 574.94, TG_TEST_EPS, 0);
     /* Daymet has a real range: Hargreaves, equal to the formula on that day */
     CHECK(b.pet_method == TG_PET_HARGREAVES, "method %s", tg_pet_method_name(b.pet_method));
     CHECK(strstr(b.note, "Hargreaves") != NULL, "note: %s", b.note);
     double ra = tg_extraterrestrial_radiation(44.82, tg_date_doy(days(2001, 5, 10)));
-    CHECK_CLOSE(b.var[TG_VAR_PET][t], tg_pet_hargreaves(19.55, 3.00, ra), 1e-5);
+    CHECK_CLOSE(b.var[TG_VAR_PET][t], tg_pet_hargreaves(19.55, 3.00, ra), 4 * TG_TEST_EPS, 0);
     CHECK(b.var[TG_VAR_PET][t] > TG_R(3.0) && b.var[TG_VAR_PET][t] < TG_R(6.0), "May PET plausible");
     /* streamflow for 01022500 covers all days: 2000..2003 has no -999 */
     CHECK(tg_basin_count_valid(&b, TG_VAR_Q) == 1461, "Q days %d", tg_basin_count_valid(&b, TG_VAR_Q));
@@ -112,23 +112,23 @@ static void test_nldas_streamflow(void)
     if (rc) return;
     CHECK(b.T == 12784, "T %d", b.T);
     /* NLDAS: tmax == tmin on every day -> Oudin, and the note says why */
-    CHECK_CLOSE(tg_basin_equal_tminmax_fraction(&b), 1.0, 0);
+    CHECK_EXACT(tg_basin_equal_tminmax_fraction(&b), 1.0);
     CHECK(b.pet_method == TG_PET_OUDIN, "method %s", tg_pet_method_name(b.pet_method));
     CHECK(strstr(b.note, "Oudin") && strstr(b.note, "tmax == tmin"), "note: %s", b.note);
     /* nldas line 5000: 1993 09 04 ... tmax = tmin = 18.71 */
     int t = days(1993, 9, 4) - b.start;
     double ra = tg_extraterrestrial_radiation(44.82, tg_date_doy(days(1993, 9, 4)));
-    CHECK_CLOSE(b.var[TG_VAR_PET][t], ra / 2.45 * (18.71 + 5) / 100, 1e-5);
+    CHECK_CLOSE(b.var[TG_VAR_PET][t], ra / 2.45 * (18.71 + 5) / 100, 4 * TG_TEST_EPS, 0);
     CHECK(b.var[TG_VAR_PET][t] > TG_R(1.0), "Oudin PET is not zero with tmax == tmin");
     /* usgs_streamflow/01/01022500_streamflow_qc.txt line 1: 1980 01 01 395.00 cfs; area
      * 587675987 m2 (forcing line 3): 395 * 0.028316846592 * 86400 * 1000 / 587675987 */
-    CHECK_CLOSE(b.var[TG_VAR_Q][0], 395 * CFS * 86400 * 1000 / 587675987.0, 1e-6);
-    CHECK_CLOSE(b.var[TG_VAR_Q][0], 1.6444390478, 1e-6);
+    CHECK_CLOSE(b.var[TG_VAR_Q][0], 395 * CFS * 86400 * 1000 / 587675987.0, 4 * TG_TEST_EPS, 0);
+    CHECK_CLOSE(b.var[TG_VAR_Q][0], 1.6444390478, 1e-10 + 4 * TG_TEST_EPS, 0); /* the literal has 11 digits */
     /* line 4000: 1990 12 13 450.00 A:e -> 1.87341 mm/day; the Caravan file (another
      * source) has 1.87 on that day (caravan_camels_us/timeseries/01022500.csv row 3634) */
     t = days(1990, 12, 13) - b.start;
-    CHECK_CLOSE(b.var[TG_VAR_Q][t], 1.8734115735, 1e-6);
-    CHECK_CLOSE(b.var[TG_VAR_Q][t], 1.87, 0.002);
+    CHECK_CLOSE(b.var[TG_VAR_Q][t], 1.8734115735, 1e-10 + 4 * TG_TEST_EPS, 0); /* the literal has 11 digits */
+    CHECK_CLOSE(b.var[TG_VAR_Q][t], 1.87, 3e-3, 0);
     /* the file has 92 rows of -999.00 (flag M): NaN */
     CHECK(tg_basin_count_valid(&b, TG_VAR_Q) == 12784 - 92, "valid Q %d", tg_basin_count_valid(&b, TG_VAR_Q));
     CHECK(isnan(b.var[TG_VAR_Q][b.T - 1]), "2014-12-31 is -999");
@@ -139,7 +139,7 @@ static void test_nldas_streamflow(void)
     rc = tg_camels_read(root, "01022500", &o, &b);
     CHECK(rc == 0, "%s", tg_error_message());
     if (!rc) {
-        CHECK_CLOSE(b.var[TG_VAR_Q][0], 395 * CFS * 86400 * 1000 / 573.6e6, 1e-6);
+        CHECK_CLOSE(b.var[TG_VAR_Q][0], 395 * CFS * 86400 * 1000 / 573.6e6, 4 * TG_TEST_EPS, 0);
         tg_basin_free(&b);
     }
 
@@ -172,10 +172,10 @@ static void test_join_cut_file(void)
     CHECK(isnan(b.var[TG_VAR_Q][0]), "no flow before 2002-06-30");
     int t = days(2002, 6, 30) - b.start;
     /* streamflow line 1: 2002 06 30 495.00, area 228339304 m2 */
-    CHECK_CLOSE(b.var[TG_VAR_Q][t], 495 * CFS * 86400 * 1000 / 228339304.0, 1e-6);
+    CHECK_CLOSE(b.var[TG_VAR_Q][t], 495 * CFS * 86400 * 1000 / 228339304.0, 4 * TG_TEST_EPS, 0);
     CHECK(isnan(b.var[TG_VAR_Q][t - 1]), "day before the first flow row");
     /* line 3000: 2010 09 15 81.00 */
-    CHECK_CLOSE(b.var[TG_VAR_Q][days(2010, 9, 15) - b.start], 81 * CFS * 86400 * 1000 / 228339304.0, 1e-6);
+    CHECK_CLOSE(b.var[TG_VAR_Q][days(2010, 9, 15) - b.start], 81 * CFS * 86400 * 1000 / 228339304.0, 4 * TG_TEST_EPS, 0);
     /* awk: 4114 streamflow rows up to 2013-10-03, none missing; 454 rows later dropped */
     CHECK(tg_basin_count_valid(&b, TG_VAR_Q) == 4114, "valid %d", tg_basin_count_valid(&b, TG_VAR_Q));
     CHECK(strstr(b.note, "454 outside") != NULL, "note: %s", b.note);
@@ -185,7 +185,7 @@ static void test_join_cut_file(void)
     rc = tg_camels_read(tg_test_data("camels_us"), "01013500", &o, &b);
     CHECK(rc == 0, "%s", tg_error_message());
     if (rc) return;
-    CHECK_CLOSE(b.var[TG_VAR_Q][b.T - 3], 710 * CFS * 86400 * 1000 / 2260093113.0, 1e-6);
+    CHECK_CLOSE(b.var[TG_VAR_Q][b.T - 3], 710 * CFS * 86400 * 1000 / 2260093113.0, 4 * TG_TEST_EPS, 0);
     CHECK(isnan(b.var[TG_VAR_Q][b.T - 2]) && isnan(b.var[TG_VAR_Q][b.T - 1]), "last two days");
     tg_basin_free(&b);
 }
@@ -202,7 +202,7 @@ static void test_attributes(void)
     int j = tg_attributes_column(&a, "area_gages2");
     CHECK(i == 1 && j >= 0, "row %d col %d", i, j);
     /* camels_topo.txt line 3: 01022500;44.60797;-67.93524;92.68;17.79072;573.6;620.38 */
-    CHECK_CLOSE(a.value[i * a.F + j], 573.6, 1e-6);
+    CHECK_CLOSE(a.value[i * a.F + j], 573.6, TG_TEST_EPS, 0);
     /* camels_clim.txt line 3: high_prec_timing son, low_prec_timing jja */
     j = tg_attributes_column(&a, "high_prec_timing=son");
     CHECK(j >= 0 && a.value[i * a.F + j] == 1, "one-hot son");
@@ -229,9 +229,9 @@ static void test_attributes(void)
         CHECK(a.F == 3 && !strcmp(a.name[1], "high_prec_timing"), "F %d", a.F);
         i = tg_attributes_basin(&a, "01022500");
         /* camels_clim line 3 p_mean 3.60812594113621; camels_hydro line 3 q_mean 2.17306214800791 */
-        CHECK_CLOSE(a.value[i * 3 + 0], 3.60812594113621, 1e-6);
-        CHECK_CLOSE(a.value[i * 3 + 1], 3, 0);   /* sorted levels djf jja mam son: son = 3 */
-        CHECK_CLOSE(a.value[i * 3 + 2], 2.17306214800791, 1e-6);
+        CHECK_CLOSE(a.value[i * 3 + 0], 3.60812594113621, TG_TEST_EPS, 0);
+        CHECK_EXACT(a.value[i * 3 + 1], 3);   /* sorted levels djf jja mam son: son = 3 */
+        CHECK_CLOSE(a.value[i * 3 + 2], 2.17306214800791, TG_TEST_EPS, 0);
         tg_real row[3];
         const char ids[1][TG_ID_MAX] = {"01022500"};
         CHECK(tg_attributes_gather(&a, ids, 1, row) == 0 && row[2] == a.value[i * 3 + 2], "gather");

@@ -18,17 +18,17 @@ static void test_caravan(void)
     CHECK(b.start + b.T - 1 == days(2014, 12, 31), "ends 2014-12-31");
     CHECK(b.pet_method == TG_PET_FILE, "PET from the file");
     /* timeseries/01031500.csv line 1: 0.03,-17.78,1.54,0.49 */
-    CHECK_CLOSE(b.var[TG_VAR_P][0], 0.03, 1e-6);
-    CHECK_CLOSE(b.var[TG_VAR_TEMP][0], -17.78, 1e-6);
-    CHECK_CLOSE(b.var[TG_VAR_PET][0], 1.54, 1e-6);
-    CHECK_CLOSE(b.var[TG_VAR_Q][0], 0.49, 1e-6);
+    CHECK_CLOSE(b.var[TG_VAR_P][0], 0.03, TG_TEST_EPS, 0);
+    CHECK_CLOSE(b.var[TG_VAR_TEMP][0], -17.78, TG_TEST_EPS, 0);
+    CHECK_CLOSE(b.var[TG_VAR_PET][0], 1.54, TG_TEST_EPS, 0);
+    CHECK_CLOSE(b.var[TG_VAR_Q][0], 0.49, TG_TEST_EPS, 0);
     /* line 5000: 5.3,13.19,8.99,0.17 */
-    CHECK_CLOSE(b.var[TG_VAR_TEMP][4999], 13.19, 1e-6);
-    CHECK_CLOSE(b.var[TG_VAR_Q][4999], 0.17, 1e-6);
+    CHECK_CLOSE(b.var[TG_VAR_TEMP][4999], 13.19, TG_TEST_EPS, 0);
+    CHECK_CLOSE(b.var[TG_VAR_Q][4999], 0.17, TG_TEST_EPS, 0);
     /* line 12327: 0.18,11.7,8,NA */
     CHECK(isnan(b.var[TG_VAR_Q][12326]) && b.var[TG_VAR_PET][12326] == 8, "NA -> NaN");
     /* last line 12418: 0.03,-17.49,2.24,NA */
-    CHECK_CLOSE(b.var[TG_VAR_PET][12417], 2.24, 1e-6);
+    CHECK_CLOSE(b.var[TG_VAR_PET][12417], 2.24, TG_TEST_EPS, 0);
     CHECK(isnan(b.var[TG_VAR_Q][12417]), "last Q is NA");
     /* grep -c NA: 92 */
     CHECK(tg_basin_count_valid(&b, TG_VAR_Q) == 12418 - 92, "valid Q %d", tg_basin_count_valid(&b, TG_VAR_Q));
@@ -42,7 +42,7 @@ static void test_caravan(void)
     rc = tg_basin_slice(&b, days(2014, 12, 30), days(2015, 1, 2), &s);
     CHECK(rc == 0 && s.T == 4, "slice T");
     if (!rc) {
-        CHECK_CLOSE(s.var[TG_VAR_PET][1], 2.24, 1e-6);
+        CHECK_CLOSE(s.var[TG_VAR_PET][1], 2.24, TG_TEST_EPS, 0);
         CHECK(isnan(s.var[TG_VAR_P][2]) && isnan(s.var[TG_VAR_P][3]), "padding");
         tg_basin_free(&s);
     }

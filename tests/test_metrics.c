@@ -16,26 +16,26 @@ static void test_hand_5(void)
      * sim deviations -1.6,-1.6,.4,.4,2.4 -> 11.2; cross products 3.2+1.6+0+.4+4.8 = 10;
      * errors 1,0,1,0,1 -> SSE 3 */
     CHECK(m.n == 5, "n = %d", m.n);
-    CHECK_CLOSE(m.nse, 0.7, 1e-12);                 /* 1 - 3/10 */
-    CHECK_CLOSE(m.rmse, sqrt(0.6), 1e-12);          /* sqrt(3/5) */
-    CHECK_CLOSE(m.bias, 0.6, 1e-12);
-    CHECK_CLOSE(m.pbias, 20.0, 1e-12);              /* 100 * 0.6 / 3 */
+    CHECK_CLOSE(m.nse, 0.7, 1e-12, 0);                 /* 1 - 3/10 */
+    CHECK_CLOSE(m.rmse, sqrt(0.6), 1e-12, 0);          /* sqrt(3/5) */
+    CHECK_CLOSE(m.bias, 0.6, 1e-12, 0);
+    CHECK_CLOSE(m.pbias, 20.0, 1e-12, 0);              /* 100 * 0.6 / 3 */
     double r = 10.0 / sqrt(112.0), a = sqrt(1.12), b = 1.2, g = a / b;
-    CHECK_CLOSE(m.r, r, 1e-12);                     /* 0.9449111825 */
-    CHECK_CLOSE(m.alpha, a, 1e-12);                 /* 1.0583005244 */
-    CHECK_CLOSE(m.beta, b, 1e-12);
-    CHECK_CLOSE(m.gamma, g, 1e-12);                 /* (sd_s/3.6)/(sd_o/3) = 0.8819171037 */
-    CHECK_CLOSE(m.kge, 0.7845151305559153, 1e-12);  /* 1 - sqrt(.0030348 + .0034 + .04) */
-    CHECK_CLOSE(m.kge_prime, 0.761298621259971, 1e-12);
+    CHECK_CLOSE(m.r, r, 1e-12, 0);                     /* 0.9449111825 */
+    CHECK_CLOSE(m.alpha, a, 1e-12, 0);                 /* 1.0583005244 */
+    CHECK_CLOSE(m.beta, b, 1e-12, 0);
+    CHECK_CLOSE(m.gamma, g, 1e-12, 0);                 /* (sd_s/3.6)/(sd_o/3) = 0.8819171037 */
+    CHECK_CLOSE(m.kge, 0.7845151305559153, 1e-12, 0);  /* 1 - sqrt(.0030348 + .0034 + .04) */
+    CHECK_CLOSE(m.kge_prime, 0.761298621259971, 1e-12, 0);
     /* 2 % of 5 days rounds to 0: FHV and RMSE_high undefined */
     CHECK(isnan(m.fhv) && isnan(m.rmse_high), "fhv %g rmse_high %g", m.fhv, m.rmse_high);
     /* 30 % of 5 = 1.5 rounds half-to-even to 2 (numpy.round): obs low {1,2} sum 3,
      * sim low {2,2} sum 4 -> FLV_pbias = 100/3 */
-    CHECK_CLOSE(m.flv_pbias, 100.0 / 3.0, 1e-12);
+    CHECK_CLOSE(m.flv_pbias, 100.0 / 3.0, 1e-12, 0);
     /* log space: S_obs = (log1-log1)+(log2-log1) = log 2, S_sim = 0 -> -100*(0-log2)/log2 */
-    CHECK_CLOSE(m.flv_log, 100.0, 1e-12);
+    CHECK_CLOSE(m.flv_log, 100.0, 1e-12, 0);
     /* lowest-2 obs days are days 0, 1: errors 1, 0 */
-    CHECK_CLOSE(m.rmse_low, sqrt(0.5), 1e-12);
+    CHECK_CLOSE(m.rmse_low, sqrt(0.5), 1e-12, 0);
     CHECK(isnan(m.peak_timing) && m.n_peaks == 0, "no peak in a ramp: %g", m.peak_timing);
 }
 
@@ -50,15 +50,15 @@ static void test_hand_50(void)
     tg_metrics m;
     CHECK(tg_metrics_compute(obs, sim, N50, &m) == 0, "%s", tg_error_message());
     /* top 2 % = 1 flow: obs FDC top 50, sim FDC top 49 (sorted separately) -> -2 % */
-    CHECK_CLOSE(m.fhv, -2.0, 1e-12);
+    CHECK_CLOSE(m.fhv, -2.0, 1e-12, 0);
     /* but the top obs DAY is day 49, where sim = 40 */
-    CHECK_CLOSE(m.rmse_high, 10.0, 1e-12);
+    CHECK_CLOSE(m.rmse_high, 10.0, 1e-12, 0);
     /* lowest 30 % = 15 flows: obs 1..15 sum 120; sim 2,2,3..15 sum 121 */
-    CHECK_CLOSE(m.flv_pbias, 100.0 / 120.0, 1e-12);
+    CHECK_CLOSE(m.flv_pbias, 100.0 / 120.0, 1e-12, 0);
     /* S_obs = log 15!, S_sim = log(2*15!) - 15 log 2 = log 15! - 14 log 2
      * -> FLV_log = 1400 log 2 / log 15! = 34.782487... */
-    CHECK_CLOSE(m.flv_log, 1400.0 * log(2.0) / lgamma(16.0), 1e-12);
-    CHECK_CLOSE(m.rmse_low, sqrt(1.0 / 15.0), 1e-12); /* days 0..14, one error of 1 */
+    CHECK_CLOSE(m.flv_log, 1400.0 * log(2.0) / lgamma(16.0), 1e-12, 0);
+    CHECK_CLOSE(m.rmse_low, sqrt(1.0 / 15.0), 1e-12, 0); /* days 0..14, one error of 1 */
     /* class sizes round half to even like numpy: 2 % of 25 = 0.5 -> 0 days, of 26 -> 1 */
     CHECK(tg_metrics_compute(obs, sim, 25, &m) == 0 && isnan(m.fhv), "n=25: fhv %g", m.fhv);
     CHECK(tg_metrics_compute(obs, sim, 26, &m) == 0 && m.fhv == 0.0, "n=26: fhv %g", m.fhv);
@@ -76,14 +76,14 @@ static void test_flv_conventions(void)
     /* low class (3 of 10): obs {1,2,3} sum 6; sim FDC lowest {2,4,4} (the 4 is obs day 2) sum 10
      * -> FLV_pbias = 400/6; S_obs = log2+log3, S_sim = log2+log2 -> -100*(log4-log6)/log6 */
     CHECK(tg_metrics_compute(obs, sim, 10, &m) == 0, "%s", tg_error_message());
-    CHECK_CLOSE(m.flv_pbias, 400.0 / 6.0, 1e-12);
-    CHECK_CLOSE(m.flv_log, -100.0 * (log(4.0) - log(6.0)) / log(6.0), 1e-12);
+    CHECK_CLOSE(m.flv_pbias, 400.0 / 6.0, 1e-12, 0);
+    CHECK_CLOSE(m.flv_log, -100.0 * (log(4.0) - log(6.0)) / log(6.0), 1e-12, 0);
     /* pure scaling of the low class: sim low = 2 * obs low exactly when no other day mixes in */
     double obs2[10] = {1, 2, 3, 10, 11, 12, 13, 14, 15, 16}, sim2[10];
     for (int t = 0; t < 10; t++)
         sim2[t] = t < 3 ? 2 * obs2[t] : obs2[t];
     CHECK(tg_metrics_compute(obs2, sim2, 10, &m) == 0, "%s", tg_error_message());
-    CHECK_CLOSE(m.flv_pbias, 100.0, 1e-12); /* (12 - 6) / 6 */
+    CHECK_CLOSE(m.flv_pbias, 100.0, 1e-12, 0); /* (12 - 6) / 6 */
     CHECK(fabs(m.flv_log) < 1e-12, "log-space FLV of a scaled low class is 0, got %g", m.flv_log);
     /* zero flows: both sides clipped to 1e-6; obs {0,0,2} -> S = 2(log2 - log1e-6)... */
     double obs3[10] = {0, 0, 2, 10, 11, 12, 13, 14, 15, 16};
@@ -91,8 +91,8 @@ static void test_flv_conventions(void)
     CHECK(tg_metrics_compute(obs3, sim3, 10, &m) == 0, "%s", tg_error_message());
     double le = log(1e-6), so = log(2.0) - le, ss = (0.0 - le) + (log(2.0) - le);
     /* obs: logs {le, le, log2} - le -> S_obs = log2 - le; sim: {le, 0, log2} -> S_sim as ss */
-    CHECK_CLOSE(m.flv_log, -100.0 * (ss - so) / so, 1e-12);
-    CHECK_CLOSE(m.flv_pbias, 50.0, 1e-12); /* (3 - 2) / 2 */
+    CHECK_CLOSE(m.flv_log, -100.0 * (ss - so) / so, 1e-12, 0);
+    CHECK_CLOSE(m.flv_pbias, 50.0, 1e-12, 0); /* (3 - 2) / 2 */
 }
 
 static void test_perfect_and_mean(void)
@@ -104,11 +104,11 @@ static void test_perfect_and_mean(void)
     CHECK(tg_metrics_compute(obs, obs, N50, &m) == 0, "%s", tg_error_message());
     CHECK(m.nse == 1.0 && m.beta == 1.0 && m.rmse == 0.0 && m.bias == 0.0 && m.fhv == 0.0 &&
           m.flv_pbias == 0.0 && m.flv_log == 0.0, "perfect: nse %g beta %g", m.nse, m.beta);
-    CHECK_CLOSE(m.kge, 1.0, 1e-14);
-    CHECK_CLOSE(m.kge_prime, 1.0, 1e-14);
-    CHECK_CLOSE(m.r, 1.0, 1e-14);
-    CHECK_CLOSE(m.alpha, 1.0, 1e-14);
-    CHECK_CLOSE(m.gamma, 1.0, 1e-14);
+    CHECK_CLOSE(m.kge, 1.0, 1e-14, 0);
+    CHECK_CLOSE(m.kge_prime, 1.0, 1e-14, 0);
+    CHECK_CLOSE(m.r, 1.0, 1e-14, 0);
+    CHECK_CLOSE(m.alpha, 1.0, 1e-14, 0);
+    CHECK_CLOSE(m.gamma, 1.0, 1e-14, 0);
     double mean = 0.0;
     for (int t = 0; t < N50; t++)
         mean += obs[t];
@@ -169,8 +169,8 @@ static void test_errors(void)
     CHECK(tg_metrics_compute(flat, sim, 4, &m) == TG_EINVAL, "constant obs must fail");
     CHECK(strstr(tg_error_message(), "constant") != NULL, "message: %s", tg_error_message());
     CHECK(isnan(m.nse) && isnan(m.kge) && isnan(m.alpha) && isnan(m.r), "constant obs: NaN");
-    CHECK_CLOSE(m.rmse, sqrt(1.5), 1e-12); /* errors -1,0,1,2: still defined */
-    CHECK_CLOSE(m.bias, 0.5, 1e-12);
+    CHECK_CLOSE(m.rmse, sqrt(1.5), 1e-12, 0); /* errors -1,0,1,2: still defined */
+    CHECK_CLOSE(m.bias, 0.5, 1e-12, 0);
     CHECK(tg_metrics_compute(sim, sim, -1, &m) == TG_EINVAL, "n < 0 must fail");
     double t;
     CHECK(tg_peak_timing(sim, sim, 4, 0, 1, &t, NULL) == TG_EINVAL && isnan(t), "window 0");
@@ -212,7 +212,7 @@ static void test_peak_timing(void)
     obs[28] = 9;                             /* window runs off the end: skipped */
     CHECK(tg_peak_timing(obs, sim, T, 3, 5, &t, &np) == 0, "%s", tg_error_message());
     CHECK(np == 3, "peaks used %d", np);
-    CHECK_CLOSE(t, 1.0, 1e-15); /* (2 + 1 + 0) / 3 */
+    CHECK_CLOSE(t, 1.0, 1e-15, 0); /* (2 + 1 + 0) / 3 */
     /* default distance 100 keeps only the highest peak (day 6) */
     tg_metrics m;
     CHECK(tg_metrics_compute(obs, sim, T, &m) == 0, "%s", tg_error_message());
@@ -222,7 +222,7 @@ static void test_peak_timing(void)
     obs[4] = NAN;
     CHECK(tg_peak_timing(obs, sim, T, 3, 5, &t, &np) == 0, "%s", tg_error_message());
     CHECK(np == 2, "peaks used with gap %d", np);
-    CHECK_CLOSE(t, 0.5, 1e-15);
+    CHECK_CLOSE(t, 0.5, 1e-15, 0);
 }
 
 static void test_table_and_summary(void)
@@ -246,10 +246,10 @@ static void test_table_and_summary(void)
     CHECK(tg_metrics_summary(m, 4, 50, &med, &avg, count) == 0, "%s", tg_error_message());
     CHECK(med.n == 3 && count[TG_M_NSE] == 2 && count[TG_M_KGE] == 3, "counts %d %d %d", med.n,
           count[TG_M_NSE], count[TG_M_KGE]);
-    CHECK_CLOSE(med.nse, 0.6, 1e-15);
-    CHECK_CLOSE(avg.nse, 0.6, 1e-15);
-    CHECK_CLOSE(med.kge, 0.2, 1e-15);
-    CHECK_CLOSE(avg.kge, 0.3, 1e-15);
+    CHECK_CLOSE(med.nse, 0.6, 1e-15, 0);
+    CHECK_CLOSE(avg.nse, 0.6, 1e-15, 0);
+    CHECK_CLOSE(med.kge, 0.2, 1e-15, 0);
+    CHECK_CLOSE(avg.kge, 0.3, 1e-15, 0);
     CHECK(count[TG_M_RMSE_LOW] == 1 && med.rmse_low == TG_M_RMSE_LOW, "basin 0 only");
     CHECK(count[TG_M_BIAS] == 1, "bias count %d", count[TG_M_BIAS]);
 }

@@ -157,7 +157,7 @@ static void test_fused_vs_unfused(int use_h0, int use_c0)
 #else
     const double tol = 2e-5;
 #endif
-    CHECK_CLOSE(la, lb, tol);
+    CHECK_CLOSE(la, lb, tol, 0);
     const char *names[7] = {"x", "W_ih", "W_hh", "b_ih", "b_hh", "h0", "c0"};
     for (int k = 0; k < 7; k++) {
         size_t n = 1;

@@ -40,9 +40,9 @@ static void test_one_unit(void)
     CHECK(tg_pinn_net_jet(ctx, ps, &net, &in, &u) == 0, "%s", tg_error_message());
     for (int k = 0; k < N; k++) {
         double a = w1 * (double)xs[k] + b1, t = tanh(a), s1 = 1 - t * t, s2 = -2 * t * s1;
-        CHECK_CLOSE(u.v->data[k], w2 * t + b2, TOL_FD * 1e-2);
-        CHECK_CLOSE(u.d[0]->data[k], w2 * w1 * s1, TOL_FD * 1e-2);
-        CHECK_CLOSE(u.dd[0]->data[k], w2 * w1 * w1 * s2, TOL_FD * 1e-2);
+        CHECK_CLOSE(u.v->data[k], w2 * t + b2, 64 * TG_TEST_EPS, 0);
+        CHECK_CLOSE(u.d[0]->data[k], w2 * w1 * s1, 64 * TG_TEST_EPS, 0);
+        CHECK_CLOSE(u.dd[0]->data[k], w2 * w1 * w1 * s2, 64 * TG_TEST_EPS, 0);
     }
     /* the fast tanh itself: w1 = 1, b1 = 0, w2 = 1, b2 = 0 gives u = tanh x exactly */
     tg_params_data(ps, net.param_id[0][0])[0] = 1;

@@ -107,7 +107,7 @@ static void test_adaptive(void)
     tg_ctx *ctx = tg_ctx_create();
     CHECK(tg_pinn_adapt_weights(r, ctx) == 0, "%s", tg_error_message());
     tg_ctx_free(&ctx);
-    CHECK_CLOSE(r->w[TERM_BC], 0.9 * 1 + 0.1 * gmax_res / gmean_bc, 1e-12);
+    CHECK_CLOSE(r->w[TERM_BC], 0.9 * 1 + 0.1 * gmax_res / gmean_bc, 1e-12, 0);
     CHECK(r->w[TERM_RES] == 1, "the residual weight stays fixed");
     r->w[TERM_BC] = 1;
     CHECK(tg_pinn_run_train(r, NULL, NULL) == 0, "%s", tg_error_message());
@@ -200,7 +200,7 @@ static void test_readers(void)
           tg_error_message());
     if (ca) {
         CHECK(nd == 2 && sh[0] == 201 && sh[1] == 201, "Ca shape");
-        CHECK_CLOSE(ca[1], exp(-20 * 0.005), 1e-6); /* C_A(x, 0) = e^{-20x} */
+        CHECK_CLOSE(ca[1], exp(-20 * 0.005), 1e-6, 0); /* C_A(x, 0) = e^{-20x} */
         CHECK(ca[201] == 1.0, "C_A(0, t) = 1");
         tg_free(ca, 201 * 201 * sizeof *ca);
     }

@@ -97,8 +97,9 @@ static void test_rosenbrock(void)
     int rc = tg_sceua_minimize(rosenbrock, NULL, 2, lo, hi, &o, x, &fx, &st);
     CHECK(rc == 0, "rc %d: %s", rc, tg_error_message());
     CHECK(fx < 1e-8, "rosenbrock f = %g", fx);
-    CHECK_CLOSE(x[0], 1.0, 1e-3);
-    CHECK_CLOSE(x[1], 1.0, 2e-3);
+    /* an optimiser's location error is absolute (peps on the normalised box): atol */
+    CHECK_CLOSE(x[0], 1.0, 0, 1e-6);
+    CHECK_CLOSE(x[1], 1.0, 0, 1e-6);
     CHECK(st.evals == ncalls, "stats %ld evals, callback saw %ld", st.evals, ncalls);
     CHECK(st.evals <= o.max_evals, "%ld evals > budget", st.evals);
     CHECK(st.stop == TG_SCEUA_STOP_PARAMS || st.stop == TG_SCEUA_STOP_EVALS, "stop %d", st.stop);
@@ -163,9 +164,9 @@ static void test_constraints_and_fixed(void)
     int rc = tg_sceua_minimize(constrained, NULL, 3, lo, hi, &o, x, &fx, &st);
     CHECK(rc == 0, "rc %d: %s", rc, tg_error_message());
     CHECK(x[0] + x[1] <= 2, "infeasible best point");
-    CHECK_CLOSE(x[0], 1.0, 1e-2);
-    CHECK_CLOSE(x[1], 1.0, 1e-2);
-    CHECK_CLOSE(fx, 2.0, 1e-3);
+    CHECK_CLOSE(x[0], 1.0, 0, 2e-3);
+    CHECK_CLOSE(x[1], 1.0, 0, 2e-3);
+    CHECK_CLOSE(fx, 2.0, 1e-4, 0);
     CHECK(x[2] == 0.25, "fixed variable moved to %g", x[2]);
 }
 
@@ -200,7 +201,7 @@ static void test_stopping_rules(void)
     rc = tg_sceua_minimize(sphere, &n, 2, lo, hi, &o, x, &fx, &st);
     CHECK(rc == 0 && st.stop == TG_SCEUA_STOP_PARAMS, "stop %d", st.stop);
     CHECK(st.gnrng < 1e-4, "gnrng %g", st.gnrng);
-    CHECK_CLOSE(x[0], 0.3, 1e-3);
+    CHECK_CLOSE(x[0], 0.3, 0, 2e-4); /* gnrng < peps = 1e-4 of the box width 2 */
     /* complex reduction: 4 complexes down to 2 */
     o.ngs = 4;
     o.mings = 2;

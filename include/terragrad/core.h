@@ -32,6 +32,14 @@ typedef float tg_real;
 #define TG_REAL_NAME "float"
 #define TG_EPS 1.1920929e-07f
 #endif
+/* printf format of a number written to a CSV output: enough significant digits that the
+ * value read back (strtod) is the value written (float: 9, double: 17), so a double run
+ * can be compared with another tool at 1e-12 and outputs round-trip exactly. */
+#ifdef TG_DOUBLE
+#define TG_REAL_FMT_CSV "%.17g"
+#else
+#define TG_REAL_FMT_CSV "%.9g"
+#endif
 /* Literal of type tg_real (keeps -Wdouble-promotion quiet in float builds). */
 #define TG_R(x) ((tg_real)(x))
 

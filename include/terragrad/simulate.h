@@ -17,6 +17,7 @@ typedef struct tg_hbv_param_table {
     int B, M;
     char (*basin)[32];      /* (B) in file order of first appearance */
     double *value;          /* (B, NPARAM, M) */
+    int *comp0;             /* (B) the file's number of component 0: component m is labelled comp0 + m */
 } tg_hbv_param_table;
 TG_API int tg_hbv_params_read(const char *path, tg_hbv_param_table *t);
 TG_API void tg_hbv_params_free(tg_hbv_param_table *t);

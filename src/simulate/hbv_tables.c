@@ -68,6 +68,7 @@ void tg_hbv_params_free(tg_hbv_param_table *t)
 {
     free(t->basin);
     free(t->value);
+    free(t->comp0);
     memset(t, 0, sizeof *t);
 }
 
@@ -181,6 +182,9 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
         /* components: sorted by their number within each basin */
         t->value = calloc((size_t)t->B * TG_HBV_NPARAM * (size_t)(t->M > 0 ? t->M : 1), sizeof(double));
         char *seen = calloc((size_t)(t->M > 0 ? t->M : 1), 1);
+        t->comp0 = calloc((size_t)(t->B > 0 ? t->B : 1), sizeof *t->comp0);
+        if (!rc && (!t->value || !t->comp0 || !seen))
+            rc = tg_error_set(TG_ENOMEM, "%s: out of memory", path);
         for (int b = 0; b < t->B && !rc; b++) {
             int m = 0;
             memset(seen, 0, (size_t)(t->M > 0 ? t->M : 1));
@@ -188,6 +192,7 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
             for (int r = 0; r < nrows; r++)
                 if (!strcmp(rb[r], t->basin[b]) && rcomp[r] < minc)
                     minc = rcomp[r];
+            t->comp0[b] = minc; /* outputs echo the file's numbering (0..M-1 or 1..M) */
             for (int r = 0; r < nrows; r++) {
                 if (strcmp(rb[r], t->basin[b]))
                     continue;

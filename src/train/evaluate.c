@@ -28,12 +28,12 @@ static int write_predictions(const char *dir, const char *id, int first_day, int
         if (isnan((double)obs[t]))
             fprintf(f, "NA");
         else
-            fprintf(f, "%.6g", (double)obs[t]);
-        fprintf(f, ",%.6g", (double)sim[t]);
+            fprintf(f, TG_REAL_FMT_CSV, (double)obs[t]);
+        fprintf(f, "," TG_REAL_FMT_CSV, (double)sim[t]);
         if (fluxes) {
-            fprintf(f, ",%.6g", (double)pet[t]);
+            fprintf(f, "," TG_REAL_FMT_CSV, (double)pet[t]);
             for (int k = 1; k < TG_HBV_NOUT; k++)
-                fprintf(f, ",%.6g", (double)fluxes[(size_t)t * TG_HBV_NOUT + k]);
+                fprintf(f, "," TG_REAL_FMT_CSV, (double)fluxes[(size_t)t * TG_HBV_NOUT + k]);
         }
         fputc('\n', f);
     }
@@ -77,7 +77,7 @@ static int write_params(const char *path, const tg_dataset *d, const double *par
     for (int b = 0; b < d->B; b++) {
         fprintf(f, "%s", d->raw[b].id);
         for (int p = 0; p < TG_HBV_NPARAM + (routing ? 2 : 0); p++)
-            fprintf(f, ",%.6g", par[(size_t)b * stride + p]);
+            fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + p]);
         fputc('\n', f);
     }
     return tg_io_commit(f, tmp, path);
@@ -97,10 +97,10 @@ static int write_metrics(const char *path, const tg_dataset *d, const tg_metrics
     for (int b = 0; b < d->B; b++) {
         fprintf(f, "%s", d->raw[b].id);
         for (int k = 0; k < TG_METRIC_COUNT; k++)
-            fprintf(f, ",%.6g", tg_metric_get(&m[b], k));
+            fprintf(f, "," TG_REAL_FMT_CSV, tg_metric_get(&m[b], k));
         fprintf(f, ",%d", m[b].n);
         if (wb)
-            fprintf(f, ",%.3e", wb[b]);
+            fprintf(f, "," TG_REAL_FMT_CSV, wb[b]);
         fputc('\n', f);
     }
     return tg_io_commit(f, tmp, path);
