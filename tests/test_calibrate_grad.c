@@ -35,7 +35,7 @@ static void test_objective_derivative(void)
     }
     o[5] = o[17] = (tg_real)NAN;
     for (int obj = TG_CALIB_NSE; obj <= TG_CALIB_RMSE; obj++) {
-        double L = calib_objective_grad_strided(obj, o, s, n, 1, g, 1);
+        double L = tg__calib_objective_grad_strided(obj, o, s, n, 1, g, 1);
         CHECK_CLOSE(L, tg_calib_objective_value(obj, o, s, n), 1e-12, 0);
         CHECK(g[5] == 0 && g[17] == 0, "gradient on a missing day");
         double maxerr = 0;
@@ -79,13 +79,13 @@ static void test_against_sensitivity(const tg_real *forcing, const tg_real *obs)
     for (int routing = 0; routing <= 1; routing++)
         for (int obj = TG_CALIB_NSE; obj <= TG_CALIB_RMSE; obj += 2) {
             calib_problem p;
-            int rc = calib_problem_init(&p, forcing, obs, NDAY, WARM, obj, routing);
+            int rc = tg__calib_problem_init(&p, forcing, obs, NDAY, WARM, obj, routing);
             CHECK(rc == 0, "%s", tg_error_message());
             enum { K = 3 };
             double x[K * TG_CALIB_NVAR], loss[K], gx[K * TG_CALIB_NVAR];
             for (int k = 0; k < K; k++)
                 candidate(x + k * p.nvar, k, p.nvar);
-            rc = calib_loss_grad(&p, K, x, loss, gx);
+            rc = tg__calib_loss_grad(&p, K, x, loss, gx);
             CHECK(rc == 0, "%s", tg_error_message());
             for (int k = 0; k < K; k++) {
                 const double *xk = x + k * p.nvar;
@@ -108,34 +108,34 @@ static void test_against_sensitivity(const tg_real *forcing, const tg_real *obs)
             }
             /* lane independence: candidate 2 alone (lane 0) = candidate 2 in lane 2 */
             double l1, g1[TG_CALIB_NVAR];
-            rc = calib_loss_grad(&p, 1, x + 2 * p.nvar, &l1, g1);
+            rc = tg__calib_loss_grad(&p, 1, x + 2 * p.nvar, &l1, g1);
             CHECK(rc == 0 && l1 == loss[2] && !memcmp(g1, gx + 2 * p.nvar, (size_t)p.nvar * sizeof(double)),
                   "candidate 2 differs in lane 0 and lane 2");
             /* the objective-only batch agrees with the gradient pass */
             double f[K];
-            calib_eval_batch(&p, K, x, f);
+            tg__calib_eval_batch(&p, K, x, f);
             for (int k = 0; k < K; k++)
                 CHECK(f[k] == loss[k], "eval batch %.17g vs loss %.17g", f[k], loss[k]);
-            calib_problem_free(&p);
+            tg__calib_problem_free(&p);
         }
 }
 
 static void test_kge_fd(const tg_real *forcing, const tg_real *obs)
 {
     calib_problem p;
-    calib_problem_init(&p, forcing, obs, NDAY, WARM, TG_CALIB_KGE, 1);
+    tg__calib_problem_init(&p, forcing, obs, NDAY, WARM, TG_CALIB_KGE, 1);
     double x[TG_CALIB_NVAR], loss, gx[TG_CALIB_NVAR];
     candidate(x, 1, p.nvar);
-    CHECK(calib_loss_grad(&p, 1, x, &loss, gx) == 0, "%s", tg_error_message());
+    CHECK(tg__calib_loss_grad(&p, 1, x, &loss, gx) == 0, "%s", tg_error_message());
 #ifdef TG_DOUBLE
     double maxerr = 0;
     int worst = -1;
     for (int i = 0; i < p.nvar; i++) {
         double keep = x[i], h = 1e-6 * (p.hi[i] - p.lo[i]), lp, lm;
         x[i] = keep + h;
-        calib_eval_batch(&p, 1, x, &lp);
+        tg__calib_eval_batch(&p, 1, x, &lp);
         x[i] = keep - h;
-        calib_eval_batch(&p, 1, x, &lm);
+        tg__calib_eval_batch(&p, 1, x, &lm);
         x[i] = keep;
         double fd = (lp - lm) / (2 * h);
         double err = fabs(fd - gx[i]) / fmax(fabs(fd), 1e-4 / (p.hi[i] - p.lo[i]));
@@ -156,10 +156,10 @@ static void test_kge_fd(const tg_real *forcing, const tg_real *obs)
         pred += gx[i] * step[i];
         step[i] += x[i];
     }
-    calib_eval_batch(&p, 1, step, &l2);
+    tg__calib_eval_batch(&p, 1, step, &l2);
     CHECK(l2 < loss && fabs((l2 - loss) - pred) < 0.2 * fabs(pred), "descent step: change %g, predicted %g", l2 - loss,
           pred);
-    calib_problem_free(&p);
+    tg__calib_problem_free(&p);
 }
 
 int main(void)

@@ -195,16 +195,16 @@ static void test_local_jacobian(const hard_day *h)
     for (size_t k = 0; k < sizeof sm / sizeof *sm; k++) {
         tg_real x[NS] = {(tg_real)h->x[0], (tg_real)h->x[1], (tg_real)sm[k], (tg_real)h->x[3], (tg_real)h->x[4]};
         hbvi_lane L;
-        hbvi_eval(&c, x, p, (tg_real)h->u[0], (tg_real)h->u[1], (tg_real)h->u[2], 1, &L);
+        tg__hbvi_eval(&c, x, p, (tg_real)h->u[0], (tg_real)h->u[1], (tg_real)h->u[2], 1, &L);
         for (int f = 0; f < HBVI_NF; f++)
             finite &= isfinite((double)L.dx[2][f]) && isfinite((double)L.v[f]);
 #ifdef TG_DOUBLE
         const double e = 1e-4 * (1e-4 + fabs(sm[k])); /* O(e²) error ~1e-8: SM⁺ varies on the scale ε = 1e-4 */
         hbvi_lane Lp, Lm;
         x[2] = sm[k] + e;
-        hbvi_eval(&c, x, p, h->u[0], h->u[1], h->u[2], 0, &Lp);
+        tg__hbvi_eval(&c, x, p, h->u[0], h->u[1], h->u[2], 0, &Lp);
         x[2] = sm[k] - e;
-        hbvi_eval(&c, x, p, h->u[0], h->u[1], h->u[2], 0, &Lm);
+        tg__hbvi_eval(&c, x, p, h->u[0], h->u[1], h->u[2], 0, &Lm);
         for (int f = 0; f < HBVI_NF; f++) {
             double fd = (Lp.v[f] - Lm.v[f]) / (2 * e);
             double err = fabs(fd - L.dx[2][f]) / (1e-6 + fabs(fd));

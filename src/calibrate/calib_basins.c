@@ -160,7 +160,7 @@ int tg_hbv_calibrate_basins(tg_calib_result *res, const tg_basin *basins, int B,
         return tg_error_set(TG_EINVAL, "calibrate: B = %d basins", B);
     if (train_first > train_last)
         return tg_error_set(TG_EINVAL, "calibrate: training period ends before it starts");
-    int rc = calib_options_check(&o);
+    int rc = tg__calib_options_check(&o);
     if (rc)
         return rc;
     int done = 0, nomem = 0;

@@ -14,7 +14,7 @@
 
 static double sigmoid(double z) { return 1.0 / (1.0 + exp(-z)); }
 
-int calib_adam(tg_calib_fit *fit, calib_problem *p, const tg_calib_options *opt, uint64_t seed)
+int tg__calib_adam(tg_calib_fit *fit, calib_problem *p, const tg_calib_options *opt, uint64_t seed)
 {
     const int nv = p->nvar;
     long budget = opt->max_evals ? opt->max_evals : 2000;
@@ -58,7 +58,7 @@ int calib_adam(tg_calib_fit *fit, calib_problem *p, const tg_calib_options *opt,
         for (int r = 0; r < R; r++)
             for (int i = 0; i < nv; i++)
                 x[r * nv + i] = p->lo[i] + (p->hi[i] - p->lo[i]) * sigmoid((double)z[r * nv + i]);
-        rc = calib_loss_grad(p, R, x, loss, gx);
+        rc = tg__calib_loss_grad(p, R, x, loss, gx);
         if (rc)
             break;
         evals += R;

@@ -19,12 +19,12 @@
 
 #include "calibrate/calib_internal.h"
 
-double calib_objective_grad_strided(int objective, const tg_real *obs, const tg_real *sim, int n, int stride,
+double tg__calib_objective_grad_strided(int objective, const tg_real *obs, const tg_real *sim, int n, int stride,
                                     tg_real *g, int gstride)
 {
     for (int t = 0; t < n; t++)
         g[(size_t)t * (size_t)gstride] = TG_R(0.0);
-    double L = calib_objective_strided(objective, obs, sim, n, stride);
+    double L = tg__calib_objective_strided(objective, obs, sim, n, stride);
     if (!isfinite(L))
         return HUGE_VAL;
     double so = 0, ss = 0;
@@ -65,7 +65,7 @@ double calib_objective_grad_strided(int objective, const tg_real *obs, const tg_
     return L;
 }
 
-int calib_problem_grad_init(calib_problem *p)
+int tg__calib_problem_grad_init(calib_problem *p)
 {
     if (p->hist)
         return 0;
@@ -105,7 +105,7 @@ static int loss_grad_lanes(calib_problem *p, int k, const double *x, double *los
         tg_uh_conv_forward(p->q, L, q_hbv, ld, w, n, L);
         for (int l = 0; l < L; l++)   /* dL/dy into g_q; unused lanes get zeros */
             if (l < k)
-                loss[l] = calib_objective_grad_strided(p->objective, obs, p->q + l, n, L, p->g_q + l, L);
+                loss[l] = tg__calib_objective_grad_strided(p->objective, obs, p->q + l, n, L, p->g_q + l, L);
             else
                 for (int t = 0; t < n; t++)
                     p->g_q[(size_t)t * L + (size_t)l] = TG_R(0.0);
@@ -121,7 +121,7 @@ static int loss_grad_lanes(calib_problem *p, int k, const double *x, double *los
     } else {
         for (int l = 0; l < L; l++)
             if (l < k)
-                loss[l] = calib_objective_grad_strided(p->objective, obs, q_hbv + l, n, ld, gq_hbv + l, ld);
+                loss[l] = tg__calib_objective_grad_strided(p->objective, obs, q_hbv + l, n, ld, gq_hbv + l, ld);
             else
                 for (int t = 0; t < n; t++)
                     gq_hbv[(size_t)t * (size_t)ld + (size_t)l] = TG_R(0.0);
@@ -136,9 +136,9 @@ static int loss_grad_lanes(calib_problem *p, int k, const double *x, double *los
     return 0;
 }
 
-int calib_loss_grad(calib_problem *p, int k, const double *x, double *loss, double *gx)
+int tg__calib_loss_grad(calib_problem *p, int k, const double *x, double *loss, double *gx)
 {
-    int rc = calib_problem_grad_init(p);
+    int rc = tg__calib_problem_grad_init(p);
     for (int j = 0; j < k && !rc; j += CALIB_LANES) {
         int m = k - j < CALIB_LANES ? k - j : CALIB_LANES;
         rc = loss_grad_lanes(p, m, x + (size_t)j * (size_t)p->nvar, loss + j, gx + (size_t)j * (size_t)p->nvar);

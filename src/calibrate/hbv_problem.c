@@ -60,7 +60,7 @@ int tg_calib_method_parse(const char *s, int *method)
 /* ---------------------------------------------------------------- objective */
 /* One pass in double over the days with an observation. The sums of squares are
  * accumulated around the observed mean so KGE's variances do not cancel badly. */
-double calib_objective_strided(int objective, const tg_real *obs, const tg_real *sim, int n, int stride)
+double tg__calib_objective_strided(int objective, const tg_real *obs, const tg_real *sim, int n, int stride)
 {
     double so = 0;
     long N = 0;
@@ -104,11 +104,11 @@ double calib_objective_strided(int objective, const tg_real *obs, const tg_real 
 
 double tg_calib_objective_value(int objective, const tg_real *obs, const tg_real *sim, int n)
 {
-    return calib_objective_strided(objective, obs, sim, n, 1);
+    return tg__calib_objective_strided(objective, obs, sim, n, 1);
 }
 
 /* ---------------------------------------------------------------- problem */
-int calib_problem_init(calib_problem *p, const tg_real *forcing, const tg_real *obs, int T, int W, int objective,
+int tg__calib_problem_init(calib_problem *p, const tg_real *forcing, const tg_real *obs, int T, int W, int objective,
                        int routing)
 {
     memset(p, 0, sizeof *p);
@@ -144,13 +144,13 @@ int calib_problem_init(calib_problem *p, const tg_real *forcing, const tg_real *
     p->out = malloc((size_t)p->n * TG_HBV_NOUT * CALIB_LANES * sizeof(tg_real));
     p->q = malloc((size_t)p->n * CALIB_LANES * sizeof(tg_real));
     if (!p->par || !p->out || !p->q) {
-        calib_problem_free(p);
+        tg__calib_problem_free(p);
         return tg_error_set(TG_ENOMEM, "calibrate: out of memory for %d days", T);
     }
     return 0;
 }
 
-void calib_problem_free(calib_problem *p)
+void tg__calib_problem_free(calib_problem *p)
 {
     free(p->par);
     free(p->out);
@@ -189,11 +189,11 @@ static int eval_lanes(calib_problem *p, int k, const double *x, double *f)
         stride = L;
     }
     for (int l = 0; l < k; l++)
-        f[l] = calib_objective_strided(p->objective, p->obs + p->W, sim + l, p->n, stride);
+        f[l] = tg__calib_objective_strided(p->objective, p->obs + p->W, sim + l, p->n, stride);
     return 0;
 }
 
-int calib_eval_batch(void *ud, int k, const double *x, double *f)
+int tg__calib_eval_batch(void *ud, int k, const double *x, double *f)
 {
     calib_problem *p = ud;
     for (int j = 0; j < k; j += CALIB_LANES) {
@@ -205,7 +205,7 @@ int calib_eval_batch(void *ud, int k, const double *x, double *f)
 }
 
 /* ---------------------------------------------------------------- entry points */
-int calib_options_check(const tg_calib_options *o)
+int tg__calib_options_check(const tg_calib_options *o)
 {
     if (o->method != TG_CALIB_SCEUA && o->method != TG_CALIB_ADAM)
         return tg_error_set(TG_EINVAL, "calibrate: method %d unknown", o->method);
@@ -239,11 +239,11 @@ int tg_hbv_calibrate(tg_calib_fit *fit, const tg_real *forcing, const tg_real *o
         o = *opt;
     else
         tg_calib_options_init(&o);
-    int rc = calib_options_check(&o);
+    int rc = tg__calib_options_check(&o);
     if (rc)
         return rc;
     calib_problem p;
-    rc = calib_problem_init(&p, forcing, obs, T, o.warmup, o.objective, o.routing);
+    rc = tg__calib_problem_init(&p, forcing, obs, T, o.warmup, o.objective, o.routing);
     if (rc)
         return rc;
     long valid = 0;
@@ -265,20 +265,20 @@ int tg_hbv_calibrate(tg_calib_fit *fit, const tg_real *forcing, const tg_real *o
         p.hi[i] = hi;
     }
     if (rc) {
-        calib_problem_free(&p);
+        tg__calib_problem_free(&p);
         return rc;
     }
     memset(fit, 0, sizeof *fit);
     fit->a = fit->theta = (double)NAN;
     if (o.method == TG_CALIB_ADAM) {
-        rc = calib_adam(fit, &p, &o, seed);
+        rc = tg__calib_adam(fit, &p, &o, seed);
     } else if (o.method == TG_CALIB_SCEUA) {
         tg_sceua_options so = o.sce;
         so.max_evals = o.max_evals ? o.max_evals : 5000;
         so.seed = seed;
         double x[TG_CALIB_NVAR], fx;
         tg_sceua_stats st;
-        rc = tg_sceua_minimize_batch(calib_eval_batch, &p, p.nvar, p.lo, p.hi, &so, x, &fx, &st);
+        rc = tg_sceua_minimize_batch(tg__calib_eval_batch, &p, p.nvar, p.lo, p.hi, &so, x, &fx, &st);
         if (!rc) {
             memcpy(fit->params, x, TG_HBV_NPARAM * sizeof(double));
             if (p.routing) {
@@ -291,7 +291,7 @@ int tg_hbv_calibrate(tg_calib_fit *fit, const tg_real *forcing, const tg_real *o
         }
     } else
         rc = tg_error_set(TG_EINVAL, "calibrate: method %d unknown", o.method);
-    calib_problem_free(&p);
+    tg__calib_problem_free(&p);
     return rc;
 }
 

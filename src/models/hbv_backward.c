@@ -39,8 +39,8 @@ int tg_hbv_backward_ckpt(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_f
     const uint32_t omask = hbv_basin_output_mask(c);
     const int all_seed = g_out_lane || (g_out_basin && (omask & ~(1u << TG_HBV_Q)));
     const int nthreads = omp_get_max_threads();
-    const hbv_fw_kernel fk = hbv_fw_kernel_select();
-    const hbv_bw_kernel bk_step = hbv_bw_kernel_select();
+    const hbv_fw_kernel fk = tg__hbv_fw_kernel_select();
+    const hbv_bw_kernel bk_step = tg__hbv_bw_kernel_select();
     const hbv_blocking bk = hbv_blocking_make(c, nthreads);
     const size_t per_thread = (size_t)(BW_ROWS + (every ? HBV_FW_ROWS + (size_t)every * TG_HBV_NSTATE : 0)) * (size_t)bk.ls;
     tg_real *scratch = tg_malloc((size_t)nthreads * per_thread * sizeof(tg_real));
@@ -79,7 +79,7 @@ int tg_hbv_backward_ckpt(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_f
                 if (t == T - 1 || j == (size_t)every - 1) {   /* entering a segment from its end */
                     const size_t cp = slot / (size_t)every;
                     hbv_block_load_hist(seg, hist, cp, &k);
-                    hbv_fw_segment(seg, fscr, ls, t - (int)j, (int)j + 1, k.b0, k.nbb, forcing, par_static, par_dyn,
+                    tg__hbv_fw_segment(seg, fscr, ls, t - (int)j, (int)j + 1, k.b0, k.nbb, forcing, par_static, par_dyn,
                                    c, fk);
                 }
                 memcpy(w.st, seg + j * step, sizeof(tg_real) * step);

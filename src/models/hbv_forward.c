@@ -32,7 +32,7 @@ size_t tg_hbv_hist_size_ckpt(const tg_hbv_config *c, int checkpoint)
     return (n + (size_t)k - 1) / (size_t)k * TG_HBV_NSTATE * (size_t)c->B * (size_t)c->M;
 }
 
-void hbv_fw_segment(tg_real *seg, tg_real *fscr, int ls, int t0, int len, int b0, int nbb, const tg_real *forcing,
+void tg__hbv_fw_segment(tg_real *seg, tg_real *fscr, int ls, int t0, int len, int b0, int nbb, const tg_real *forcing,
                     const tg_real *par_static, const tg_real *par_dyn, const tg_hbv_config *c, hbv_fw_kernel fk)
 {
     const int W = c->warmup, nd = tg_hbv_ndynamic(c);
@@ -79,7 +79,7 @@ int tg_hbv_forward_ckpt(tg_real *out_basin, tg_real *out_lane, tg_real *state_fi
     const uint32_t omask = hbv_basin_output_mask(c);
     const int all_out = out_lane || (out_basin && (omask & ~(1u << TG_HBV_Q)));
     const int nthreads = omp_get_max_threads();
-    const hbv_fw_kernel fk = hbv_fw_kernel_select();
+    const hbv_fw_kernel fk = tg__hbv_fw_kernel_select();
     const hbv_blocking bk = hbv_blocking_make(c, nthreads);
     const size_t per_thread = (size_t)(TG_HBV_NSTATE + TG_HBV_NPARAM + TG_HBV_NFORCING + TG_HBV_NOUT) * (size_t)bk.ls;
     tg_real *scratch = tg_malloc((size_t)nthreads * per_thread * sizeof(tg_real));

@@ -248,8 +248,8 @@ static int forward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_im
                 continue;
             tg_real p[HBVI_NP];
             int lv;
-            hbvi_lane_params(d, theta + (size_t)l * HBVI_NP, ut + (size_t)l * U, p);
-            status = hbvi_substep_forward(c, t, p, ut + (size_t)l * U, xc + (size_t)l * HBVI_NS,
+            tg__hbvi_lane_params(d, theta + (size_t)l * HBVI_NP, ut + (size_t)l * U, p);
+            status = tg__hbvi_substep_forward(c, t, p, ut + (size_t)l * U, xc + (size_t)l * HBVI_NS,
                                           xn + (size_t)l * HBVI_NS, vsub + (size_t)l * HBVI_NF, &rep.iters, &lv);
             if (lv) {
                 conv[l] = 1;
@@ -287,12 +287,12 @@ static int forward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_im
                     lane_outputs(vsub + (size_t)l * HBVI_NF, xl, ol + (size_t)l * TG_HBV_NOUT);
                     continue;
                 }
-                hbvi_lane_params(d, theta + (size_t)l * HBVI_NP, ul, p);
+                tg__hbvi_lane_params(d, theta + (size_t)l * HBVI_NP, ul, p);
                 hbvi_lane Lv;
-                hbvi_eval(c, xl, p, ul[0], ul[1], ul[2], 0, &Lv);
+                tg__hbvi_eval(c, xl, p, ul[0], ul[1], ul[2], 0, &Lv);
                 if (c->scheme == TG_HBVI_CN) {
                     hbvi_lane L0;
-                    hbvi_eval(c, xc + (size_t)l * HBVI_NS, p, ul[0], ul[1], ul[2], 0, &L0);
+                    tg__hbvi_eval(c, xc + (size_t)l * HBVI_NS, p, ul[0], ul[1], ul[2], 0, &L0);
                     for (int q = 0; q < HBVI_NF; q++)
                         Lv.v[q] = TG_R(0.5) * (Lv.v[q] + L0.v[q]);
                 }
@@ -340,7 +340,7 @@ int tg_hbvi_forward(tg_real *out_basin, tg_real *out_lane, tg_real *state_final,
         return tg_error_set(TG_EINVAL, "hbv_implicit: forcing, static%s parameters must be given",
                             c->hbv.dynamic ? " and dynamic" : "");
     hbvi_dyn d;
-    hbvi_dyn_make(c, &d);
+    tg__hbvi_dyn_make(c, &d);
     tg_implicit_fns f;
     tg_hbvi_fns(c, &f);
     int nb_per, nblk = n_blocks(c, &nb_per);
@@ -442,16 +442,16 @@ static int backward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_i
                     continue;
                 }
                 const tg_real *ul = ut + (size_t)l * U;
-                hbvi_lane_params(d, theta + (size_t)l * HBVI_NP, ul, p);
+                tg__hbvi_lane_params(d, theta + (size_t)l * HBVI_NP, ul, p);
                 hbvi_lane Lv;
                 const tg_real sc = cn ? TG_R(0.5) : TG_R(1.0);
-                hbvi_eval(c, xn + (size_t)l * HBVI_NS, p, ul[0], ul[1], ul[2], 2, &Lv);
-                hbvi_vjp(&Lv, w, sc, xb, pb, ub);
+                tg__hbvi_eval(c, xn + (size_t)l * HBVI_NS, p, ul[0], ul[1], ul[2], 2, &Lv);
+                tg__hbvi_vjp(&Lv, w, sc, xb, pb, ub);
                 if (cn) {
-                    hbvi_eval(c, xc + (size_t)l * HBVI_NS, p, ul[0], ul[1], ul[2], 2, &Lv);
-                    hbvi_vjp(&Lv, w, sc, xbar_prev + (size_t)l * HBVI_NS, pb, ub);
+                    tg__hbvi_eval(c, xc + (size_t)l * HBVI_NS, p, ul[0], ul[1], ul[2], 2, &Lv);
+                    tg__hbvi_vjp(&Lv, w, sc, xbar_prev + (size_t)l * HBVI_NS, pb, ub);
                 }
-                hbvi_scatter_params(d, pb, theta_bar + (size_t)l * HBVI_NP, ub);
+                tg__hbvi_scatter_params(d, pb, theta_bar + (size_t)l * HBVI_NP, ub);
             }
         }
         /* Lanes off the daily step: a sub-stepped day's seeds go through its own sub-step
@@ -472,12 +472,12 @@ static int backward_block(const tg_hbvi_config *c, const hbvi_dyn *d, const tg_i
             tg_real p[HBVI_NP], pb[HBVI_NP] = {0};
             const tg_real *ul = ut + (size_t)l * U;
             tg_real *ub = ubt + (size_t)l * U;
-            hbvi_lane_params(d, theta + (size_t)l * HBVI_NP, ul, p);
-            if ((status = hbvi_substep_backward(c, t, flag[l], p, ul, xc + (size_t)l * HBVI_NS,
+            tg__hbvi_lane_params(d, theta + (size_t)l * HBVI_NP, ul, p);
+            if ((status = tg__hbvi_substep_backward(c, t, flag[l], p, ul, xc + (size_t)l * HBVI_NS,
                                                 xbar_sub + (size_t)l * HBVI_NS, w_sub + (size_t)l * HBVI_NF,
                                                 xbar_prev + (size_t)l * HBVI_NS, pb, ub)))
                 goto done;
-            hbvi_scatter_params(d, pb, theta_bar + (size_t)l * HBVI_NP, ub);
+            tg__hbvi_scatter_params(d, pb, theta_bar + (size_t)l * HBVI_NP, ub);
         }
         tg_real *sw = xbar;
         xbar = xbar_prev;
@@ -527,7 +527,7 @@ int tg_hbvi_backward(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_forci
     if (!states || !forcing || !par_static || (c->hbv.dynamic && !par_dyn))
         return tg_error_set(TG_EINVAL, "hbv_implicit backward: states, forcing and parameters must be given");
     hbvi_dyn d;
-    hbvi_dyn_make(c, &d);
+    tg__hbvi_dyn_make(c, &d);
     tg_implicit_fns f;
     tg_hbvi_fns(c, &f);
     int nb_per, nblk = n_blocks(c, &nb_per);
@@ -602,7 +602,7 @@ int tg_hbvi_op(tg_ctx *ctx, const tg_hbvi_config *c, tg_tensor *forcing, tg_tens
     if (rc)
         return rc;
     hbvi_dyn dy;
-    hbvi_dyn_make(c, &dy);
+    tg__hbvi_dyn_make(c, &dy);
     const tg_hbv_io_dims dm = {c->hbv.T, c->hbv.T - c->hbv.warmup, c->hbv.B, c->hbv.M, TG_HBV_NFORCING, dy.U - 3};
     tg_hbv_io io;
     rc = tg_hbv_io_setup(&io, "hbv_implicit op", dm, forcing, par_static, par_dyn, state_init, out_basin, out_lane,

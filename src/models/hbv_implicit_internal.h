@@ -25,22 +25,22 @@ typedef struct hbvi_dyn {
     int slot[HBVI_NP];
     int U;
 } hbvi_dyn;
-void hbvi_dyn_make(const tg_hbvi_config *c, hbvi_dyn *d);
+void tg__hbvi_dyn_make(const tg_hbvi_config *c, hbvi_dyn *d);
 /* The 13 parameters of a lane: theta row, with dynamic entries taken from the u row. */
-void hbvi_lane_params(const hbvi_dyn *d, const tg_real *theta, const tg_real *u, tg_real *p);
+void tg__hbvi_lane_params(const hbvi_dyn *d, const tg_real *theta, const tg_real *u, tg_real *p);
 /* Its adjoint: ACCUMULATES a lane's full parameter gradient pb (13) into the theta row
  * (static entries) and the u row (dynamic ones); either may be NULL (not wanted). */
-void hbvi_scatter_params(const hbvi_dyn *d, const tg_real *pb, tg_real *theta_bar, tg_real *u_bar);
+void tg__hbvi_scatter_params(const hbvi_dyn *d, const tg_real *pb, tg_real *theta_bar, tg_real *u_bar);
 
-void hbvi_eval(const tg_hbvi_config *c, const tg_real *x, const tg_real *p, tg_real P, tg_real Ta,
+void tg__hbvi_eval(const tg_hbvi_config *c, const tg_real *x, const tg_real *p, tg_real P, tg_real Ta,
                tg_real E, int level, hbvi_lane *o);
 /* Net store rates f = A v (5). */
-void hbvi_rates(const tg_real *v, tg_real *f);
+void tg__hbvi_rates(const tg_real *v, tg_real *f);
 /* Weights per flux w = Aᵀ mu. */
-void hbvi_flux_weights(const tg_real *mu, tg_real *w);
+void tg__hbvi_flux_weights(const tg_real *mu, tg_real *w);
 /* ACCUMULATES scale · Σ_k w_k ∂v_k/∂(x, p, u) into xb (5; may be NULL), pb (13; may be NULL),
  * ub (3; may be NULL). Needs level 1 (x) or 2 (p, u). */
-void hbvi_vjp(const hbvi_lane *L, const tg_real *w, tg_real scale, tg_real *xb, tg_real *pb,
+void tg__hbvi_vjp(const hbvi_lane *L, const tg_real *w, tg_real scale, tg_real *xb, tg_real *pb,
               tg_real *ub);
 
 /* ---- sub-stepping of a lane-day whose daily Newton solve failed (hbv_implicit_substep.c).
@@ -57,12 +57,12 @@ static inline int hbvi_flag_substepped(unsigned char flag)
  * the end-of-day stores and vday (12) the day's flux amounts; 0 if all failed (xn, vday
  * untouched). iters (may be NULL) accumulates Newton iterations. Returns a TG_* code
  * (callback or memory errors only). */
-int hbvi_substep_forward(const tg_hbvi_config *c, int step, const tg_real *p, const tg_real *u3,
+int tg__hbvi_substep_forward(const tg_hbvi_config *c, int step, const tg_real *p, const tg_real *u3,
                          const tg_real *x, tg_real *xn, tg_real *vday, long *iters, int *level);
 /* Adjoint of a day solved at `level`: xbar (5) = dL/d(end-of-day stores) including the
  * store outputs' seeds, w (12) the seeds of the day's flux amounts. ACCUMULATES dL/dx into
  * xbar_prev (5), dL/dp into pbar (13), dL/d(P, T, PET) into ubar (3). */
-int hbvi_substep_backward(const tg_hbvi_config *c, int step, int level, const tg_real *p,
+int tg__hbvi_substep_backward(const tg_hbvi_config *c, int step, int level, const tg_real *p,
                           const tg_real *u3, const tg_real *x, const tg_real *xbar,
                           const tg_real *w, tg_real *xbar_prev, tg_real *pbar, tg_real *ubar);
 #endif

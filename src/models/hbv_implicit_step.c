@@ -30,7 +30,7 @@ static const signed char A[HBVI_NS][HBVI_NF] = {
     /* SLZ */ {0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, -1},
 };
 
-void hbvi_rates(const tg_real *v, tg_real *f)
+void tg__hbvi_rates(const tg_real *v, tg_real *f)
 {
     f[0] = v[FX_SNOW] - v[FX_MELT] + v[FX_REFR];
     f[1] = v[FX_MELT] - v[FX_REFR] - v[FX_TOSOIL];
@@ -39,7 +39,7 @@ void hbvi_rates(const tg_real *v, tg_real *f)
     f[4] = v[FX_PERC] - v[FX_Q2];
 }
 
-void hbvi_flux_weights(const tg_real *mu, tg_real *w)
+void tg__hbvi_flux_weights(const tg_real *mu, tg_real *w)
 {
     for (int k = 0; k < HBVI_NF; k++) {
         tg_real s = R0;
@@ -50,7 +50,7 @@ void hbvi_flux_weights(const tg_real *mu, tg_real *w)
     }
 }
 
-void hbvi_dyn_make(const tg_hbvi_config *c, hbvi_dyn *d)
+void tg__hbvi_dyn_make(const tg_hbvi_config *c, hbvi_dyn *d)
 {
     int k = 0;
     for (int j = 0; j < HBVI_NP; j++)
@@ -58,7 +58,7 @@ void hbvi_dyn_make(const tg_hbvi_config *c, hbvi_dyn *d)
     d->U = 3 + k;
 }
 
-void hbvi_lane_params(const hbvi_dyn *d, const tg_real *theta, const tg_real *u, tg_real *p)
+void tg__hbvi_lane_params(const hbvi_dyn *d, const tg_real *theta, const tg_real *u, tg_real *p)
 {
     for (int j = 0; j < HBVI_NP; j++)
         p[j] = d->slot[j] >= 0 ? u[d->slot[j]] : theta[j];
@@ -83,7 +83,7 @@ static tg_real th(tg_real a) /* tanh from one exp */
     const tg_real e = tg_vexp(-2 * R_FABS(a)), t = (R1 - e) / (R1 + e);
     return a < R0 ? -t : t;
 }
-void hbvi_eval(const tg_hbvi_config *c, const tg_real *x, const tg_real *p, tg_real P, tg_real Ta,
+void tg__hbvi_eval(const tg_hbvi_config *c, const tg_real *x, const tg_real *p, tg_real P, tg_real Ta,
                tg_real E, int level, hbvi_lane *o)
 {
     const tg_real wT = c->w_temp, wS = c->w_store, wE = c->w_et, kD = c->drain;
@@ -207,7 +207,7 @@ void hbvi_eval(const tg_hbvi_config *c, const tg_real *x, const tg_real *p, tg_r
     o->dp[FX_Q2][TG_HBV_K2] = SLZ;
 }
 
-void hbvi_vjp(const hbvi_lane *L, const tg_real *w, tg_real scale, tg_real *xb, tg_real *pb,
+void tg__hbvi_vjp(const hbvi_lane *L, const tg_real *w, tg_real scale, tg_real *xb, tg_real *pb,
               tg_real *ub)
 {
     for (int k = 0; k < HBVI_NF; k++) {
@@ -230,7 +230,7 @@ void tg_hbvi_fluxes(const tg_hbvi_config *c, const tg_real *x, const tg_real *p,
                     tg_real T, tg_real PET, tg_real *flux)
 {
     hbvi_lane L;
-    hbvi_eval(c, x, p, P, T, PET, 0, &L);
+    tg__hbvi_eval(c, x, p, P, T, PET, 0, &L);
     memcpy(flux, L.v, sizeof L.v);
 }
 
@@ -239,7 +239,7 @@ static int cb_residual(void *ud, const tg_implicit_args *a, tg_real *F)
 {
     const tg_hbvi_config *c = ud;
     hbvi_dyn d;
-    hbvi_dyn_make(c, &d);
+    tg__hbvi_dyn_make(c, &d);
     const int cn = c->scheme == TG_HBVI_CN;
     for (int b = 0; b < a->B; b++) {
         if (a->active && !a->active[b])
@@ -248,14 +248,14 @@ static int cb_residual(void *ud, const tg_implicit_args *a, tg_real *F)
         const tg_real *u = a->u + (size_t)b * (size_t)d.U;
         tg_real p[HBVI_NP], f[HBVI_NS];
         hbvi_lane L;
-        hbvi_lane_params(&d, a->theta + (size_t)b * HBVI_NP, u, p);
-        hbvi_eval(c, xn, p, u[0], u[1], u[2], 0, &L);
-        hbvi_rates(L.v, f);
+        tg__hbvi_lane_params(&d, a->theta + (size_t)b * HBVI_NP, u, p);
+        tg__hbvi_eval(c, xn, p, u[0], u[1], u[2], 0, &L);
+        tg__hbvi_rates(L.v, f);
         tg_real *Fb = F + (size_t)b * HBVI_NS;
         if (cn) {
             tg_real f0[HBVI_NS];
-            hbvi_eval(c, x, p, u[0], u[1], u[2], 0, &L);
-            hbvi_rates(L.v, f0);
+            tg__hbvi_eval(c, x, p, u[0], u[1], u[2], 0, &L);
+            tg__hbvi_rates(L.v, f0);
             for (int i = 0; i < HBVI_NS; i++)
                 Fb[i] = xn[i] - x[i] - HALF * (f[i] + f0[i]);
         } else {
@@ -270,7 +270,7 @@ static int cb_jacobian(void *ud, const tg_implicit_args *a, tg_real *J)
 {
     const tg_hbvi_config *c = ud;
     hbvi_dyn d;
-    hbvi_dyn_make(c, &d);
+    tg__hbvi_dyn_make(c, &d);
     const tg_real sc = c->scheme == TG_HBVI_CN ? HALF : R1;
     for (int b = 0; b < a->B; b++) {
         if (a->active && !a->active[b])
@@ -279,12 +279,12 @@ static int cb_jacobian(void *ud, const tg_implicit_args *a, tg_real *J)
         const tg_real *u = a->u + (size_t)b * (size_t)d.U;
         tg_real p[HBVI_NP];
         hbvi_lane L;
-        hbvi_lane_params(&d, a->theta + (size_t)b * HBVI_NP, u, p);
-        hbvi_eval(c, xn, p, u[0], u[1], u[2], 1, &L);
+        tg__hbvi_lane_params(&d, a->theta + (size_t)b * HBVI_NP, u, p);
+        tg__hbvi_eval(c, xn, p, u[0], u[1], u[2], 1, &L);
         tg_real *Jb = J + (size_t)b * HBVI_NS * HBVI_NS;
         for (int j = 0; j < HBVI_NS; j++) {
             tg_real col[HBVI_NS]; /* column j of A ∂v/∂x */
-            hbvi_rates(L.dx[j], col);
+            tg__hbvi_rates(L.dx[j], col);
             for (int i = 0; i < HBVI_NS; i++)
                 Jb[i * HBVI_NS + j] = (i == j ? R1 : R0) - sc * col[i];
         }
@@ -292,7 +292,7 @@ static int cb_jacobian(void *ud, const tg_implicit_args *a, tg_real *J)
     return 0;
 }
 
-void hbvi_scatter_params(const hbvi_dyn *d, const tg_real *pb, tg_real *theta_bar, tg_real *u_bar)
+void tg__hbvi_scatter_params(const hbvi_dyn *d, const tg_real *pb, tg_real *theta_bar, tg_real *u_bar)
 {
     for (int j = 0; j < HBVI_NP; j++) {
         if (d->slot[j] >= 0) {
@@ -309,7 +309,7 @@ static int cb_adjoint(void *ud, const tg_implicit_args *a, const tg_real *mu, tg
 {
     const tg_hbvi_config *c = ud;
     hbvi_dyn d;
-    hbvi_dyn_make(c, &d);
+    tg__hbvi_dyn_make(c, &d);
     const int cn = c->scheme == TG_HBVI_CN;
     const tg_real sc = cn ? HALF : R1;
     const int level = (theta_bar || u_bar) ? 2 : 1;
@@ -322,23 +322,23 @@ static int cb_adjoint(void *ud, const tg_implicit_args *a, const tg_real *mu, tg
         tg_real *ub = u_bar ? u_bar + (size_t)b * (size_t)d.U : NULL;
         tg_real p[HBVI_NP], w[HBVI_NF], pb[HBVI_NP] = {0};
         hbvi_lane L;
-        hbvi_lane_params(&d, a->theta + (size_t)b * HBVI_NP, u, p);
-        hbvi_flux_weights(mub, w);
+        tg__hbvi_lane_params(&d, a->theta + (size_t)b * HBVI_NP, u, p);
+        tg__hbvi_flux_weights(mub, w);
         /* ∂F/∂x = −I (− ½ A ∂v/∂x(x) for CN) */
         if (x_bar)
             for (int i = 0; i < HBVI_NS; i++)
                 x_bar[(size_t)b * HBVI_NS + i] -= mub[i];
         if (level == 2) {
-            hbvi_eval(c, xn, p, u[0], u[1], u[2], 2, &L);
-            hbvi_vjp(&L, w, -sc, NULL, pb, ub);
+            tg__hbvi_eval(c, xn, p, u[0], u[1], u[2], 2, &L);
+            tg__hbvi_vjp(&L, w, -sc, NULL, pb, ub);
         }
         if (cn) {
-            hbvi_eval(c, x, p, u[0], u[1], u[2], level, &L);
-            hbvi_vjp(&L, w, -HALF, x_bar ? x_bar + (size_t)b * HBVI_NS : NULL,
+            tg__hbvi_eval(c, x, p, u[0], u[1], u[2], level, &L);
+            tg__hbvi_vjp(&L, w, -HALF, x_bar ? x_bar + (size_t)b * HBVI_NS : NULL,
                      level == 2 ? pb : NULL, ub);
         }
         if (level == 2)
-            hbvi_scatter_params(&d, pb, theta_bar ? theta_bar + (size_t)b * HBVI_NP : NULL, ub);
+            tg__hbvi_scatter_params(&d, pb, theta_bar ? theta_bar + (size_t)b * HBVI_NP : NULL, ub);
     }
     return 0;
 }
@@ -346,7 +346,7 @@ static int cb_adjoint(void *ud, const tg_implicit_args *a, const tg_real *mu, tg
 void tg_hbvi_fns(const tg_hbvi_config *c, tg_implicit_fns *f)
 {
     hbvi_dyn d;
-    hbvi_dyn_make(c, &d);
+    tg__hbvi_dyn_make(c, &d);
     memset(f, 0, sizeof *f);
     f->name = c->scheme == TG_HBVI_CN ? "hbv_implicit(cn)" : "hbv_implicit(euler)";
     f->n = HBVI_NS;

@@ -63,10 +63,10 @@ static tg_newton_opts sub_newton(const tg_hbvi_config *c)
 static void sub_amounts(const sub_problem *s, const tg_real *xs, const tg_real *xe, tg_real *v)
 {
     hbvi_lane L;
-    hbvi_eval(&s->c, xe, s->p, s->u[0], s->u[1], s->u[2], 0, &L);
+    tg__hbvi_eval(&s->c, xe, s->p, s->u[0], s->u[1], s->u[2], 0, &L);
     if (s->c.scheme == TG_HBVI_CN) {
         hbvi_lane L0;
-        hbvi_eval(&s->c, xs, s->p, s->u[0], s->u[1], s->u[2], 0, &L0);
+        tg__hbvi_eval(&s->c, xs, s->p, s->u[0], s->u[1], s->u[2], 0, &L0);
         for (int q = 0; q < HBVI_NF; q++)
             v[q] += HALF * (L.v[q] + L0.v[q]);
     } else {
@@ -100,7 +100,7 @@ static int sub_run(const sub_problem *s, const tg_newton_opts *o, int step, cons
     return 0;
 }
 
-int hbvi_substep_forward(const tg_hbvi_config *c, int step, const tg_real *p, const tg_real *u3,
+int tg__hbvi_substep_forward(const tg_hbvi_config *c, int step, const tg_real *p, const tg_real *u3,
                          const tg_real *x, tg_real *xn, tg_real *vday, long *iters, int *level)
 {
     tg_real states[(1 << HBVI_MAX_LEVEL) + 1][HBVI_NS];
@@ -124,7 +124,7 @@ int hbvi_substep_forward(const tg_hbvi_config *c, int step, const tg_real *p, co
     return 0;
 }
 
-int hbvi_substep_backward(const tg_hbvi_config *c, int step, int level, const tg_real *p,
+int tg__hbvi_substep_backward(const tg_hbvi_config *c, int step, int level, const tg_real *p,
                           const tg_real *u3, const tg_real *x, const tg_real *xbar,
                           const tg_real *w, tg_real *xbar_prev, tg_real *pbar, tg_real *ubar)
 {
@@ -147,11 +147,11 @@ int hbvi_substep_backward(const tg_hbvi_config *c, int step, int level, const tg
         /* the day's flux amounts: Σ_j sc·(v'(x_j) [+ v'(x_{j−1}) for CN]) */
         memset(xbp, 0, sizeof xbp);
         hbvi_lane L;
-        hbvi_eval(&s.c, states[j], s.p, s.u[0], s.u[1], s.u[2], 2, &L);
-        hbvi_vjp(&L, w, sc, xb, pb, ub);
+        tg__hbvi_eval(&s.c, states[j], s.p, s.u[0], s.u[1], s.u[2], 2, &L);
+        tg__hbvi_vjp(&L, w, sc, xb, pb, ub);
         if (c->scheme == TG_HBVI_CN) {
-            hbvi_eval(&s.c, states[j - 1], s.p, s.u[0], s.u[1], s.u[2], 2, &L);
-            hbvi_vjp(&L, w, sc, xbp, pb, ub);
+            tg__hbvi_eval(&s.c, states[j - 1], s.p, s.u[0], s.u[1], s.u[2], 2, &L);
+            tg__hbvi_vjp(&L, w, sc, xbp, pb, ub);
         }
         /* the sub-step x_j = solve(x_{j−1}) */
         if ((rc = tg_implicit_step_adjoint(&s.f, (void *)&s.c, 1, step, states[j - 1], s.p, s.u, states[j], xb,

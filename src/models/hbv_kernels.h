@@ -34,23 +34,23 @@ typedef void (*hbv_fw_kernel)(int n, int ls, fw_scratch *w, const tg_hbv_config 
 typedef void (*hbv_bw_kernel)(int n, int ls, bw_scratch *w, tg_real *const *gdst, const tg_hbv_config *c, int all);
 
 #define HBV_KERNEL_DECL(sfx)                                                                           \
-    void hbv_fw_step_##sfx(int n, int ls, fw_scratch *w, const tg_hbv_config *c, int all);            \
-    void hbv_bw_step_##sfx(int n, int ls, bw_scratch *w, tg_real *const *gdst, const tg_hbv_config *c, int all);
+    void tg__hbv_fw_step_##sfx(int n, int ls, fw_scratch *w, const tg_hbv_config *c, int all);            \
+    void tg__hbv_bw_step_##sfx(int n, int ls, bw_scratch *w, tg_real *const *gdst, const tg_hbv_config *c, int all);
 HBV_KERNEL_DECL(base)
 HBV_KERNEL_DECL(avx2)
 HBV_KERNEL_DECL(avx512)
 #undef HBV_KERNEL_DECL
 
 /* The variant for tg_cpu_level(); asked once per forward/backward call. */
-hbv_fw_kernel hbv_fw_kernel_select(void);
-hbv_bw_kernel hbv_bw_kernel_select(void);
+hbv_fw_kernel tg__hbv_fw_kernel_select(void);
+hbv_bw_kernel tg__hbv_bw_kernel_select(void);
 
 /* Checkpointed backward (hbv_forward.c): re-runs steps t0 .. t0+len-1 of the basins
  * [b0, b0+nbb) from the stores in seg[0] ((NSTATE, ls), the segment's checkpoint) with
  * the forward's own step kernel fk, writing the stores at the start of step t0+j into
  * seg + j NSTATE ls (j = 1 .. len-1). fscr: forward scratch of (NSTATE + NPARAM + NFORCING
  * + NOUT) ls scalars. Same arithmetic as the forward, so the same bits. */
-void hbv_fw_segment(tg_real *seg, tg_real *fscr, int ls, int t0, int len, int b0, int nbb, const tg_real *forcing,
+void tg__hbv_fw_segment(tg_real *seg, tg_real *fscr, int ls, int t0, int len, int b0, int nbb, const tg_real *forcing,
                     const tg_real *par_static, const tg_real *par_dyn, const tg_hbv_config *c, hbv_fw_kernel fk);
 #define HBV_FW_ROWS (TG_HBV_NSTATE + TG_HBV_NPARAM + TG_HBV_NFORCING + TG_HBV_NOUT)
 

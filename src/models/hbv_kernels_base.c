@@ -11,26 +11,26 @@
 #define HBV_HAVE_X86_VARIANTS 1
 #endif
 
-hbv_fw_kernel hbv_fw_kernel_select(void)
+hbv_fw_kernel tg__hbv_fw_kernel_select(void)
 {
 #ifdef HBV_HAVE_X86_VARIANTS
     switch (tg_cpu_level()) {
-    case TG_CPU_AVX512: return hbv_fw_step_avx512;
-    case TG_CPU_AVX2: return hbv_fw_step_avx2;
+    case TG_CPU_AVX512: return tg__hbv_fw_step_avx512;
+    case TG_CPU_AVX2: return tg__hbv_fw_step_avx2;
     default: break;
     }
 #endif
-    return hbv_fw_step_base;
+    return tg__hbv_fw_step_base;
 }
 
-hbv_bw_kernel hbv_bw_kernel_select(void)
+hbv_bw_kernel tg__hbv_bw_kernel_select(void)
 {
 #ifdef HBV_HAVE_X86_VARIANTS
     switch (tg_cpu_level()) {
-    case TG_CPU_AVX512: return hbv_bw_step_avx512;
-    case TG_CPU_AVX2: return hbv_bw_step_avx2;
+    case TG_CPU_AVX512: return tg__hbv_bw_step_avx512;
+    case TG_CPU_AVX2: return tg__hbv_bw_step_avx2;
     default: break;
     }
 #endif
-    return hbv_bw_step_base;
+    return tg__hbv_bw_step_base;
 }

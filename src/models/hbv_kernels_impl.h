@@ -31,7 +31,7 @@ TG_VINLINE void fw_block_step(int n, int ls, tg_real *restrict st, tg_real *rest
     int v = (wT > TG_R(0.0)) | (wS > TG_R(0.0)) << 1 | (all != 0) << 2;                                 \
     switch (v) { FW_CASE(0) FW_CASE(1) FW_CASE(2) FW_CASE(3) FW_CASE(4) FW_CASE(5) FW_CASE(6) FW_CASE(7) default: break; }
 
-void HBV_CAT(hbv_fw_step_, HBV_SFX)(int n, int ls, fw_scratch *w, const tg_hbv_config *c, int all)
+void HBV_CAT(tg__hbv_fw_step_, HBV_SFX)(int n, int ls, fw_scratch *w, const tg_hbv_config *c, int all)
 {
     FW_DISPATCH_BODY
 }
@@ -74,7 +74,7 @@ TG_VINLINE void bw_block_step(int n, int ls, tg_real *restrict ast, tg_real *con
     int v = (wT > TG_R(0.0)) | (wS > TG_R(0.0)) << 1 | (all != 0) << 2;                                 \
     switch (v) { BW_CASE(0) BW_CASE(1) BW_CASE(2) BW_CASE(3) BW_CASE(4) BW_CASE(5) BW_CASE(6) BW_CASE(7) default: break; }
 
-void HBV_CAT(hbv_bw_step_, HBV_SFX)(int n, int ls, bw_scratch *w, tg_real *const *gdst, const tg_hbv_config *c,
+void HBV_CAT(tg__hbv_bw_step_, HBV_SFX)(int n, int ls, bw_scratch *w, tg_real *const *gdst, const tg_hbv_config *c,
                                     int all)
 {
     BW_DISPATCH_BODY
