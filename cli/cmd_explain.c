@@ -215,6 +215,14 @@ int tg_cmd_explain(int argc, char **argv)
     tg_hybrid_mlp net;
     int wid = -1;
     double cLP = 0, cBETAET = 0;
+    /* explain writes explain.log and explain/ into the run folder: one writer at a time */
+    char command[1024] = "terragrad";
+    for (int i = 0; i < argc; i++) {
+        size_t n = strlen(command);
+        snprintf(command + n, sizeof command - n, " %s", argv[i]);
+    }
+    tg_run_lock lock = {-1};
+    if (!rc) rc = tg_run_lock_acquire(&lock, run, command);
     if (!rc) rc = tg_runlog_open(&rl, run, "explain.log");
     if (!rc && !(rc = tg_dataset_load(&d, cfg, run, 0, &rl))) have_data = 1;
     if (!rc) rc = tg_model_build(&m, cfg, &d, ps);
@@ -390,6 +398,7 @@ done:
     tg_params_free(&ps);
     if (have_data) tg_dataset_free(&d);
     tg_runlog_close(&rl);
+    tg_run_lock_release(&lock);
     tg_cfg_free(&cfg);
     return rc ? 1 : 0;
 }

@@ -76,4 +76,11 @@ grep -q "model.type is 'lstm'" "$WORK/e2.out" || { cat "$WORK/e2.out"; exit 1; }
 sed -e 's/monotone: 2/monotone: -1/' -e "s#$WORK/run#$WORK/bad#" "$WORK/run.yaml" > "$WORK/bad.yaml"
 if "$BIN" train "$WORK/bad.yaml" > "$WORK/e3.out" 2>&1; then echo "negative weight accepted"; exit 1; fi
 grep -q "bad.yaml:.*physics.monotone must be >= 0" "$WORK/e3.out" || { cat "$WORK/e3.out"; exit 1; }
+# explain writes into the run folder: it refuses while another process holds the run lock
+flock -n "$WORK/run/.lock" sleep 5 &
+holder=$!
+sleep 0.5
+if "$BIN" explain "$WORK/run" --no-plot > "$WORK/e4.out" 2>&1; then kill $holder; echo "explain ran in a locked run folder"; exit 1; fi
+wait $holder || true
+grep -q "is in use by another terragrad process" "$WORK/e4.out" || { cat "$WORK/e4.out"; exit 1; }
 echo "cli_explain: ok"
