@@ -55,4 +55,8 @@ int tg_id_copy(char *dst, const char *id, const char *what);
 /* The last path component (notes name files, not whole paths). */
 const char *tg_path_base(const char *path);
 
+/* Walks a classic NetCDF header (CDF-1/2/5) and refuses one that would make libnetcdf
+ * allocate past the file or divide by zero (netcdf_header.c); 0 for other formats. */
+int tg__netcdf_check_header(const char *path);
+
 #endif

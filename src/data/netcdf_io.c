@@ -349,6 +349,8 @@ int tg_netcdf_read(const char *path, tg_basin **basins_out, int *B_out)
      * basins); each day and basin takes at least a byte of the file, so more than its size
      * means a truncated or corrupt file, not gigabytes to allocate. */
     const size_t file_bytes = (size_t)st.st_size;
+    if ((rc = tg__netcdf_check_header(path)))
+        return rc;
     NCTRY(nc_open(path, NC_NOWRITE, &nc), "cannot open");
     if ((rc = read_time(path, nc, &tdim, &t0, &T, file_bytes))) goto done;
     int v_id = find_id_var(nc);
