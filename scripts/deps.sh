@@ -2,7 +2,10 @@
 # Installs the Debian packages terragrad needs, only those missing (non-interactive).
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libopenblas-dev libnetcdf-dev netcdf-bin libyaml-dev
-      gnuplot-nox gfortran libopenmpi-dev openmpi-bin)
+      gnuplot-nox gfortran libopenmpi-dev openmpi-bin
+      # Python package, its tests and the benchmarks' peers run under Debian's /usr/bin/python3
+      python3 python3-numpy python3-xarray python3-pandas python3-netcdf4 python3-pytest
+      python3-torch python3-venv python3-pip python3-setuptools)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
