@@ -6,24 +6,30 @@
 #include <string.h>
 
 #include "commands.h"
+#include "plot_style.h"
 #include "train/train_internal.h"
 
-static void plots(const char *dir)
+static void plots(const char *dir, const double *corr)
 {
     char gp[4200], cmd[4400];
     snprintf(gp, sizeof gp, "%s/plots.gp", dir);
     FILE *g = fopen(gp, "w");
     if (!g)
         return;
-    fprintf(g, "set terminal pngcairo size 900,450 noenhanced\nset datafile separator ','\nset grid\n"
-               "set output '%s/loss.png'\nset title 'synthetic twin: training RMSE'\nset xlabel 'iteration'\n"
-               "set ylabel 'RMSE (mm/day)'\nset logscale y\nplot '%s/loss.csv' using 1:2 skip 1 with lines title 'train'\n"
-               "unset logscale y\nset terminal pngcairo size 1200,800 noenhanced\nset output '%s/parameters.png'\n"
-               "set multiplot layout 3,5 title 'learned vs true HBV parameters (one point per basin)'\n"
-               "unset xlabel\nunset ylabel\nset format x '%%.2g'\nset format y '%%.2g'\nset xtics font ',8'\n", dir, dir, dir);
+    tg_fig_begin(g, TG_FIG_PNG, 900, 450, dir, "loss");
+    fprintf(g, "set title 'synthetic twin: training loss'\nset xlabel 'iteration'\n"
+               "set ylabel 'RMSE of Q (mm/d)'\nset logscale y\nset key top right\n"
+               "plot '%s/loss.csv' using 1:2 skip 1 with lines lc rgb '#1f77b4' title 'training RMSE'\n", dir);
+    /* one panel per parameter: learned against true over the basins, the 1:1 line, r */
+    tg_fig_begin(g, TG_FIG_PNG, 1500, 1000, dir, "parameters");
+    fprintf(g, "set multiplot layout 3,5 title 'learned vs true HBV parameters (one point per basin; grey: 1:1)'\n"
+               "set format x '%%.3g'\nset format y '%%.3g'\nset xtics rotate by 30 right font ',9'\n"
+               "set ytics font ',9'\nset xtics autofreq\nset lmargin 9\nset bmargin 4.5\n");
     for (int p = 0; p < TG_HBV_NPARAM; p++)
-        fprintf(g, "set title '%s'\nplot '%s/parameters.csv' using (strcol(2) eq '%s' ? $3 : NaN):4 skip 1 pt 7 ps 0.5 "
-                   "notitle, x lc rgb 'gray' notitle\n", tg_hbv_param_names[p], dir, tg_hbv_param_names[p]);
+        fprintf(g, "set title '%s (%s): r = %.2f'\nset xlabel 'true' offset 0,0.5\nset ylabel 'learned' offset 1,0\n"
+                   "plot '%s/parameters.csv' using (strcol(2) eq '%s' ? $3 : NaN):4 skip 1 pt 7 ps 0.5 "
+                   "lc rgb '#1f77b4' notitle, x lc rgb '#9e9e9e' notitle\n",
+                tg_hbv_param_names[p], tg_hbv_param_units[p], corr[p], dir, tg_hbv_param_names[p]);
     fprintf(g, "unset multiplot\n");
     fclose(g);
     snprintf(cmd, sizeof cmd, "gnuplot '%s' 2>/dev/null", gp);
@@ -78,6 +84,6 @@ int tg_cmd_demo(int argc, char **argv)
     for (int p = 0; p < TG_HBV_NPARAM; p++)
         printf("  %-7s %6.3f %s\n", tg_hbv_param_names[p], r.corr[p], r.corr[p] > 0.8 ? "identified" : "weakly identified");
     printf("results in %s/\n", o.out_dir);
-    plots(o.out_dir);
+    plots(o.out_dir, r.corr);
     return r.nse_test_median > 0.9 ? 0 : 1;
 }

@@ -359,21 +359,21 @@ int tg_cmd_explain(int argc, char **argv)
         }
         fprintf(g, "set terminal pngcairo size 900,600 noenhanced\nset datafile separator ','\nset grid\n"
                    "set key below maxrows 4\nset output '%s/g_et.png'\n"
-                   "set title 'learned ET limitation g(SM/FC, T) vs HBV formula'\nset xlabel 'SM / FC'\n"
-                   "set ylabel 'ET / PET'\nset yrange [0:1.05]\n", dir);
+                   "set title 'learned ET limitation g(SM/FC, T) vs HBV formula'\nset xlabel 'relative soil moisture SM / FC (-)'\n"
+                   "set ylabel 'ET / PET (-)'\nset yrange [0:1.05]\n", dir);
         fprintf(g, "plot ");
         if (nvis > 0)
             fprintf(g, "'%s/visited.csv' using 1:($2*%g) skip 1 with boxes fs solid 0.2 lc rgb 'gray' "
                        "title 'SM/FC visited (scaled to max 1)', ", dir, hscale);
         for (int t = 0; t < NT; t++)
-            fprintf(g, "'%s/g_et.csv' using 1:%d skip 1 with lines lw 2 title 'g, T = %g C', ", dir, t + 2, temps[t]);
+            fprintf(g, "'%s/g_et.csv' using 1:%d skip 1 with lines lw 2 title 'g, T = %g °C', ", dir, t + 2, temps[t]);
         fprintf(g, "'%s/g_et.csv' using 1:%d skip 1 with lines dt 2 lw 2 lc rgb 'black' "
                    "title 'HBV fit LP %.2f BETAET %.2f'", dir, NT + 2, bLP, bBE);
         if (compare)
             fprintf(g, ", '%s/g_et.csv' using 1:%d skip 1 with lines dt 3 lw 2 lc rgb 'red' "
                        "title 'dHBV median LP %.2f BETAET %.2f'", dir, NT + 3, cLP, cBETAET);
         fprintf(g, "\nset output '%s/g_et_T.png'\nset title 'learned ET limitation vs air temperature'\n"
-                   "set xlabel 'T (C)'\nplot ", dir);
+                   "set xlabel 'air temperature T (°C)'\nplot ", dir);
         for (int s = 0; s < NS; s++)
             fprintf(g, "%s'%s/g_et_T.csv' using 1:%d skip 1 with lines lw 2 title 'SM/FC = %g'", s ? ", " : "", dir,
                     s + 2, smfc_cols[s]);

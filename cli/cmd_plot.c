@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "plot_style.h"
 #include "train/train_internal.h"
 
 static int exists(const char *p)
@@ -36,8 +37,10 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Sorted NSE values of metrics_<period>.csv into <plots>/nse_cdf.dat; returns count. */
-static int nse_cdf(const char *metrics, const char *out)
+/* Sorted NSE values of metrics_<period>.csv into <plots>/nse_cdf.dat, as the corners of the
+ * empirical CDF starting from 0 at the smallest value (so its first step is drawn);
+ * returns the count, *lo the smallest value drawn (NSE below -1 is drawn at -1), *median. */
+static int nse_cdf(const char *metrics, const char *out, double *lo, double *median)
 {
     FILE *f = fopen(metrics, "r");
     if (!f)
@@ -69,8 +72,13 @@ static int nse_cdf(const char *metrics, const char *out)
         free(v);
         return -1;
     }
+    if (n > 0) {
+        *lo = v[0] < -1 ? -1 : v[0];
+        *median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+        fprintf(o, "%.17g 0\n", *lo);
+    }
     for (int i = 0; i < n; i++)
-        fprintf(o, "%g %g\n", v[i] < -1 ? -1 : v[i], (i + 1.0) / n);
+        fprintf(o, "%.17g %.17g\n", v[i] < -1 ? -1 : v[i], (i + 1.0) / n);
     fclose(o);
     free(v);
     return n;
@@ -289,9 +297,66 @@ static int run_attributes(const char *run, tg_attributes *a, char (*use)[TG_NAME
     return rc;
 }
 
+/* About four x ticks at a 1-2-5 step over the finite values of v: autoscaled gnuplot
+ * ticks of a narrow range run together ("0.245 0.25 0.255 ..."). */
+static void set_x_ticks(FILE *g, const double *v, int n)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; i++)
+        if (isfinite(v[i]))
+            lo = fmin(lo, v[i]), hi = fmax(hi, v[i]);
+    if (!(hi > lo)) {
+        fprintf(g, "set xtics autofreq\nset xrange [*:*]\n");
+        return;
+    }
+    double raw = (hi - lo) / 4, mag = pow(10, floor(log10(raw))), step = mag;
+    if (raw > 5 * mag)
+        step = 10 * mag;
+    else if (raw > 2 * mag)
+        step = 5 * mag;
+    else if (raw > mag)
+        step = 2 * mag;
+    double x0 = floor(lo / step) * step, x1 = ceil(hi / step) * step;
+    fprintf(g, "set xrange [%.10g:%.10g]\nset xtics %.10g, %.10g, %.10g\n", x0, x1, x0, step, x1);
+}
+
+/* "FC (mm)": a parameter's axis label, with its unit when it is an HBV parameter. */
+static const char *param_label(const char *name, char *buf, size_t n)
+{
+    for (int p = 0; p < TG_HBV_NPARAM; p++)
+        if (!strcmp(name, tg_hbv_param_names[p])) {
+            snprintf(buf, n, "%s (%s)", name, tg_hbv_param_units[p]);
+            return buf;
+        }
+    snprintf(buf, n, "%s", name);
+    return buf;
+}
+
+/* "aridity (-)": an attribute's axis label with the unit of the CAMELS/Caravan attribute of
+ * that name (Addor et al. 2017, Kratzert et al. 2023), the bare name otherwise. */
+static const char *attribute_label(const char *name, char *buf, size_t n)
+{
+    static const char *const units[][2] = {
+        {"p_mean", "mm/d"}, {"pet_mean", "mm/d"}, {"aridity", "-"}, {"frac_snow", "-"},
+        {"high_prec_freq", "d/yr"}, {"high_prec_dur", "d"}, {"low_prec_freq", "d/yr"}, {"low_prec_dur", "d"},
+        {"p_seasonality", "-"}, {"elev_mean", "m"}, {"slope_mean", "m/km"}, {"area_gages2", "km²"},
+        {"area", "km²"}, {"frac_forest", "-"}, {"lai_max", "-"}, {"lai_diff", "-"}, {"gvf_max", "-"},
+        {"gvf_diff", "-"}, {"soil_depth_pelletier", "m"}, {"soil_depth_statsgo", "m"}, {"soil_porosity", "-"},
+        {"soil_conductivity", "cm/h"}, {"max_water_content", "m"}, {"sand_frac", "%"}, {"silt_frac", "%"},
+        {"clay_frac", "%"}, {"carbonate_rocks_frac", "-"}, {"geol_permeability", "log10 m²"},
+        {"gauge_lat", "°N"}, {"gauge_lon", "°E"}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (!strcmp(name, units[i][0])) {
+            snprintf(buf, n, "%s (%s)", name, units[i][1]);
+            return buf;
+        }
+    snprintf(buf, n, "%s", name);
+    return buf;
+}
+
 /* Scatter grid of learned parameters against attributes and a lon/lat map; appends gnuplot
  * commands to g. Returns the number of figures (0 when there is nothing to draw). */
-static int params_plots(const char *run, const char *period, const char *plots, FILE *g)
+static int params_plots(const char *run, const char *period, const char *plots, FILE *g, tg_fig_format fmt)
 {
     char path[4400], dat[4400], corr_path[4400];
     snprintf(path, sizeof path, "%s/params_%s.csv", run, period);
@@ -417,16 +482,24 @@ static int params_plots(const char *run, const char *period, const char *plots, 
     }
     if (n_panels > 0) {
         int cols = n_panels <= 4 ? 2 : 3, rows = (n_panels + cols - 1) / cols;
-        fprintf(g, "reset\nset terminal pngcairo size %d,%d noenhanced\nset datafile separator ','\n"
-                   "set datafile missing 'nan'\nset grid\nset output '%s/params_attributes.png'\n"
+        tg_fig_begin(g, fmt, cols * 440, rows * 400 + 40, plots, "params_attributes");
+        /* 3 significant digits and at most ~5 ticks: no "1e+023e+02" run-together labels */
+        fprintf(g, "set datafile missing 'nan'\nset format x '%%.3g'\nset format y '%%.3g'\n"
+                   "set xtics rotate by 30 right\nset lmargin 10\nset bmargin 5\n"
                    "set multiplot layout %d,%d title 'learned parameters (%s period, mean over components) vs "
                    "basin attributes, %d basins'\n",
-                cols * 420, rows * 380 + 40, plots, rows, cols, period, found);
-        for (int i = 0; i < n_panels; i++)
-            fprintf(g, "set title \"%s vs %s\\nPearson r %.2f, Spearman %.2f\"\nset xlabel '%s'\nset ylabel '%s'\n"
+                rows, cols, period, found);
+        for (int i = 0; i < n_panels; i++) {
+            char xl[TG_NAME_MAX + 32], yl[TG_NAME_MAX + 32];
+            for (int b = 0; b < B; b++)
+                col_a[b] = x[(size_t)b * F + panel_a[i]];
+            set_x_ticks(g, col_a, B);
+            fprintf(g, "set title \"%s vs %s\\nPearson r = %.2f, Spearman ρ = %.2f\"\nset xlabel '%s'\nset ylabel '%s'\n"
                        "plot '%s' skip 1 using %d:%d with points pt 7 ps 0.6 lc rgb '#1f77b4' notitle\n",
-                    t.name[panel_p[i]], a.name[panel_a[i]], panel_r[i], panel_s[i], a.name[panel_a[i]],
-                    t.name[panel_p[i]], dat, 2 + P + panel_a[i], 2 + panel_p[i]);
+                    t.name[panel_p[i]], a.name[panel_a[i]], panel_r[i], panel_s[i],
+                    attribute_label(a.name[panel_a[i]], xl, sizeof xl), param_label(t.name[panel_p[i]], yl, sizeof yl),
+                    dat, 2 + P + panel_a[i], 2 + panel_p[i]);
+        }
         fprintf(g, "unset multiplot\n");
         drawn++;
     }
@@ -450,15 +523,26 @@ static int params_plots(const char *run, const char *period, const char *plots, 
                 mp[n_maps++] = k;
         }
         int cols = n_maps <= 2 ? n_maps : n_maps <= 4 ? 2 : 3, rows = (n_maps + cols - 1) / cols;
-        fprintf(g, "reset\nset terminal pngcairo size %d,%d noenhanced\nset datafile separator ','\n"
-                   "set datafile missing 'nan'\nset grid\nset output '%s/params_map.png'\n"
-                   "set palette defined (0 '#313695', 0.25 '#74add1', 0.5 '#ffffbf', 0.75 '#f46d43', 1 '#a50026')\n"
-                   "set multiplot layout %d,%d title 'learned parameters at the gauges (%s period)'\n"
-                   "set xlabel 'longitude'\nset ylabel 'latitude'\nset size ratio 0.57\n",
-                cols * 560, rows * 300 + 40, plots, rows, cols, period);
-        for (int i = 0; i < n_maps; i++)
-            fprintf(g, "set title '%s'\nplot '%s' skip 1 using %d:%d:%d with points pt 7 ps 0.8 palette notitle\n",
+        /* No boundary file ships with terragrad (none can be fetched at run time): the gauges
+         * are placed on labelled geographic axes, a degree of longitude drawn cos(mean
+         * latitude) as long as a degree of latitude (equirectangular at that latitude). */
+        double lat_sum = 0;
+        int lat_n = 0;
+        for (int b = 0; b < B; b++)
+            if (isfinite(x[(size_t)b * F + lat]))
+                lat_sum += x[(size_t)b * F + lat], lat_n++;
+        double aspect = lat_n ? cos(lat_sum / lat_n * M_PI / 180.0) : 1.0;
+        tg_fig_begin(g, fmt, cols * 600, rows * 340 + 40, plots, "params_map");
+        fprintf(g, "set datafile missing 'nan'\nset multiplot layout %d,%d title 'learned parameters at the gauges (%s period)'\n"
+                   "set xlabel 'longitude (°E)'\nset ylabel 'latitude (°N)'\nset format x '%%.1f°'\nset format y '%%.1f°'\n"
+                   "set size ratio -%.4f\n",
+                rows, cols, period, 1.0 / (aspect > 0.1 ? aspect : 0.1));
+        for (int i = 0; i < n_maps; i++) {
+            char cl[TG_NAME_MAX + 32];
+            tg_fig_viridis(g, param_label(t.name[mp[i]], cl, sizeof cl));
+            fprintf(g, "set title '%s'\nplot '%s' skip 1 using %d:%d:%d with points pt 7 ps 0.9 palette notitle\n",
                     t.name[mp[i]], dat, 2 + P + lon, 2 + P + lat, 2 + mp[i]);
+        }
         fprintf(g, "unset multiplot\n");
         drawn++;
     }
@@ -470,20 +554,21 @@ done:
     return drawn;
 }
 
-static int plot_run(const char *run, const char *period, const char **basins, int nbas);
+static int plot_run(const char *run, const char *period, const char **basins, int nbas, tg_fig_format fmt);
 
 int tg_cmd_plot(int argc, char **argv)
 {
     const char *run = NULL, *period = "test";
+    tg_fig_format fmt = TG_FIG_PNG;
     const char *basins[16];
     int nbas = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: terragrad plot RUN_DIR [--period test] [--basin ID]...\n\n"
-                   "Draws RUN_DIR/plots/*.png with gnuplot: loss.png (training loss per epoch),\n"
+            printf("usage: terragrad plot RUN_DIR [--period test] [--basin ID]... [--format png|pdf|svg]\n\n"
+                   "Draws RUN_DIR/plots/*.png (or .pdf, .svg) with gnuplot: loss.png (training loss per epoch),\n"
                    "hydrograph_<basin>.png (observed vs simulated; the last 3 years of the period),\n"
                    "nse_cdf.png (CDF of NSE over basins) and, for δHBV runs, fluxes_<basin>.png\n"
-                   "(ET, SWE, soil moisture). Basins: --basin (repeatable), else output.plot_basins,\n"
+                   "(fluxes in mm/d and stores in mm, one panel each). Basins: --basin (repeatable), else output.plot_basins,\n"
                    "else the first three. With RUN_DIR/params_<period>.csv (δHBV, written by terragrad\n"
                    "test): params_attributes.png (learned parameters against the attributes of the run's\n"
                    "data.attributes, with Pearson and Spearman r; all pairs in params_attributes_corr.csv)\n"
@@ -495,6 +580,12 @@ int tg_cmd_plot(int argc, char **argv)
             period = argv[++i];
         else if (!strcmp(argv[i], "--basin") && i + 1 < argc && nbas < 16)
             basins[nbas++] = argv[++i];
+        else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+            if (tg_fig_format_parse(argv[++i], &fmt)) {
+                fprintf(stderr, "terragrad plot: --format '%s': expected png, pdf or svg\n", argv[i]);
+                return 2;
+            }
+        }
         else if (argv[i][0] == '-') {
             fprintf(stderr, "terragrad plot: unknown option '%s'\n", argv[i]);
             return 2;
@@ -520,13 +611,34 @@ int tg_cmd_plot(int argc, char **argv)
         fprintf(stderr, "terragrad plot: %s\n", tg_error_message());
         return 1;
     }
-    int rc = plot_run(run, period, basins, nbas);
+    int rc = plot_run(run, period, basins, nbas, fmt);
     tg_run_lock_release(&lock);
     return rc;
 }
 
 /* Draws the figures of a run (its folder locked by the caller). */
-static int plot_run(const char *run, const char *period, const char **basins, int nbas)
+/* The y-axis label of loss.csv: what the run's loss.type minimises. */
+static void loss_label(const char *run, char *buf, size_t n)
+{
+    char path[4400];
+    snprintf(buf, n, "training loss");
+    tg_cfg *cfg = tg_train_load_run_config(run, path, sizeof path);
+    if (!cfg)
+        return;
+    static const char *const names[][2] = {
+        {"nse", "NSE* loss: mean of (Q_sim - Q_obs)² / (σ_basin + 0.1)² (-)"},
+        {"mse", "MSE of Q ((mm/d)²)"},
+        {"rmse", "RMSE of Q (mm/d)"},
+        {"rmse_comb", "RMSE of Q and of log Q, combined (mm/d)"},
+        {"kge", "1 - KGE per window (-)"}};
+    const char *type = tg_cfg_str(cfg, "loss.type");
+    for (size_t i = 0; type && i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(type, names[i][0]))
+            snprintf(buf, n, "%s", names[i][1]);
+    tg_cfg_free(&cfg);
+}
+
+static int plot_run(const char *run, const char *period, const char **basins, int nbas, tg_fig_format fmt)
 {
     char plots[4200], path[4400], gp[4400], ckpt[4200], source[64];
     /* outputs of `terragrad test` must come from the run's current checkpoint: after more
@@ -553,24 +665,32 @@ static int plot_run(const char *run, const char *period, const char **basins, in
         fprintf(stderr, "terragrad plot: cannot write %s\n", gp);
         return 1;
     }
-    fprintf(g, "set terminal pngcairo size 1000,500 noenhanced\nset datafile separator ','\nset grid\n");
     int drawn = 0;
     snprintf(path, sizeof path, "%s/loss.csv", run);
     if (exists(path)) {
-        fprintf(g, "set output '%s/loss.png'\nset title 'training loss'\nset xlabel 'epoch'\nset ylabel 'loss'\n"
-                   "plot '%s' using 1:2 skip 1 with linespoints title 'train'\n", plots, path);
+        char ylab[160];
+        loss_label(run, ylab, sizeof ylab);
+        tg_fig_begin(g, fmt, 1000, 500, plots, "loss");
+        fprintf(g, "set title 'training loss per epoch'\nset xlabel 'epoch'\nset ylabel '%s'\nset key top right\n"
+                   "plot '%s' using 1:2 skip 1 with linespoints pt 7 ps 0.6 title 'training-set mean'\n", ylab, path);
         drawn++;
     }
     char metrics[4400], cdf[4400];
     snprintf(metrics, sizeof metrics, "%s/metrics_%s.csv", run, period);
     snprintf(cdf, sizeof cdf, "%s/nse_cdf.dat", plots);
-    int ncdf = nse_cdf(metrics, cdf);
+    double lo = -1, med = 0;
+    int ncdf = nse_cdf(metrics, cdf, &lo, &med);
     if (ncdf > 0) {
-        fprintf(g, "set datafile separator whitespace\nset output '%s/nse_cdf.png'\n"
-                   "set title 'NSE over %d basins (%s period)'\nset xlabel 'NSE (clipped at -1)'\n"
-                   "set ylabel 'fraction of basins'\nset xrange [-1:1]\n"
-                   "plot '%s' using 1:2 with steps lw 2 title 'CDF'\nset xrange [*:*]\nset datafile separator ','\n",
-                plots, ncdf, period, cdf);
+        /* from a round value just below the smallest NSE drawn, to 1 (the perfect model) */
+        double x0 = floor(lo * 10.0 - 0.5) / 10.0;
+        tg_fig_begin(g, fmt, 1000, 500, plots, "nse_cdf");
+        fprintf(g, "set datafile separator whitespace\nset title 'NSE over %d basins (%s period), median %.3f'\n"
+                   "set xlabel 'Nash-Sutcliffe efficiency NSE (-)%s'\nset ylabel 'fraction of basins with NSE ≤ x (-)'\n"
+                   "set xrange [%g:1]\nset yrange [0:1]\nset key outside top center horizontal samplen 2\n"
+                   "set arrow from %.6f, graph 0 to %.6f, graph 1 nohead dt 2 lc rgb '#808080'\n"
+                   "plot '%s' using 1:2 with steps lw 2 lc rgb '#1f77b4' title 'empirical CDF', "
+                   "NaN with lines dt 2 lc rgb '#808080' title 'median'\n",
+                ncdf, period, med, lo <= -1 ? ", values below -1 drawn at -1" : "", x0, med, med, cdf);
         drawn++;
     }
     /* basins: explicit, or the first three prediction files listed in the metrics file */
@@ -606,25 +726,40 @@ static int plot_run(const char *run, const char *period, const char **basins, in
             fclose(p);
         }
         int skip = lines > 1096 ? lines - 1096 : 0;
-        fprintf(g, "set output '%s/hydrograph_%s.png'\nset title 'basin %s: observed vs simulated streamflow'\n"
+        char name[200];
+        snprintf(name, sizeof name, "hydrograph_%s", basins[i]);
+        tg_fig_begin(g, fmt, 1000, 500, plots, name);
+        tg_fig_key_above(g);
+        fprintf(g, "set title 'basin %s: observed and simulated streamflow (%s period, last 3 years)'\n"
                    "set xdata time\nset timefmt '%%Y-%%m-%%d'\nset format x '%%Y-%%m'\nset xlabel 'date'\n"
-                   "set ylabel 'Q (mm/day)'\n"
-                   "plot '%s' every ::%d using 1:2 with lines lc rgb 'black' title 'observed', "
-                   "'' every ::%d using 1:3 with lines lc rgb 'red' title 'simulated'\n",
-                plots, basins[i], basins[i], path, skip + 1, skip + 1);
+                   "set ylabel 'streamflow Q (mm/d)'\nset yrange [0:*]\n"
+                   "plot '%s' every ::%d using 1:2 with lines lw 1.5 lc rgb 'black' title 'observed', "
+                   "'' every ::%d using 1:3 with lines lw 1.2 lc rgb '#d62728' title 'simulated'\n",
+                basins[i], period, path, skip + 1, skip + 1);
         drawn++;
-        if (strstr(header, ",ET,")) { /* δHBV internal fluxes: ET col 5, SWE col 11, SM col 13 */
-            fprintf(g, "set output '%s/fluxes_%s.png'\nset title 'basin %s: δHBV internal fluxes and states'\n"
-                       "set ylabel 'mm/day (ET) or mm (SWE, SM/10)'\n"
-                       "plot '%s' every ::%d using 1:(column('ET')) with lines title 'ET', "
-                       "'' every ::%d using 1:(column('SWE')) with lines title 'SWE', "
-                       "'' every ::%d using 1:(column('SM')/10) with lines title 'SM/10'\n",
-                    plots, basins[i], basins[i], path, skip + 1, skip + 1, skip + 1);
+        if (strstr(header, ",ET,")) { /* δHBV internal fluxes and stores: one panel per unit */
+            snprintf(name, sizeof name, "fluxes_%s", basins[i]);
+            tg_fig_begin(g, fmt, 1000, 700, plots, name);
+            fprintf(g, "set xdata time\nset timefmt '%%Y-%%m-%%d'\nset format x '%%Y-%%m'\n"
+                       "set key outside right top vertical samplen 2\nset lmargin 10\nset rmargin 16\n"
+                       "set multiplot layout 2,1 title 'basin %s: δHBV fluxes and stores (%s period, last 3 years)'\n"
+                       "set ylabel 'flux (mm/d)'\nunset xlabel\n"
+                       "plot '%s' every ::%d using 1:(column('PET')) with lines lc rgb '#9e9e9e' title 'PET', "
+                       "'' every ::%d using 1:(column('ET')) with lines lc rgb '#2ca02c' title 'ET', "
+                       "'' every ::%d using 1:(column('melt')) with lines lc rgb '#1f77b4' title 'snowmelt', "
+                       "'' every ::%d using 1:(column('recharge')) with lines lc rgb '#ff7f0e' title 'recharge'\n"
+                       "set ylabel 'storage (mm)'\nset xlabel 'date'\n"
+                       "plot '%s' every ::%d using 1:(column('SWE')) with lines lc rgb '#1f77b4' title 'SWE', "
+                       "'' every ::%d using 1:(column('SM')) with lines lc rgb '#8c564b' title 'soil moisture', "
+                       "'' every ::%d using 1:(column('SUZ')) with lines lc rgb '#ff7f0e' title 'upper zone', "
+                       "'' every ::%d using 1:(column('SLZ')) with lines lc rgb '#9467bd' title 'lower zone'\n"
+                       "unset multiplot\n",
+                    basins[i], period, path, skip + 1, skip + 1, skip + 1, skip + 1, path, skip + 1, skip + 1,
+                    skip + 1, skip + 1);
             drawn++;
         }
-        fprintf(g, "set xdata\nset format x '%%g'\n");
     }
-    drawn += params_plots(run, period, plots, g);
+    drawn += params_plots(run, period, plots, g, fmt);
     fclose(g);
     if (!drawn) {
         fprintf(stderr, "terragrad plot: nothing to draw in %s (train and test first)\n", run);

@@ -108,10 +108,28 @@ require_gnuplot
 if true; then
   "$BIN" plot "$WORK/run" > "$WORK/plot.out" 2>&1 || { cat "$WORK/plot.out"; fail "plot"; }
   if grep -qi "warning\|error" "$WORK/plot.out"; then cat "$WORK/plot.out"; fail "gnuplot reported a problem"; fi
-  for f in loss.png nse_cdf.png hydrograph_01022500.png fluxes_01022500.png fluxes_01031500.png; do
+  for f in loss.png nse_cdf.png hydrograph_01022500.png; do
     png_check "$WORK/run/plots/$f" 1000 500 || fail "plot $f"
   done
+  for f in fluxes_01022500.png fluxes_01031500.png; do png_check "$WORK/run/plots/$f" 1000 700 || fail "plot $f"; done
   for f in params_attributes.png params_map.png; do png_check "$WORK/run/plots/$f" any || fail "plot $f"; done
+  # every figure labels both axes: in plots.gp each figure starts with `reset` and must set
+  # an xlabel and a ylabel before its first plot command
+  awk '/^reset/ { if (fig && !(x && y)) { print "figure without axis labels: " fig; bad = 1 } fig = ""; x = y = 0 }
+       /^set output/ { fig = $3 } /^set xlabel/ { x = 1 } /^set ylabel/ { y = 1 }
+       END { if (fig && !(x && y)) { print "figure without axis labels: " fig; bad = 1 } exit bad }' \
+    "$WORK/run/plots/plots.gp" || fail "axis labels"
+  # the colour maps are viridis, not a rainbow, and the map's colour bar is labelled
+  grep -q "#440154" "$WORK/run/plots/plots.gp" && grep -q "^set cblabel 'FC (mm)'" "$WORK/run/plots/plots.gp" \
+    || fail "params_map: viridis palette with a labelled colour bar"
+  # vector formats
+  for fmt in pdf svg; do
+    "$BIN" plot "$WORK/run" --format $fmt > "$WORK/plot_$fmt.out" 2>&1 || { cat "$WORK/plot_$fmt.out"; fail "plot --format $fmt"; }
+    if grep -qi "warning\|error" "$WORK/plot_$fmt.out"; then cat "$WORK/plot_$fmt.out"; fail "gnuplot ($fmt) reported a problem"; fi
+  done
+  head -c 4 "$WORK/run/plots/hydrograph_01022500.pdf" | grep -q "%PDF" || fail "hydrograph PDF"
+  grep -q "<svg" "$WORK/run/plots/params_map.svg" || fail "params_map SVG"
+  if "$BIN" plot "$WORK/run" --format jpg > /dev/null 2>&1; then fail "plot --format jpg accepted"; fi
   # the correlation table agrees with a Pearson r recomputed from the joined data
   r=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
     { x[NR] = $(c["aridity"]); y[NR] = $(c["BETA"]); n++; sx += x[NR]; sy += y[NR] }

@@ -99,7 +99,9 @@ enum { TG_HBV_F_P = 0, TG_HBV_F_T, TG_HBV_F_PET, TG_HBV_NFORCING };
 
 TG_API extern const char *const tg_hbv_param_names[TG_HBV_NPARAM];   /* "BETA", "FC", ... */
 TG_API extern const double tg_hbv_param_range[TG_HBV_NPARAM][2];      /* physical [lo, hi] */
+TG_API extern const char *const tg_hbv_param_units[TG_HBV_NPARAM];   /* "-", "mm", "1/d", ... */
 TG_API extern const char *const tg_hbv_output_names[TG_HBV_NOUT];    /* "Q", "Q0", ... "perc" */
+TG_API extern const char *const tg_hbv_output_units[TG_HBV_NOUT];    /* "mm/d" (fluxes), "mm" (stores) */
 
 /* Valid domains (src/models/hbv_domain.c, docs/hbv_domain.md): where the equations make
  * sense, wider than tg_hbv_param_range. Outside = input error; inside but outside the

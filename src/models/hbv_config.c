@@ -22,9 +22,18 @@ const double tg_hbv_param_range[TG_HBV_NPARAM][2] = {
     {0.3, 5.0},     /* BETAET - */
 };
 
+/* Units for figure axes and file metadata; "-" is dimensionless. */
+const char *const tg_hbv_param_units[TG_HBV_NPARAM] = {
+    "-", "mm", "1/d", "1/d", "1/d", "-", "mm/d", "mm", "°C", "mm/(°C d)", "-", "-", "-"};
+
 const char *const tg_hbv_output_names[TG_HBV_NOUT] = {
     "Q", "Q0", "Q1", "Q2", "ET", "rain", "snow", "melt", "SWE", "MELTWATER", "SM", "SUZ",
     "SLZ", "recharge", "excess", "perc"};
+
+/* Fluxes are daily rates (mm/d), stores are depths (mm). */
+const char *const tg_hbv_output_units[TG_HBV_NOUT] = {
+    "mm/d", "mm/d", "mm/d", "mm/d", "mm/d", "mm/d", "mm/d", "mm/d", "mm", "mm", "mm", "mm",
+    "mm", "mm/d", "mm/d", "mm/d"};
 
 void tg_hbv_config_init(tg_hbv_config *c, int T, int warmup, int B, int M)
 {

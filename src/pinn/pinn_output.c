@@ -163,6 +163,17 @@ static int write_plot_data(const tg_pinn_run *r, const char *dir, const double *
     return close_out(fp, path);
 }
 
+/* Axis label "psi (cm)": the Richards case is in cm and s (Celia et al. 1990); the other
+ * cases are the dimensionless benchmark problems of Raissi et al. (2019). */
+static const char *axis_label(const pinn_case *pc, const char *sym, char *buf, size_t n)
+{
+    const char *unit = "-";
+    if (!strcmp(pc->name, "richards"))
+        unit = !strcmp(sym, "t") ? "s" : "cm";
+    snprintf(buf, n, "%s (%s)", sym, unit);
+    return buf;
+}
+
 static int draw_plots(const tg_pinn_run *r, const char *dir)
 {
     const pinn_case *pc = r->pc;
@@ -172,31 +183,41 @@ static int draw_plots(const tg_pinn_run *r, const char *dir)
     if (!fp)
         return TG_EIO;
     fprintf(fp, "# drawn by terragrad pinn; rerun with: gnuplot plot.gp (inside the run folder)\n"
-                "set datafile separator whitespace\nset terminal png size 900,600\nset autoscale fix\n");
+                "set datafile separator whitespace\nset terminal pngcairo size 900,600 font 'Sans,11' noenhanced\n"
+                "set autoscale fix\nset tics nomirror\nset key outside top center horizontal samplen 2\n"
+                /* viridis (perceptually uniform; matplotlib's samples at 0, 1/7, ..., 1) */
+                "set palette defined (0 '#440154', 1 '#46327e', 2 '#365c8d', 3 '#277f8e', 4 '#1fa187', "
+                "5 '#4ac16d', 6 '#a0da39', 7 '#fde725')\n");
+    char l0[64], l1[64], lc[64];
     for (int c = 0; c < f; c++) {
         int cu = d + 1 + c, cr = d + 1 + f + c, ce = d + 1 + 2 * f + c;
         if (d == 2) {
             fprintf(fp, "set output 'field_%s.png'\nset title 'PINN %s(%s, %s), %s'\nset xlabel '%s'\nset ylabel '%s'\n"
-                        "set palette rgbformulae 33,13,10\nplot 'plot_data.txt' using 2:1:%d with image notitle\n",
-                    pc->comp[c], pc->comp[c], pc->coord[0], pc->coord[1], pc->name, pc->coord[1], pc->coord[0], cu);
+                        "set cblabel '%s'\nplot 'plot_data.txt' using 2:1:%d with image notitle\n",
+                    pc->comp[c], pc->comp[c], pc->coord[0], pc->coord[1], pc->name,
+                    axis_label(pc, pc->coord[1], l1, sizeof l1), axis_label(pc, pc->coord[0], l0, sizeof l0),
+                    axis_label(pc, pc->comp[c], lc, sizeof lc), cu);
             if (has_ref)
-                fprintf(fp, "set output 'error_%s.png'\nset title '|%s - reference|'\n"
-                            "plot 'plot_data.txt' using 2:1:%d with image notitle\n",
-                        pc->comp[c], pc->comp[c], ce);
+                fprintf(fp, "set output 'error_%s.png'\nset title 'absolute error |%s - reference|'\n"
+                            "set cblabel '|%s error| (%s)'\nplot 'plot_data.txt' using 2:1:%d with image notitle\n",
+                        pc->comp[c], pc->comp[c], pc->comp[c], !strcmp(pc->name, "richards") ? "cm" : "-", ce);
         } else {
             fprintf(fp, "set output 'field_%s.png'\nset title 'PINN %s(%s), %s'\nset xlabel '%s'\nset ylabel '%s'\n"
                         "plot 'plot_data.txt' using 1:%d with lines lw 2 title 'PINN'",
-                    pc->comp[c], pc->comp[c], pc->coord[0], pc->name, pc->coord[0], pc->comp[c], cu);
+                    pc->comp[c], pc->comp[c], pc->coord[0], pc->name, axis_label(pc, pc->coord[0], l0, sizeof l0),
+                    axis_label(pc, pc->comp[c], lc, sizeof lc), cu);
             if (has_ref)
                 fprintf(fp, ", '' using 1:%d with points pt 7 ps 0.4 title 'reference'", cr);
             fputc('\n', fp);
             if (has_ref)
-                fprintf(fp, "set output 'error_%s.png'\nset title '|%s - reference|'\nset logscale y\n"
+                fprintf(fp, "set output 'error_%s.png'\nset title 'absolute error |%s - reference|'\nset logscale y\n"
+                            "set ylabel '|error| (%s)'\n"
                             "plot 'plot_data.txt' using 1:%d with lines notitle\nunset logscale y\n",
-                        pc->comp[c], pc->comp[c], ce);
+                        pc->comp[c], pc->comp[c], !strcmp(pc->name, "richards") ? "cm" : "-", ce);
         }
     }
-    fprintf(fp, "set output 'loss.png'\nset title 'training loss'\nset xlabel 'iteration'\nset ylabel 'loss'\n"
+    fprintf(fp, "set output 'loss.png'\nset title 'training loss'\nset xlabel 'iteration'\n"
+                "set ylabel 'loss: weighted mean squared PDE residual + boundary/data terms'\n"
                 "set logscale y\nset datafile separator ','\nunset palette\n"
                 "plot 'loss_history.csv' using 1:3 every ::1 with lines title 'total', '' using 1:4 every ::1 with lines "
                 "title 'residual'\n");
