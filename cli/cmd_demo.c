@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "train/train_internal.h"
+#include "terragrad.h"
 
 static void plots(const char *dir)
 {

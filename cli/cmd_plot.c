@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
-#include "train/train_internal.h"
+#include "terragrad.h"
 
 static int exists(const char *p)
 {
@@ -252,11 +252,10 @@ static int table_col(const param_table *t, const char *name)
 /* Attributes of the run's config (data.attributes): every numeric column of the source. */
 static int run_attributes(const char *run, tg_attributes *a, char (*use)[TG_NAME_MAX], int *n_use, int max_use)
 {
-    char path[4400];
-    tg_cfg *cfg = tg_train_load_run_config(run, path, sizeof path);
-    if (!cfg)
+    tg_run_config cfg;
+    if (tg_run_load(run, &cfg, NULL))
         return tg_error_code();
-    const char *ap = tg_cfg_str(cfg, "data.attributes");
+    const char *path = cfg.file, *ap = cfg.data.attributes;
     int rc = 0;
     *n_use = 0;
     if (!ap)
@@ -270,7 +269,7 @@ static int run_attributes(const char *run, tg_attributes *a, char (*use)[TG_NAME
         if (!exists(apath) && ap[0] != '/')
             snprintf(apath, sizeof apath, "%s/../../%s", run, ap);
         if (!exists(apath))
-            rc = tg_error_set(TG_EIO, "%s:%d: data.attributes: '%s' not found", path, tg_cfg_line(cfg, "data.attributes"),
+            rc = tg_error_set(TG_EIO, "%s:%d: data.attributes: '%s' not found", path, tg_run_config_line(&cfg, "data.attributes"),
                               ap);
     }
     if (!rc) {
@@ -283,9 +282,9 @@ static int run_attributes(const char *run, tg_attributes *a, char (*use)[TG_NAME
             rc = tg_camels_attributes_read(apath, &o, a);
         }
     }
-    for (int i = 0; !rc && i < tg_cfg_list_len(cfg, "data.attribute_names") && *n_use < max_use; i++)
-        snprintf(use[(*n_use)++], TG_NAME_MAX, "%s", tg_cfg_list_item(cfg, "data.attribute_names", i));
-    tg_cfg_free(&cfg);
+    for (int i = 0; !rc && i < cfg.data.attribute_names.n && *n_use < max_use; i++)
+        snprintf(use[(*n_use)++], TG_NAME_MAX, "%s", cfg.data.attribute_names.items[i]);
+    tg_run_config_free(&cfg);
     return rc;
 }
 

@@ -271,10 +271,10 @@ static int normalise_statics(tg_dataset *d, int fit)
  * not for the LSTM, which generalised better from raw P (docs/results.md, session 4), and P
  * for the process models, whose networks follow the δHBV convention (no measured difference
  * there). */
-static int log_transformed(const tg_cfg *cfg, const char *name)
+static int log_transformed(const tg_cfg *cfg, const tg_model_kind_info *kind, const char *name)
 {
     if (!tg_cfg_has(cfg, "inputs.log"))
-        return strcmp(tg_cfg_str(cfg, "model.type"), "lstm") && !strcmp(name, "P");
+        return kind->n_forcing > 0 && !strcmp(name, "P"); /* a process model (it reads forcing) */
     int lg = 0;
     for (int i = 0; i < tg_cfg_list_len(cfg, "inputs.log"); i++)
         lg |= !strcmp(tg_cfg_list_item(cfg, "inputs.log", i), name);
@@ -329,6 +329,10 @@ static int periods_check_data(const tg_cfg *cfg, const tg_dataset *d)
 int tg_dataset_load(tg_dataset *d, const tg_cfg *cfg, const char *run_dir, int fit, tg_runlog *rl)
 {
     memset(d, 0, sizeof *d);
+    const tg_model_kind_info *kind = tg_model_kind_lookup(tg_cfg_str(cfg, "model.type"));
+    if (!kind)
+        return tg_error_set(TG_EINVAL, "%s:%d: model.type: '%s' is not one of %s", tg_cfg_path(cfg),
+                            tg_cfg_line(cfg, "model.type"), tg_cfg_str(cfg, "model.type"), tg_model_kind_names());
     tg_basin_list ids;
     int rc = periods_check_order(cfg);
     if (rc)
@@ -358,8 +362,15 @@ int tg_dataset_load(tg_dataset *d, const tg_cfg *cfg, const char *run_dir, int f
                                 tg_cfg_line(cfg, "inputs.dynamic"), name);
         need |= TG_VAR_BIT(d->vars[f]);
     }
-    if (!strcmp(tg_cfg_str(cfg, "model.type"), "dhbv"))
-        need |= TG_VAR_BIT(TG_VAR_P) | TG_VAR_BIT(TG_VAR_TEMP) | TG_VAR_BIT(TG_VAR_PET);
+    /* the forcing the model kind declares it reads (process models: P, T, PET) */
+    d->n_forcing = kind->n_forcing;
+    for (int f = 0; f < kind->n_forcing; f++) {
+        d->forcing_vars[f] = tg_var_find(kind->forcing[f]);
+        if (d->forcing_vars[f] < 0)
+            return tg_error_set(TG_EINVAL, "model.type %s: unknown forcing variable '%s'", kind->name,
+                                kind->forcing[f]);
+        need |= TG_VAR_BIT(d->forcing_vars[f]);
+    }
     for (int b = 0; b < d->B; b++)
         if ((rc = tg_basin_require(&d->raw[b], need, "the run's inputs")))
             return rc;
@@ -372,7 +383,7 @@ int tg_dataset_load(tg_dataset *d, const tg_cfg *cfg, const char *run_dir, int f
     if (fit) {
         for (int f = 0; f < d->F; f++) {
             const char *name = tg_var_name(d->vars[f]);
-            int lg = log_transformed(cfg, name);
+            int lg = log_transformed(cfg, kind, name);
             if ((rc = tg_norm_fit_basins(&d->nm, name, lg, 0.1, d->raw, d->B, d->vars[f], first, last)))
                 return tg_error_prefix(rc, "normalising input '%s': ", name);
         }

@@ -8,8 +8,10 @@
 
 /* Writes one basin's predictions CSV (temp file + rename). */
 static int write_predictions(const char *dir, const char *id, int first_day, int n, const tg_real *obs,
-                             const tg_real *sim, const tg_real *fluxes /* (n, NOUT) or NULL */, const tg_real *pet)
+                             const tg_real *sim, const tg_model_kind_info *kind,
+                             const tg_real *fluxes /* (n, kind->n_outputs) or NULL */, const tg_real *pet)
 {
+    const int nout = kind->n_outputs; /* the kind's declared outputs; [0] is Q */
     char path[4400], tmp[4500], date[16];
     snprintf(path, sizeof path, "%s/%s.csv", dir, id);
     FILE *f;
@@ -19,8 +21,8 @@ static int write_predictions(const char *dir, const char *id, int first_day, int
     fprintf(f, "date,Q_obs,Q");
     if (fluxes) {
         fprintf(f, ",PET");
-        for (int k = 1; k < TG_HBV_NOUT; k++)
-            fprintf(f, ",%s", tg_hbv_output_names[k]);
+        for (int k = 1; k < nout; k++)
+            fprintf(f, ",%s", kind->outputs[k]);
     }
     fputc('\n', f);
     for (int t = 0; t < n; t++) {
@@ -32,8 +34,8 @@ static int write_predictions(const char *dir, const char *id, int first_day, int
         fprintf(f, "," TG_REAL_FMT_CSV, (double)sim[t]);
         if (fluxes) {
             fprintf(f, "," TG_REAL_FMT_CSV, (double)pet[t]);
-            for (int k = 1; k < TG_HBV_NOUT; k++)
-                fprintf(f, "," TG_REAL_FMT_CSV, (double)fluxes[(size_t)t * TG_HBV_NOUT + k]);
+            for (int k = 1; k < nout; k++)
+                fprintf(f, "," TG_REAL_FMT_CSV, (double)fluxes[(size_t)t * nout + k]);
         }
         fputc('\n', f);
     }
@@ -62,8 +64,8 @@ static double water_balance_error(const tg_real *fl /* (n, NOUT) */, int n)
 
 /* Learned static parameters per basin (mean over components, physical units) and the
  * routing parameters: <run>/params_<period>.csv. */
-static int write_params(const char *path, const tg_dataset *d, const double *par /* (B, stride) */, int routing,
-                        int stride)
+static int write_params(const char *path, const tg_dataset *d, const tg_model_kind_info *kind,
+                        const double *par /* (B, stride) */, int routing, int stride)
 {
     char tmp[4300];
     FILE *f;
@@ -71,13 +73,15 @@ static int write_params(const char *path, const tg_dataset *d, const double *par
     if (rc)
         return rc;
     fprintf(f, "basin");
-    for (int p = 0; p < TG_HBV_NPARAM; p++)
-        fprintf(f, ",%s", tg_hbv_param_names[p]);
+    for (int p = 0; p < kind->n_params; p++)
+        fprintf(f, ",%s", kind->params[p]);
     fprintf(f, routing ? ",route_a,route_theta\n" : "\n");
     for (int b = 0; b < d->B; b++) {
         fprintf(f, "%s", d->raw[b].id);
-        for (int p = 0; p < TG_HBV_NPARAM + (routing ? 2 : 0); p++)
+        for (int p = 0; p < kind->n_params; p++)
             fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + p]);
+        for (int p = 0; p < (routing ? 2 : 0); p++) /* after the kind's parameters */
+            fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + TG_HBV_NPARAM + p]);
         fputc('\n', f);
     }
     return tg_io_commit(f, tmp, path);
@@ -150,8 +154,13 @@ int tg_evaluate(const char *run_dir, const char *period)
     tg_real *x = NULL, *forc = NULL, *obs = NULL, *sim = NULL, *flux = NULL, *pet = NULL, *obs_b = NULL, *qfull = NULL;
     tg_basin *sl_norm = NULL, *sl_raw = NULL;
     tg_basin *sims = NULL;
-    /* per basin: learned static parameters (NP), routing a and theta, water-balance error */
+    /* per basin: learned static parameters (the kind's, at most NP), routing a and theta,
+     * water-balance error */
     enum { NEXTRA = TG_HBV_NPARAM + 3 };
+    const int nout = m.info ? m.info->n_outputs : 1;
+    if (!rc && (m.info->n_params > TG_HBV_NPARAM || (m.info->n_outputs > 1 && m.info->n_outputs != TG_HBV_NOUT)))
+        rc = tg_error_set(TG_EINVAL, "model.type %s: evaluation handles up to %d parameters and %d outputs",
+                          m.info->name, TG_HBV_NPARAM, TG_HBV_NOUT);
     double *extra = NULL;
     int has_fluxes = 0, has_routing = 0;
     if (!rc) {
@@ -159,7 +168,7 @@ int tg_evaluate(const char *run_dir, const char *period)
         forc = malloc((size_t)L * chunk * 3 * sizeof(tg_real));
         obs = malloc((size_t)L * chunk * sizeof(tg_real));
         sim = malloc((size_t)n * sizeof(tg_real));
-        flux = malloc((size_t)n * TG_HBV_NOUT * sizeof(tg_real));
+        flux = malloc((size_t)n * (size_t)nout * sizeof(tg_real));
         pet = malloc((size_t)n * sizeof(tg_real));
         obs_b = malloc((size_t)n * sizeof(tg_real));
         qfull = malloc((size_t)L * chunk * sizeof(tg_real));
@@ -250,17 +259,16 @@ int tg_evaluate(const char *run_dir, const char *period)
                 s[t] = (double)sim[t];
                 pet[t] = forc[((size_t)(warm + t) * nb + k) * 3 + 2];
                 if (mo.fluxes)
-                    for (int j = 0; j < TG_HBV_NOUT; j++)
-                        flux[(size_t)t * TG_HBV_NOUT + j] =
-                            mo.fluxes->data[((size_t)(Lq - n + t) * TG_HBV_NOUT + j) * nb + k];
+                    for (int j = 0; j < nout; j++)
+                        flux[(size_t)t * nout + j] = mo.fluxes->data[((size_t)(Lq - n + t) * nout + j) * nb + k];
             }
             tg_metrics_compute(o, s, n, &met[b]); /* NaN metrics for basins without data */
             if (mo.fluxes) {
                 double *e = extra + (size_t)b * NEXTRA;
-                e[TG_HBV_NPARAM + 2] = water_balance_error(flux, n);
+                e[TG_HBV_NPARAM + 2] = m.info->water_balance ? water_balance_error(flux, n) : (double)NAN;
                 if (mo.par_static) { /* (NP, nb, M): mean over components */
                     const int Mc = mo.par_static->shape[2];
-                    for (int p = 0; p < TG_HBV_NPARAM; p++) {
+                    for (int p = 0; p < m.info->n_params; p++) {
                         double acc = 0;
                         for (int c = 0; c < Mc; c++)
                             acc += (double)mo.par_static->data[((size_t)p * nb + k) * Mc + c];
@@ -273,8 +281,7 @@ int tg_evaluate(const char *run_dir, const char *period)
             }
             free(o);
             free(s);
-            rc = write_predictions(pred_dir, d.raw[b].id, first, n, obs_b, sim,
-                                   mo.fluxes ? flux : NULL, pet);
+            rc = write_predictions(pred_dir, d.raw[b].id, first, n, obs_b, sim, m.info, mo.fluxes ? flux : NULL, pet);
             /* the simulated series for the NetCDF file */
             if (!rc && !(rc = tg_basin_init(&sims[b], d.raw[b].id, first, n))) {
                 tg_real *qv2 = tg_basin_add_var(&sims[b], TG_VAR_Q);
@@ -350,7 +357,7 @@ int tg_evaluate(const char *run_dir, const char *period)
         free(wb);
         if (!rc && has_fluxes) {
             snprintf(path, sizeof path, "%s/params_%s.csv", run_dir, period);
-            rc = write_params(path, &d, extra, has_routing, NEXTRA);
+            rc = write_params(path, &d, m.info, extra, has_routing, NEXTRA);
         }
     }
     if (!rc && tg_dist_is_root()) {
