@@ -177,7 +177,7 @@ tg_cfg *tg_train_load_run_config(const char *run_dir, char *path, size_t path_si
     snprintf(path, path_size, "%s/config.yaml", run_dir);
     int n_schema;
     const tg_cfg_key *schema = tg_train_schema_all(&n_schema);
-    return tg_train_cfg_check(tg_cfg_load(path, schema, n_schema));
+    return tg_cfg_load(path, schema, n_schema); /* not tg_train_cfg_check: see train_internal.h */
 }
 
 tg_cfg *tg_train_cfg_check(tg_cfg *cfg)

@@ -265,6 +265,16 @@ static int same_as(const tg_run_config *rc, const tg_run_config *d, const field 
     return 0;
 }
 
+/* The shortest of %.15g / %.17g that reads back as v (0.1 stays "0.1", as in a YAML file). */
+static void put_double(FILE *out, double v)
+{
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, sizeof buf, "%.17g", v);
+    fputs(buf, out);
+}
+
 static void write_value(FILE *out, const tg_run_config *rc, const field *f)
 {
     const void *a = (const char *)rc + f->off;
@@ -272,7 +282,7 @@ static void write_value(FILE *out, const tg_run_config *rc, const field *f)
     switch (f->type) {
     case F_STR: yaml_str(out, *(const char *const *)a); break;
     case F_LONG: fprintf(out, "%ld", *(const long *)a); break;
-    case F_DOUBLE: fprintf(out, "%.17g", *(const double *)a); break;
+    case F_DOUBLE: put_double(out, *(const double *)a); break;
     case F_BOOL: fprintf(out, "%s", *(const int *)a ? "true" : "false"); break;
     case F_DATE: fprintf(out, "%s", tg_date_format(*(const int *)a, date)); break;
     case F_LIST: {
@@ -289,16 +299,18 @@ static void write_value(FILE *out, const tg_run_config *rc, const field *f)
     case F_NUMS: {
         const tg_run_numbers *l = a;
         fputc('[', out);
-        for (int i = 0; i < l->n; i++)
-            fprintf(out, "%s%.17g", i ? ", " : "", l->v[i]);
+        for (int i = 0; i < l->n; i++) {
+            fputs(i ? ", " : "", out);
+            put_double(out, l->v[i]);
+        }
         fputc(']', out);
         break;
     }
     }
 }
 
-/* Whether field f is to be written: set (strings, lists, dates), and not inputs.log when
- * the kind's default applies. */
+/* Whether field f is to be written: set (strings, dates), not empty (lists), and not
+ * inputs.log when the kind's default applies. */
 static int is_set(const tg_run_config *rc, const field *f)
 {
     const void *a = (const char *)rc + f->off;
@@ -307,7 +319,11 @@ static int is_set(const tg_run_config *rc, const field *f)
     if (f->type == F_DATE)
         return *(const int *)a != INT_MIN;
     if (!strcmp(f->path, "inputs.log"))
-        return rc->inputs.log_set;
+        return rc->inputs.log_set; /* an empty list given means: no input log-transformed */
+    if (f->type == F_LIST)
+        return ((const tg_run_list *)a)->n > 0;
+    if (f->type == F_NUMS)
+        return ((const tg_run_numbers *)a)->n > 0;
     return 1;
 }
 
