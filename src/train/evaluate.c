@@ -121,6 +121,7 @@ typedef struct eval_run {
     const char *run_dir, *period;
     char path[4200], pred_dir[4200];
     tg_cfg *cfg;
+    tg_run_config c;            /* its typed form */
     tg_runlog rl;
     int first, last, warm, hor, n, L, in, chunk, nout;
     tg_dataset d;
@@ -143,7 +144,9 @@ static int eval_open(eval_run *e)
      * (and "train.log" is the training's own log) */
     char logname[64];
     snprintf(logname, sizeof logname, strcmp(e->period, "test") ? "eval_%s.log" : "test.log", e->period);
-    int rc = tg_runlog_open(&e->rl, e->run_dir, logname);
+    int rc = tg_run_config_from_cfg(e->cfg, &e->c);
+    if (!rc)
+        rc = tg_runlog_open(&e->rl, e->run_dir, logname);
     if (!rc)
         rc = tg_train_period(e->cfg, e->path, e->period, &e->first, &e->last);
     if (rc)
@@ -157,8 +160,8 @@ static int eval_open(eval_run *e)
     snprintf(e->path, sizeof e->path, "%s/last.ckpt", e->run_dir);
     if (!rc)
         rc = tg_checkpoint_load(e->path, e->ps, NULL, NULL, NULL);
-    e->warm = (int)tg_cfg_int(e->cfg, "training.warmup");
-    e->hor = (int)tg_cfg_int(e->cfg, "training.horizon");
+    e->warm = (int)e->c.training.warmup;
+    e->hor = (int)e->c.training.horizon;
     e->n = e->last - e->first + 1;
     e->L = e->warm + e->n;
     e->in = e->d.F + e->d.S;
@@ -474,6 +477,7 @@ static void eval_free(eval_run *e)
     if (e->have_data)
         tg_dataset_free(&e->d);
     tg_runlog_close(&e->rl);
+    tg_run_config_free(&e->c);
     tg_cfg_free(&e->cfg);
 }
 

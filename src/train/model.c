@@ -206,28 +206,28 @@ int tg_train_period(const tg_cfg *cfg, const char *path, const char *period, int
     return 0;
 }
 
-int tg_model_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_params *ps)
+/* c: the typed form of cfg (which gives the lines for messages). */
+static int model_build(tg_model *m, const tg_cfg *cfg, const tg_run_config *c, const tg_dataset *d, tg_params *ps)
 {
-    memset(m, 0, sizeof *m);
-    const char *type = tg_cfg_str(cfg, "model.type");
+    const char *type = c->model.type;
     m->info = tg_model_kind_lookup(type);
     if (!m->info)
         return tg_error_set(TG_EINVAL, "%s:%d: model.type: '%s' is not one of %s", tg_cfg_path(cfg),
                             tg_cfg_line(cfg, "model.type"), type, tg_model_kind_names());
     m->kind = tg_model_kind_impl(m->info);
     m->in = d->F + d->S;
-    m->hidden = (int)tg_cfg_int(cfg, "model.hidden");
-    m->dropout = tg_cfg_float(cfg, "model.dropout");
+    m->hidden = (int)c->model.hidden;
+    m->dropout = c->model.dropout;
     m->q_mean = d->q_mean_all;
     m->q_std = d->q_std_all;
     if (m->hidden <= 0)
         return tg_error_set(TG_EINVAL, "%s: model.hidden must be positive", tg_cfg_path(cfg));
     if (m->dropout < 0 || m->dropout >= 1)
         return tg_error_set(TG_EINVAL, "%s: model.dropout must be in [0, 1)", tg_cfg_path(cfg));
-    int rc = tg_lstm_layer_init(&m->lstm, ps, "lstm", m->in, m->hidden, (int)tg_cfg_int(cfg, "model.input_layer"));
+    int rc = tg_lstm_layer_init(&m->lstm, ps, "lstm", m->in, m->hidden, (int)c->model.input_layer);
     if (rc)
         return rc;
-    m->lstm.checkpoint = (int)tg_cfg_int(cfg, "training.checkpoint");   /* HBV kinds read it here too */
+    m->lstm.checkpoint = (int)c->training.checkpoint;   /* HBV kinds read it here too */
     if (m->lstm.checkpoint < -1)
         return tg_error_set(TG_EINVAL, "%s:%d: training.checkpoint: %d, want 0 (off), -1 (auto) or days > 0",
                             tg_cfg_path(cfg), tg_cfg_line(cfg, "training.checkpoint"), m->lstm.checkpoint);
@@ -235,6 +235,17 @@ int tg_model_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_param
     if (m->kind && (rc = m->kind->build(m, cfg, d, ps, &n_out)))
         return rc;
     return tg_linear_layer_init(&m->head, ps, "head", m->hidden, n_out, 1);
+}
+
+int tg_model_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_params *ps)
+{
+    memset(m, 0, sizeof *m);
+    tg_run_config c;
+    int rc = tg_run_config_from_cfg(cfg, &c);
+    if (!rc)
+        rc = model_build(m, cfg, &c, d, ps);
+    tg_run_config_free(&c);
+    return rc;
 }
 
 int tg_model_init_weights(const tg_model *m, tg_params *ps, tg_rng *rng, const tg_cfg *cfg)

@@ -52,7 +52,7 @@ typedef struct tg_dataset {
 int tg_dataset_load(tg_dataset *d, const tg_cfg *cfg, const char *run_dir, int fit, tg_runlog *rl);
 void tg_dataset_free(tg_dataset *d);
 /* Basin ids of the config (list, file, or everything in the folder). */
-int tg_dataset_basin_ids(const tg_cfg *cfg, tg_basin_list *ids);
+int tg_dataset_basin_ids(const tg_run_config *cfg, tg_basin_list *ids);
 
 /* ---------------------------------------------------------------- model */
 /* Every model is  normalised inputs -> LSTM -> linear head  and then either streamflow
