@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli_util.h"
-#include "train/train_internal.h"
+#include "terragrad.h"
 
 int tg_hbv_cli_parse(tg_hbv_cli *a, int argc, char **argv, const char *cmd, int sensitivity)
 {

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
-#include "train/train_internal.h"
+#include "terragrad.h"
 #include "terragrad.h"
 #include "terragrad/calibrate.h"
 

@@ -7,7 +7,7 @@
 
 #include "commands.h"
 #include "plot_style.h"
-#include "train/train_internal.h"
+#include "terragrad.h"
 
 static void plots(const char *dir, const double *corr)
 {

@@ -16,8 +16,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
-#include "train/model_hybrid.h"
-#include "train/train_internal.h"
+#include "terragrad.h"
 
 enum { NX = 121, NT = 7, NTT = 91, NS = 5, NBIN = 24 };
 static const double temps[NT] = {-5, 0, 5, 10, 15, 20, 25};
@@ -197,23 +196,10 @@ int tg_cmd_explain(int argc, char **argv)
     if (!run) return usage(stderr);
 
     char path[4400], dir[4096], tmp[4500];
-    tg_cfg *cfg = tg_train_load_run_config(run, path, sizeof path);
-    if (!cfg) {
-        fprintf(stderr, "terragrad explain: %s\n", tg_error_message());
-        return 1;
-    }
     int rc = 0;
-    if (strcmp(tg_cfg_str(cfg, "model.type"), "hybrid"))
-        rc = tg_error_set(TG_EINVAL, "%s:%d: model.type is '%s': explain needs a hybrid run (model.type: hybrid)", path,
-                          tg_cfg_line(cfg, "model.type"), tg_cfg_str(cfg, "model.type"));
     tg_runlog rl = {0};
-    tg_dataset d;
-    memset(&d, 0, sizeof d);
-    int have_data = 0;
-    tg_model m = {0};
-    tg_params *ps = tg_params_create();
     tg_hybrid_mlp net;
-    int wid = -1;
+    tg_real *w = NULL;
     double cLP = 0, cBETAET = 0;
     /* explain writes explain.log and explain/ into the run folder: one writer at a time */
     char command[1024] = "terragrad";
@@ -224,11 +210,7 @@ int tg_cmd_explain(int argc, char **argv)
     tg_run_lock lock = {-1};
     if (!rc) rc = tg_run_lock_acquire(&lock, run, command);
     if (!rc) rc = tg_runlog_open(&rl, run, "explain.log");
-    if (!rc && !(rc = tg_dataset_load(&d, cfg, run, 0, &rl))) have_data = 1;
-    if (!rc) rc = tg_model_build(&m, cfg, &d, ps);
-    snprintf(path, sizeof path, "%s/last.ckpt", run);
-    if (!rc) rc = tg_checkpoint_load(path, ps, NULL, NULL, NULL);
-    if (!rc) rc = tg_model_hybrid_mlp(&m, &net, &wid);
+    if (!rc) rc = tg_run_hybrid_mlp(run, &rl, &net, &w); /* config, data, model, checkpoint */
     if (!rc && compare) rc = median_formula_params(compare, &cLP, &cBETAET);
     snprintf(dir, sizeof dir, "%s/explain", run);
     if (!rc) rc = tg_mkdir_p(dir);
@@ -236,7 +218,6 @@ int tg_cmd_explain(int argc, char **argv)
         fprintf(stderr, "terragrad explain: %s\n", tg_error_message());
         goto done;
     }
-    const tg_real *w = tg_params_data(ps, wid);
 
     /* g on the grid: gx[t][i] for SM/FC = X_MAX i/(NX-1), T = temps[t] */
     static double gx[NT][NX], gt[NS][NTT];
@@ -394,11 +375,8 @@ io_fail:
     if (!rc) rc = tg_error_code() ? tg_error_code() : TG_EIO;
     fprintf(stderr, "terragrad explain: %s\n", tg_error_message());
 done:
-    tg_model_free(&m);
-    tg_params_free(&ps);
-    if (have_data) tg_dataset_free(&d);
+    free(w);
     tg_runlog_close(&rl);
     tg_run_lock_release(&lock);
-    tg_cfg_free(&cfg);
     return rc ? 1 : 0;
 }

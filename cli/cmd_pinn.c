@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
-#include "train/train_internal.h"
+#include "terragrad.h"
 #include "terragrad.h"
 #include "terragrad/config.h"
 

@@ -10,7 +10,7 @@
 
 #include "commands.h"
 #include "plot_style.h"
-#include "train/train_internal.h"
+#include "terragrad.h"
 
 static int exists(const char *p)
 {
@@ -260,11 +260,10 @@ static int table_col(const param_table *t, const char *name)
 /* Attributes of the run's config (data.attributes): every numeric column of the source. */
 static int run_attributes(const char *run, tg_attributes *a, char (*use)[TG_NAME_MAX], int *n_use, int max_use)
 {
-    char path[4400];
-    tg_cfg *cfg = tg_train_load_run_config(run, path, sizeof path);
-    if (!cfg)
+    tg_run_config cfg;
+    if (tg_run_load(run, &cfg, NULL))
         return tg_error_code();
-    const char *ap = tg_cfg_str(cfg, "data.attributes");
+    const char *path = cfg.file, *ap = cfg.data.attributes;
     int rc = 0;
     *n_use = 0;
     if (!ap)
@@ -278,7 +277,7 @@ static int run_attributes(const char *run, tg_attributes *a, char (*use)[TG_NAME
         if (!exists(apath) && ap[0] != '/')
             snprintf(apath, sizeof apath, "%s/../../%s", run, ap);
         if (!exists(apath))
-            rc = tg_error_set(TG_EIO, "%s:%d: data.attributes: '%s' not found", path, tg_cfg_line(cfg, "data.attributes"),
+            rc = tg_error_set(TG_EIO, "%s:%d: data.attributes: '%s' not found", path, tg_run_config_line(&cfg, "data.attributes"),
                               ap);
     }
     if (!rc) {
@@ -291,9 +290,9 @@ static int run_attributes(const char *run, tg_attributes *a, char (*use)[TG_NAME
             rc = tg_camels_attributes_read(apath, &o, a);
         }
     }
-    for (int i = 0; !rc && i < tg_cfg_list_len(cfg, "data.attribute_names") && *n_use < max_use; i++)
-        snprintf(use[(*n_use)++], TG_NAME_MAX, "%s", tg_cfg_list_item(cfg, "data.attribute_names", i));
-    tg_cfg_free(&cfg);
+    for (int i = 0; !rc && i < cfg.data.attribute_names.n && *n_use < max_use; i++)
+        snprintf(use[(*n_use)++], TG_NAME_MAX, "%s", cfg.data.attribute_names.items[i]);
+    tg_run_config_free(&cfg);
     return rc;
 }
 
@@ -620,10 +619,9 @@ int tg_cmd_plot(int argc, char **argv)
 /* The y-axis label of loss.csv: what the run's loss.type minimises. */
 static void loss_label(const char *run, char *buf, size_t n)
 {
-    char path[4400];
     snprintf(buf, n, "training loss");
-    tg_cfg *cfg = tg_train_load_run_config(run, path, sizeof path);
-    if (!cfg)
+    tg_run_config cfg;
+    if (tg_run_load(run, &cfg, NULL))
         return;
     static const char *const names[][2] = {
         {"nse", "NSE* loss: mean of (Q_sim - Q_obs)² / (σ_basin + 0.1)² (-)"},
@@ -631,11 +629,11 @@ static void loss_label(const char *run, char *buf, size_t n)
         {"rmse", "RMSE of Q (mm/d)"},
         {"rmse_comb", "RMSE of Q and of log Q, combined (mm/d)"},
         {"kge", "1 - KGE per window (-)"}};
-    const char *type = tg_cfg_str(cfg, "loss.type");
+    const char *type = cfg.loss.type;
     for (size_t i = 0; type && i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(type, names[i][0]))
             snprintf(buf, n, "%s", names[i][1]);
-    tg_cfg_free(&cfg);
+    tg_run_config_free(&cfg);
 }
 
 static int plot_run(const char *run, const char *period, const char **basins, int nbas, tg_fig_format fmt)

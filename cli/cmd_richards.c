@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "commands.h"
-#include "train/train_internal.h"
+#include "terragrad.h"
 #include "terragrad.h"
 
 typedef struct {

@@ -7,7 +7,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
-#include "train/train_internal.h"
+#include "terragrad.h"
 
 int tg_cmd_sensitivity(int argc, char **argv)
 {

@@ -10,7 +10,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
-#include "train/train_internal.h"
+#include "terragrad.h"
 
 static int usage(void)
 {

@@ -4,7 +4,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
-#include "train/train_internal.h"
+#include "terragrad.h"
 
 int tg_cmd_test(int argc, char **argv)
 {

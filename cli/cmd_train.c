@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "train/train_internal.h"
+#include "terragrad.h"
 
 int tg_cmd_train(int argc, char **argv)
 {

@@ -1,7 +1,6 @@
 /* commands.h — the terragrad subcommands. Each lives in cli/cmd_<name>.c and defines
  * `int tg_cmd_<name>(int argc, char **argv)` (argv[0] is the subcommand name), returning
- * the process exit status. Declared weak so a subcommand not yet built is reported
- * cleanly instead of breaking the link. */
+ * the process exit status. Every command is built (no weak declarations). */
 #ifndef TG_CLI_COMMANDS_H
 #define TG_CLI_COMMANDS_H
 
@@ -20,7 +19,7 @@
     X(surrogate, "fit or evaluate a surrogate of a black-box model")                      \
     X(explain, "plot learned process functions")
 
-#define TG_DECLARE_CMD(name, help) __attribute__((weak)) int tg_cmd_##name(int argc, char **argv);
+#define TG_DECLARE_CMD(name, help) int tg_cmd_##name(int argc, char **argv);
 TG_COMMANDS(TG_DECLARE_CMD)
 #undef TG_DECLARE_CMD
 

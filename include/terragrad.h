@@ -97,6 +97,9 @@
 #if __has_include("terragrad/hybrid.h")
 #include "terragrad/hybrid.h"
 #endif
+#if __has_include("terragrad/run.h")
+#include "terragrad/run.h"
+#endif
 #if __has_include("terragrad/ude.h")
 #include "terragrad/ude.h"
 #endif

@@ -28,7 +28,6 @@ periods:
 model:
   type: dhbv_adj
   hidden: 16
-  dropout: 0.0
 loss:
   type: rmse_comb
 optim:

@@ -25,7 +25,6 @@ periods:
 model:
   type: hybrid
   hidden: 16
-  dropout: 0.0
 optim:
   lr: 0.01
 training:

@@ -15,6 +15,8 @@ fail() { echo "FAIL: $*"; exit 1; }
 mkcfg() {  # mkcfg FILE MODEL EPOCHS
   local extra=""
   [ "$2" = dhbv ] && extra=$'hbv:\n  components: 2\n  dynamic: [BETA]\n  routing: true'
+  local dropout="  dropout: 0.2"  # model.dropout: only the lstm reads it (a key of another kind is an error)
+  [ "$2" = lstm ] || dropout=""
   cat > "$1" <<YAML
 seed: 4
 data:
@@ -33,7 +35,7 @@ inputs:
 model:
   type: $2
   hidden: 8
-  dropout: 0.2
+$dropout
 loss:
   type: nse
 optim:

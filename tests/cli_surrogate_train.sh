@@ -81,7 +81,6 @@ periods:
 model:
   type: surrogate
   hidden: 16
-  dropout: 0
 loss:
   type: nse
 optim:

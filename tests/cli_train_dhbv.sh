@@ -31,7 +31,6 @@ inputs:
 model:
   type: dhbv
   hidden: 16
-  dropout: 0.0
 loss:
   type: rmse_comb
 optim:

@@ -171,6 +171,16 @@ cfg big tr 4294967312 2000-10-31 2000-11-01 2001-01-31
 refused "hidden 2^32+16: error" $? big.out "big.yaml:14: key 'model.hidden': 4294967312 is out of range"
 [ ! -e run_big/last.ckpt ]
 check "hidden 2^32+16: nothing trained" $?
+# a key the chosen model kind does not read: an error naming file, line and key (model.dropout
+# used to be ignored silently by dhbv: checkpoints with dropout 0.2 and 0 were identical)
+sed -e 's/type: lstm/type: dhbv/' -e '14a\  dropout: 0.2' ok.yaml | sed 's/run_ok/run_unused/' > unused.yaml
+"$BIN" train unused.yaml > unused.out 2>&1
+refused "model.dropout with dhbv: error" $? unused.out "unused.yaml:15: key 'model.dropout' is not used by model.type dhbv"
+[ ! -e run_unused/last.ckpt ] && [ ! -e run_unused/config.yaml ]
+check "model.dropout with dhbv: nothing written" $?
+printf 'hbv:\n  components: 4\n' | cat ok.yaml - | sed 's/run_ok/run_unused2/' > unused2.yaml
+"$BIN" train unused2.yaml > unused2.out 2>&1
+refused "hbv.components with lstm: error" $? unused2.out "unused2.yaml:22: key 'hbv.components' is not used by model.type lstm"
 
 # ---------------------------------------------------------------- 6. black boxes
 mkdir -p bb/safe bb/open

@@ -31,7 +31,7 @@ export LD_LIBRARY_PATH=$libdir
 # 1. pkg-config
 flags=$(pkg-config --cflags --libs $name) || bad "pkg-config $name"
 [ $double = 1 ] && { echo "$flags" | grep -q -- "-DTG_DOUBLE=1" && ok || bad "pkg-config cflags lack -DTG_DOUBLE=1"; }
-for ex in hbv_simulate calibrate_basin; do
+for ex in hbv_simulate calibrate_basin train_typed; do
   cc -std=c11 -Wall -Wextra -O2 "$SRC/examples/c/$ex.c" $flags -lm -o "$WORK/$ex.pc" || bad "compile $ex with pkg-config"
 done
 "$WORK/hbv_simulate.pc" > "$WORK/hbv_simulate.pc.out" 2>&1 && ok || { bad "hbv_simulate (pkg-config)"; cat "$WORK/hbv_simulate.pc.out"; }
@@ -42,6 +42,8 @@ echo "$deps" | grep -q "=> $libdir/lib$name.so" && ok || bad "hbv_simulate does 
 "$WORK/calibrate_basin.pc" "$DATA/caravan_camels_us" 01022500 > "$WORK/calibrate.pc.out" 2>&1 && ok ||
   { bad "calibrate_basin (pkg-config)"; cat "$WORK/calibrate.pc.out"; }
 tail -1 "$WORK/calibrate.pc.out"
+"$WORK/train_typed.pc" "$DATA" "$WORK/typed_run" > "$WORK/train_typed.pc.out" 2>&1 && ok ||
+  { bad "train_typed (pkg-config)"; cat "$WORK/train_typed.pc.out"; }
 
 # 2. find_package
 cmake -S "$SRC/examples/c" -B "$WORK/fp" -DCMAKE_PREFIX_PATH="$PREFIX" > "$WORK/fp.log" 2>&1 &&

@@ -85,52 +85,53 @@ static int ids_from_caravan(const char *root, tg_basin_list *ids)
     return 0;
 }
 
-int tg_dataset_basin_ids(const tg_cfg *cfg, tg_basin_list *ids)
+int tg_dataset_basin_ids(const tg_run_config *c, tg_basin_list *ids)
 {
     memset(ids, 0, sizeof *ids);
-    const char *src = tg_cfg_str(cfg, "data.source"), *path = tg_cfg_str(cfg, "data.path");
+    const char *src = c->data.source, *path = c->data.path;
     int rc = 0;
-    int n = tg_cfg_list_len(cfg, "data.basins");
+    int n = c->data.basins.n;
     if (n > 0) {
         ids->id = calloc((size_t)n, TG_ID_MAX);
         if (!ids->id)
             return tg_error_set(TG_ENOMEM, "out of memory");
         for (int i = 0; i < n; i++)
-            snprintf(ids->id[i], TG_ID_MAX, "%s", tg_cfg_list_item(cfg, "data.basins", i));
+            snprintf(ids->id[i], TG_ID_MAX, "%s", c->data.basins.items[i]);
         ids->n = n;
-    } else if (tg_cfg_str(cfg, "data.basin_file"))
-        rc = tg_basin_list_read(tg_cfg_str(cfg, "data.basin_file"), ids);
+    } else if (c->data.basin_file)
+        rc = tg_basin_list_read(c->data.basin_file, ids);
     else if (!strcmp(src, "caravan"))
         rc = ids_from_caravan(path, ids);
     else if (!strcmp(src, "csv"))
         rc = ids_from_folder(path, ids);
     else
-        rc = tg_error_set(TG_EINVAL, "%s: data.source '%s' needs data.basins or data.basin_file", tg_cfg_path(cfg), src);
+        rc = tg_error_set(TG_EINVAL, "%s: data.source '%s' needs data.basins or data.basin_file",
+                          c->file ? c->file : "config", src);
     if (rc)
         return rc;
-    long nmax = tg_cfg_int(cfg, "data.n_basins");
+    long nmax = c->data.n_basins;
     if (nmax > 0 && nmax < ids->n)
         ids->n = (int)nmax;
     return 0;
 }
 
-static int read_basin(const tg_cfg *cfg, const char *id, tg_basin *b)
+static int read_basin(const tg_run_config *c, const char *id, tg_basin *b)
 {
-    const char *src = tg_cfg_str(cfg, "data.source"), *path = tg_cfg_str(cfg, "data.path");
+    const char *src = c->data.source, *path = c->data.path;
     if (!strcmp(src, "caravan"))
         return tg_caravan_read(path, id, b);
     if (!strcmp(src, "csv"))
         return tg_csv_read(path, id, b);
     if (!strcmp(src, "camels_us")) {
-        tg_camels_options o = {.product = tg_cfg_str(cfg, "data.product"), .pet_method = TG_PET_AUTO};
+        tg_camels_options o = {.product = c->data.product, .pet_method = TG_PET_AUTO};
         return tg_camels_read(path, id, &o, b);
     }
     return tg_error_set(TG_EINVAL, "data.source '%s' is read as a whole file", src);
 }
 
-static int load_basins(tg_dataset *d, const tg_cfg *cfg, const tg_basin_list *ids)
+static int load_basins(tg_dataset *d, const tg_run_config *c, const tg_basin_list *ids)
 {
-    const char *src = tg_cfg_str(cfg, "data.source");
+    const char *src = c->data.source;
     d->B = ids->n;
     d->raw = calloc((size_t)d->B, sizeof(tg_basin));
     if (!d->raw)
@@ -138,7 +139,7 @@ static int load_basins(tg_dataset *d, const tg_cfg *cfg, const tg_basin_list *id
     if (!strcmp(src, "netcdf")) {
         tg_basin *all = NULL;
         int nall = 0;
-        int rc = tg_netcdf_read(tg_cfg_str(cfg, "data.path"), &all, &nall);
+        int rc = tg_netcdf_read(c->data.path, &all, &nall);
         if (rc)
             return rc;
         for (int i = 0; i < d->B && !rc; i++) {
@@ -146,7 +147,7 @@ static int load_basins(tg_dataset *d, const tg_cfg *cfg, const tg_basin_list *id
             while (j < nall && strcmp(all[j].id, ids->id[i]))
                 j++;
             if (j == nall)
-                rc = tg_error_set(TG_EINVAL, "%s: no basin '%s'", tg_cfg_str(cfg, "data.path"), ids->id[i]);
+                rc = tg_error_set(TG_EINVAL, "%s: no basin '%s'", c->data.path, ids->id[i]);
             else
                 rc = tg_basin_slice(&all[j], all[j].start, all[j].start + all[j].T - 1, &d->raw[i]);
         }
@@ -163,7 +164,7 @@ static int load_basins(tg_dataset *d, const tg_cfg *cfg, const tg_basin_list *id
         r = rc;
         if (r)
             continue;
-        int e = read_basin(cfg, ids->id[i], &d->raw[i]);
+        int e = read_basin(c, ids->id[i], &d->raw[i]);
         if (e) {
             #pragma omp critical(tg_dataset_err)
             if (!rc) {
@@ -177,15 +178,15 @@ static int load_basins(tg_dataset *d, const tg_cfg *cfg, const tg_basin_list *id
     return 0;
 }
 
-static int load_statics(tg_dataset *d, const tg_cfg *cfg, tg_runlog *rl)
+static int load_statics(tg_dataset *d, const tg_run_config *c, tg_runlog *rl)
 {
-    const char *apath = tg_cfg_str(cfg, "data.attributes");
+    const char *apath = c->data.attributes;
     if (!apath)
         return 0;
-    int ncol = tg_cfg_list_len(cfg, "data.attribute_names");
+    int ncol = c->data.attribute_names.n;
     const char **cols = ncol ? calloc((size_t)ncol, sizeof(char *)) : NULL;
     for (int i = 0; i < ncol; i++)
-        cols[i] = strdup(tg_cfg_list_item(cfg, "data.attribute_names", i));
+        cols[i] = strdup(c->data.attribute_names.items[i]);
     tg_attributes a;
     memset(&a, 0, sizeof a);
     size_t len = strlen(apath);
@@ -271,13 +272,13 @@ static int normalise_statics(tg_dataset *d, int fit)
  * not for the LSTM, which generalised better from raw P (docs/results.md, session 4), and P
  * for the process models, whose networks follow the δHBV convention (no measured difference
  * there). */
-static int log_transformed(const tg_cfg *cfg, const char *name)
+static int log_transformed(const tg_run_config *c, const tg_model_kind_info *kind, const char *name)
 {
-    if (!tg_cfg_has(cfg, "inputs.log"))
-        return strcmp(tg_cfg_str(cfg, "model.type"), "lstm") && !strcmp(name, "P");
+    if (!c->inputs.log_set)
+        return kind->n_forcing > 0 && !strcmp(name, "P"); /* a process model (it reads forcing) */
     int lg = 0;
-    for (int i = 0; i < tg_cfg_list_len(cfg, "inputs.log"); i++)
-        lg |= !strcmp(tg_cfg_list_item(cfg, "inputs.log", i), name);
+    for (int i = 0; i < c->inputs.log.n; i++)
+        lg |= !strcmp(c->inputs.log.items[i], name);
     return lg;
 }
 
@@ -326,53 +327,64 @@ static int periods_check_data(const tg_cfg *cfg, const tg_dataset *d)
     return 0;
 }
 
-int tg_dataset_load(tg_dataset *d, const tg_cfg *cfg, const char *run_dir, int fit, tg_runlog *rl)
+/* c: the typed form of cfg (which still gives the lines for messages). */
+static int dataset_load(tg_dataset *d, const tg_cfg *cfg, const tg_run_config *c, const char *run_dir, int fit,
+                        tg_runlog *rl)
 {
-    memset(d, 0, sizeof *d);
+    const tg_model_kind_info *kind = tg_model_kind_lookup(c->model.type);
+    if (!kind)
+        return tg_error_set(TG_EINVAL, "%s:%d: model.type: '%s' is not one of %s", tg_cfg_path(cfg),
+                            tg_cfg_line(cfg, "model.type"), c->model.type, tg_model_kind_names());
     tg_basin_list ids;
     int rc = periods_check_order(cfg);
     if (rc)
         return rc;
-    if ((rc = tg_dataset_basin_ids(cfg, &ids)))
+    if ((rc = tg_dataset_basin_ids(c, &ids)))
         return rc;
-    rc = load_basins(d, cfg, &ids);
+    rc = load_basins(d, c, &ids);
     tg_basin_list_free(&ids);
     if (rc)
         return rc;
     if ((rc = periods_check_data(cfg, d)))
         return rc;
-    tg_runlog_printf(rl, "data: %d basins from %s (%s)\n", d->B, tg_cfg_str(cfg, "data.path"),
-                     tg_cfg_str(cfg, "data.source"));
+    tg_runlog_printf(rl, "data: %d basins from %s (%s)\n", d->B, c->data.path, c->data.source);
     if (d->B > 0 && d->raw[0].note[0])
         tg_runlog_printf(rl, "data: %s: %s\n", d->raw[0].id, d->raw[0].note);
     /* dynamic inputs */
-    d->F = tg_cfg_list_len(cfg, "inputs.dynamic");
+    d->F = c->inputs.dynamic.n;
     if (d->F > TG_MAX_INPUTS)
         return tg_error_set(TG_EINVAL, "%s: at most %d dynamic inputs", tg_cfg_path(cfg), TG_MAX_INPUTS);
     unsigned need = TG_VAR_BIT(TG_VAR_Q);
     for (int f = 0; f < d->F; f++) {
-        const char *name = tg_cfg_list_item(cfg, "inputs.dynamic", f);
+        const char *name = c->inputs.dynamic.items[f];
         d->vars[f] = tg_var_find(name);
         if (d->vars[f] < 0)
             return tg_error_set(TG_EINVAL, "%s:%d: inputs.dynamic: unknown variable '%s'", tg_cfg_path(cfg),
                                 tg_cfg_line(cfg, "inputs.dynamic"), name);
         need |= TG_VAR_BIT(d->vars[f]);
     }
-    if (!strcmp(tg_cfg_str(cfg, "model.type"), "dhbv"))
-        need |= TG_VAR_BIT(TG_VAR_P) | TG_VAR_BIT(TG_VAR_TEMP) | TG_VAR_BIT(TG_VAR_PET);
+    /* the forcing the model kind declares it reads (process models: P, T, PET) */
+    d->n_forcing = kind->n_forcing;
+    for (int f = 0; f < kind->n_forcing; f++) {
+        d->forcing_vars[f] = tg_var_find(kind->forcing[f]);
+        if (d->forcing_vars[f] < 0)
+            return tg_error_set(TG_EINVAL, "model.type %s: unknown forcing variable '%s'", kind->name,
+                                kind->forcing[f]);
+        need |= TG_VAR_BIT(d->forcing_vars[f]);
+    }
     for (int b = 0; b < d->B; b++)
         if ((rc = tg_basin_require(&d->raw[b], need, "the run's inputs")))
             return rc;
-    if ((rc = load_statics(d, cfg, rl)))
+    if ((rc = load_statics(d, c, rl)))
         return rc;
     /* normalisation: fit on the training period, or load the run's statistics */
     char npath[4200];
     snprintf(npath, sizeof npath, "%s/normalisation.txt", run_dir);
-    int first = tg_cfg_date(cfg, "periods.train_start"), last = tg_cfg_date(cfg, "periods.train_end");
+    int first = c->periods.train_start, last = c->periods.train_end;
     if (fit) {
         for (int f = 0; f < d->F; f++) {
             const char *name = tg_var_name(d->vars[f]);
-            int lg = log_transformed(cfg, name);
+            int lg = log_transformed(c, kind, name);
             if ((rc = tg_norm_fit_basins(&d->nm, name, lg, 0.1, d->raw, d->B, d->vars[f], first, last)))
                 return tg_error_prefix(rc, "normalising input '%s': ", name);
         }
@@ -419,6 +431,17 @@ int tg_dataset_load(tg_dataset *d, const tg_cfg *cfg, const char *run_dir, int f
         }
         d->q_std[b] = cnt > 1 ? sqrt(fmax(0, (s2 - s * s / cnt) / (cnt - 1))) : 1;
     }
+    return rc;
+}
+
+int tg_dataset_load(tg_dataset *d, const tg_cfg *cfg, const char *run_dir, int fit, tg_runlog *rl)
+{
+    memset(d, 0, sizeof *d);
+    tg_run_config c;
+    int rc = tg_run_config_from_cfg(cfg, &c);
+    if (!rc)
+        rc = dataset_load(d, cfg, &c, run_dir, fit, rl);
+    tg_run_config_free(&c);
     return rc;
 }
 

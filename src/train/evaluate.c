@@ -8,8 +8,10 @@
 
 /* Writes one basin's predictions CSV (temp file + rename). */
 static int write_predictions(const char *dir, const char *id, int first_day, int n, const tg_real *obs,
-                             const tg_real *sim, const tg_real *fluxes /* (n, NOUT) or NULL */, const tg_real *pet)
+                             const tg_real *sim, const tg_model_kind_info *kind,
+                             const tg_real *fluxes /* (n, kind->n_outputs) or NULL */, const tg_real *pet)
 {
+    const int nout = kind->n_outputs; /* the kind's declared outputs; [0] is Q */
     char path[4400], tmp[4500], date[16];
     snprintf(path, sizeof path, "%s/%s.csv", dir, id);
     FILE *f;
@@ -19,8 +21,8 @@ static int write_predictions(const char *dir, const char *id, int first_day, int
     fprintf(f, "date,Q_obs,Q");
     if (fluxes) {
         fprintf(f, ",PET");
-        for (int k = 1; k < TG_HBV_NOUT; k++)
-            fprintf(f, ",%s", tg_hbv_output_names[k]);
+        for (int k = 1; k < nout; k++)
+            fprintf(f, ",%s", kind->outputs[k]);
     }
     fputc('\n', f);
     for (int t = 0; t < n; t++) {
@@ -32,8 +34,8 @@ static int write_predictions(const char *dir, const char *id, int first_day, int
         fprintf(f, "," TG_REAL_FMT_CSV, (double)sim[t]);
         if (fluxes) {
             fprintf(f, "," TG_REAL_FMT_CSV, (double)pet[t]);
-            for (int k = 1; k < TG_HBV_NOUT; k++)
-                fprintf(f, "," TG_REAL_FMT_CSV, (double)fluxes[(size_t)t * TG_HBV_NOUT + k]);
+            for (int k = 1; k < nout; k++)
+                fprintf(f, "," TG_REAL_FMT_CSV, (double)fluxes[(size_t)t * nout + k]);
         }
         fputc('\n', f);
     }
@@ -62,8 +64,8 @@ static double water_balance_error(const tg_real *fl /* (n, NOUT) */, int n)
 
 /* Learned static parameters per basin (mean over components, physical units) and the
  * routing parameters: <run>/params_<period>.csv. */
-static int write_params(const char *path, const tg_dataset *d, const double *par /* (B, stride) */, int routing,
-                        int stride)
+static int write_params(const char *path, const tg_dataset *d, const tg_model_kind_info *kind,
+                        const double *par /* (B, stride) */, int routing, int stride)
 {
     char tmp[4300];
     FILE *f;
@@ -71,13 +73,15 @@ static int write_params(const char *path, const tg_dataset *d, const double *par
     if (rc)
         return rc;
     fprintf(f, "basin");
-    for (int p = 0; p < TG_HBV_NPARAM; p++)
-        fprintf(f, ",%s", tg_hbv_param_names[p]);
+    for (int p = 0; p < kind->n_params; p++)
+        fprintf(f, ",%s", kind->params[p]);
     fprintf(f, routing ? ",route_a,route_theta\n" : "\n");
     for (int b = 0; b < d->B; b++) {
         fprintf(f, "%s", d->raw[b].id);
-        for (int p = 0; p < TG_HBV_NPARAM + (routing ? 2 : 0); p++)
+        for (int p = 0; p < kind->n_params; p++)
             fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + p]);
+        for (int p = 0; p < (routing ? 2 : 0); p++) /* after the kind's parameters */
+            fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + TG_HBV_NPARAM + p]);
         fputc('\n', f);
     }
     return tg_io_commit(f, tmp, path);
@@ -106,303 +110,412 @@ static int write_metrics(const char *path, const tg_dataset *d, const tg_metrics
     return tg_io_commit(f, tmp, path);
 }
 
-int tg_evaluate(const char *run_dir, const char *period)
+/* ---------------------------------------------------------------- one evaluation
+ * tg_evaluate: the run's config, data, model and checkpoint; then chunks of basins (shared
+ * out over the ranks), each run forward over warm-up + period; per basin the metrics,
+ * learned parameters and predictions; finally the files and the summary. */
+enum { NEXTRA = TG_HBV_NPARAM + 3 }; /* per basin: static parameters (<= NP), route a, theta, water balance */
+enum { MAX_CHUNK = 1024 };
+
+typedef struct eval_run {
+    const char *run_dir, *period;
+    char path[4200], pred_dir[4200];
+    tg_cfg *cfg;
+    tg_run_config c;            /* its typed form */
+    tg_runlog rl;
+    int first, last, warm, hor, n, L, in, chunk, nout;
+    tg_dataset d;
+    int have_data;
+    tg_model m;
+    tg_params *ps;
+    tg_ctx *ctx;
+    tg_real *x, *forc, *obs, *sim, *flux, *pet, *obs_b, *qfull;
+    tg_basin *sl_norm, *sl_raw, *sims;
+    tg_metrics *met;
+    double *extra;
+    int has_fluxes, has_routing;
+    long filled;                /* missing inputs set to the normalised mean */
+} eval_run;
+
+/* Log, period, data, model with the checkpoint's weights, output folder. */
+static int eval_open(eval_run *e)
 {
-    char path[4200];
-    tg_cfg *cfg = tg_train_load_run_config(run_dir, path, sizeof path);
-    if (!cfg)
-        return tg_error_code();
-    tg_runlog rl = {0};
     /* one log per period: scoring the training period must not overwrite the test log
      * (and "train.log" is the training's own log) */
     char logname[64];
-    snprintf(logname, sizeof logname, strcmp(period, "test") ? "eval_%s.log" : "test.log", period);
-    int first, last, rc = tg_runlog_open(&rl, run_dir, logname);
+    snprintf(logname, sizeof logname, strcmp(e->period, "test") ? "eval_%s.log" : "test.log", e->period);
+    int rc = tg_run_config_from_cfg(e->cfg, &e->c);
     if (!rc)
-        rc = tg_train_period(cfg, path, period, &first, &last);
-    if (rc) {
-        tg_cfg_free(&cfg);
-        tg_runlog_close(&rl);
+        rc = tg_runlog_open(&e->rl, e->run_dir, logname);
+    if (!rc)
+        rc = tg_train_period(e->cfg, e->path, e->period, &e->first, &e->last);
+    if (rc)
+        return rc;
+    e->ps = tg_params_create();
+    e->ctx = tg_ctx_create();
+    rc = tg_dataset_load(&e->d, e->cfg, e->run_dir, 0, &e->rl);
+    e->have_data = 1;
+    if (!rc)
+        rc = tg_model_build(&e->m, e->cfg, &e->d, e->ps);
+    snprintf(e->path, sizeof e->path, "%s/last.ckpt", e->run_dir);
+    if (!rc)
+        rc = tg_checkpoint_load(e->path, e->ps, NULL, NULL, NULL);
+    e->warm = (int)e->c.training.warmup;
+    e->hor = (int)e->c.training.horizon;
+    e->n = e->last - e->first + 1;
+    e->L = e->warm + e->n;
+    e->in = e->d.F + e->d.S;
+    snprintf(e->pred_dir, sizeof e->pred_dir, "%s/predictions_%s", e->run_dir, e->period);
+    if (!rc)
+        rc = tg_mkdir_p(e->pred_dir);
+    /* basins per forward pass: bound the LSTM's saved activations to ~200 MB */
+    e->chunk = (int)(5e7 / ((double)e->L * (6.0 * e->m.hidden + 3.0 * e->in + 50.0)));
+    if (e->chunk < 1) e->chunk = 1;
+    if (e->chunk > e->d.B) e->chunk = e->d.B;
+    if (e->chunk > MAX_CHUNK) e->chunk = MAX_CHUNK;
+    const tg_model_kind_info *k = e->m.info;
+    e->nout = k ? k->n_outputs : 1;
+    if (!rc && (k->n_params > TG_HBV_NPARAM || (k->n_outputs > 1 && k->n_outputs != TG_HBV_NOUT)))
+        rc = tg_error_set(TG_EINVAL, "model.type %s: evaluation handles up to %d parameters and %d outputs", k->name,
+                          TG_HBV_NPARAM, TG_HBV_NOUT);
+    return rc;
+}
+
+static int eval_alloc(eval_run *e)
+{
+    const size_t L = (size_t)e->L, c = (size_t)e->chunk, n = (size_t)e->n, B = (size_t)e->d.B;
+    e->x = malloc(L * c * (size_t)e->in * sizeof(tg_real));
+    e->forc = malloc(L * c * 3 * sizeof(tg_real));
+    e->obs = malloc(L * c * sizeof(tg_real));
+    e->sim = malloc(n * sizeof(tg_real));
+    e->flux = malloc(n * (size_t)e->nout * sizeof(tg_real));
+    e->pet = malloc(n * sizeof(tg_real));
+    e->obs_b = malloc(n * sizeof(tg_real));
+    e->qfull = malloc(L * c * sizeof(tg_real));
+    e->sl_norm = calloc(c, sizeof(tg_basin));
+    e->sl_raw = calloc(c, sizeof(tg_basin));
+    e->met = calloc(B, sizeof(tg_metrics));
+    e->extra = calloc(B * NEXTRA, sizeof(double));
+    e->sims = calloc(B, sizeof(tg_basin));
+    if (!e->x || !e->forc || !e->obs || !e->sim || !e->flux || !e->pet || !e->obs_b || !e->qfull || !e->sl_norm ||
+        !e->sl_raw || !e->met || !e->sims || !e->extra)
+        return tg_error_set(TG_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Inputs x, observed Q and forcing (P, T, PET) of basins b0..b0+nb-1 over warm-up + period. */
+static int eval_chunk_inputs(eval_run *e, int b0, int nb)
+{
+    const int L = e->L;
+    int zero_off[MAX_CHUNK] = {0}, idx[MAX_CHUNK], rc = 0;
+    for (int k = 0; k < nb && !rc; k++) {
+        idx[k] = k;
+        rc = tg_basin_slice(&e->d.norm[b0 + k], e->first - e->warm, e->last, &e->sl_norm[k]);
+        if (!rc)
+            rc = tg_basin_slice(&e->d.raw[b0 + k], e->first - e->warm, e->last, &e->sl_raw[k]);
+    }
+    if (rc)
+        return rc;
+    /* statics of this chunk */
+    tg_batch_gather(e->sl_norm, idx, zero_off, nb, L, e->d.vars, e->d.F,
+                    e->d.statics ? e->d.statics + (size_t)b0 * e->d.S : NULL, e->d.S, e->x);
+    for (size_t i = 0; i < (size_t)L * nb * e->in; i++)
+        if (isnan((double)e->x[i])) { /* days outside a basin's record: the normalised mean */
+            e->x[i] = 0;
+            e->filled++;
+        }
+    int qv = TG_VAR_Q, fv[3] = {TG_VAR_P, TG_VAR_TEMP, TG_VAR_PET};
+    tg_batch_gather(e->sl_raw, idx, zero_off, nb, L, &qv, 1, NULL, 0, e->obs);
+    tg_batch_gather(e->sl_raw, idx, zero_off, nb, L, fv, 3, NULL, 0, e->forc);
+    for (size_t i = 0; i < (size_t)L * nb * 3; i++)
+        if (isnan((double)e->forc[i])) {
+            e->forc[i] = 0;
+            e->filled++;
+        }
+    return 0;
+}
+
+/* The model over the chunk: *qd (Lq, nb) streamflow; mo the process model's outputs. */
+static int eval_chunk_forward(eval_run *e, int nb, tg_model_out *mo, const tg_real **qd, int *Lq)
+{
+    const int warm = e->warm, hor = e->hor, n = e->n, in = e->in;
+    int rc = 0;
+    if (!e->m.kind) {
+        /* The LSTM is run as it was trained: windows of warm-up + horizon days, each
+         * predicting its last `horizon` days from a fresh state, tiled over the period
+         * (a 20-year run from one state drifts from what training saw). */
+        *Lq = e->L;
+        for (int t0 = 0; !rc && t0 < n; t0 += hor) {
+            int len = n - t0 < hor ? n - t0 : hor;
+            rc = tg_model_forward(&e->m, e->ctx, e->ps, e->x + (size_t)t0 * nb * in, e->forc + (size_t)t0 * nb * 3,
+                                  warm + len, nb, 0, NULL, mo);
+            if (!rc)
+                memcpy(e->qfull + (size_t)(warm + t0) * nb, mo->q->data + (size_t)warm * nb,
+                       (size_t)len * nb * sizeof(tg_real));
+            tg_ctx_reset(e->ctx);
+            tg_ctx_set_grad(e->ctx, 0);
+        }
+        memset(mo, 0, sizeof *mo);
+        *qd = e->qfull;
         return rc;
     }
-    tg_dataset d;
-    tg_model m = {0};
-    tg_params *ps = tg_params_create();
-    tg_ctx *ctx = tg_ctx_create();
-    tg_metrics *met = NULL;
-    rc = tg_dataset_load(&d, cfg, run_dir, 0, &rl);
-    if (!rc)
-        rc = tg_model_build(&m, cfg, &d, ps);
-    snprintf(path, sizeof path, "%s/last.ckpt", run_dir);
-    if (!rc)
-        rc = tg_checkpoint_load(path, ps, NULL, NULL, NULL);
-    const int warm = (int)tg_cfg_int(cfg, "training.warmup"), hor = (int)tg_cfg_int(cfg, "training.horizon");
-    const int n = last - first + 1, L = warm + n, in = d.F + d.S;
-    char pred_dir[4200];
-    snprintf(pred_dir, sizeof pred_dir, "%s/predictions_%s", run_dir, period);
-    if (!rc)
-        rc = tg_mkdir_p(pred_dir);
-    /* basins per forward pass: bound the LSTM's saved activations to ~200 MB */
-    int chunk = (int)(5e7 / ((double)L * (6.0 * m.hidden + 3.0 * in + 50.0)));
-    if (chunk < 1) chunk = 1;
-    if (chunk > d.B) chunk = d.B;
-    if (chunk > 1024) chunk = 1024;
-    tg_real *x = NULL, *forc = NULL, *obs = NULL, *sim = NULL, *flux = NULL, *pet = NULL, *obs_b = NULL, *qfull = NULL;
-    tg_basin *sl_norm = NULL, *sl_raw = NULL;
-    tg_basin *sims = NULL;
-    /* per basin: learned static parameters (NP), routing a and theta, water-balance error */
-    enum { NEXTRA = TG_HBV_NPARAM + 3 };
-    double *extra = NULL;
-    int has_fluxes = 0, has_routing = 0;
+    rc = tg_model_forward(&e->m, e->ctx, e->ps, e->x, e->forc, e->L, nb, 0, NULL, mo);
     if (!rc) {
-        x = malloc((size_t)L * chunk * in * sizeof(tg_real));
-        forc = malloc((size_t)L * chunk * 3 * sizeof(tg_real));
-        obs = malloc((size_t)L * chunk * sizeof(tg_real));
-        sim = malloc((size_t)n * sizeof(tg_real));
-        flux = malloc((size_t)n * TG_HBV_NOUT * sizeof(tg_real));
-        pet = malloc((size_t)n * sizeof(tg_real));
-        obs_b = malloc((size_t)n * sizeof(tg_real));
-        qfull = malloc((size_t)L * chunk * sizeof(tg_real));
-        sl_norm = calloc((size_t)chunk, sizeof(tg_basin));
-        sl_raw = calloc((size_t)chunk, sizeof(tg_basin));
-        met = calloc((size_t)d.B, sizeof(tg_metrics));
-        extra = calloc((size_t)d.B * NEXTRA, sizeof(double));
-        sims = calloc((size_t)d.B, sizeof(tg_basin));
-        if (!x || !forc || !obs || !sim || !flux || !pet || !obs_b || !qfull || !sl_norm || !sl_raw || !met || !sims || !extra)
-            rc = tg_error_set(TG_ENOMEM, "out of memory");
+        *Lq = mo->q->shape[0];
+        *qd = mo->q->data;
     }
-    tg_ctx_set_grad(ctx, 0);
-    long filled = 0;
+    return rc;
+}
+
+/* Basin b (column k of the chunk): metrics, learned parameters, water balance, its
+ * predictions CSV and the series for the NetCDF file. */
+static int eval_basin(eval_run *e, int b, int k, int nb, const tg_model_out *mo, const tg_real *qd, int Lq)
+{
+    const int n = e->n, warm = e->warm, nout = e->nout;
+    const tg_model_kind_info *kind = e->m.info;
+    double *o = malloc((size_t)n * sizeof(double)), *s = malloc((size_t)n * sizeof(double));
+    if (!o || !s) {
+        free(o);
+        free(s);
+        return tg_error_set(TG_ENOMEM, "out of memory");
+    }
+    for (int t = 0; t < n; t++) {
+        e->obs_b[t] = e->obs[(size_t)(warm + t) * nb + k];
+        e->sim[t] = qd[(size_t)(Lq - n + t) * nb + k];
+        o[t] = (double)e->obs[(size_t)(warm + t) * nb + k];
+        s[t] = (double)e->sim[t];
+        e->pet[t] = e->forc[((size_t)(warm + t) * nb + k) * 3 + 2];
+        if (mo->fluxes)
+            for (int j = 0; j < nout; j++)
+                e->flux[(size_t)t * nout + j] = mo->fluxes->data[((size_t)(Lq - n + t) * nout + j) * nb + k];
+    }
+    tg_metrics_compute(o, s, n, &e->met[b]); /* NaN metrics for basins without data */
+    free(o);
+    free(s);
+    if (mo->fluxes) {
+        double *x = e->extra + (size_t)b * NEXTRA;
+        x[TG_HBV_NPARAM + 2] = kind->water_balance ? water_balance_error(e->flux, n) : (double)NAN;
+        if (mo->par_static) { /* (NP, nb, M): mean over components */
+            const int Mc = mo->par_static->shape[2];
+            for (int p = 0; p < kind->n_params; p++) {
+                double acc = 0;
+                for (int c = 0; c < Mc; c++)
+                    acc += (double)mo->par_static->data[((size_t)p * nb + k) * Mc + c];
+                x[p] = acc / Mc;
+            }
+        }
+        if (mo->routing) /* (2, nb) */
+            for (int j = 0; j < 2; j++)
+                x[TG_HBV_NPARAM + j] = (double)mo->routing->data[(size_t)j * nb + k];
+    }
+    int rc = write_predictions(e->pred_dir, e->d.raw[b].id, e->first, n, e->obs_b, e->sim, kind,
+                               mo->fluxes ? e->flux : NULL, e->pet);
+    /* the simulated series for the NetCDF file */
+    if (!rc && !(rc = tg_basin_init(&e->sims[b], e->d.raw[b].id, e->first, n))) {
+        tg_real *qv2 = tg_basin_add_var(&e->sims[b], TG_VAR_Q);
+        if (!qv2)
+            rc = TG_ENOMEM;
+        else
+            memcpy(qv2, e->sim, (size_t)n * sizeof(tg_real));
+        e->sims[b].lat = e->d.raw[b].lat;
+        e->sims[b].lon = e->d.raw[b].lon;
+        e->sims[b].area_km2 = e->d.raw[b].area_km2;
+    }
+    return rc;
+}
+
+/* Every chunk of this rank's basins. */
+static int eval_chunks(eval_run *e)
+{
+    int rc = 0;
+    tg_ctx_set_grad(e->ctx, 0);
     const int rank = tg_dist_rank(), nranks = tg_dist_size();
-    for (int b0 = 0, ci = 0; !rc && b0 < d.B; b0 += chunk, ci++) {
+    for (int b0 = 0, ci = 0; !rc && b0 < e->d.B; b0 += e->chunk, ci++) {
         if (ci % nranks != rank) /* chunks of basins are shared out over the ranks */
             continue;
-        int nb = d.B - b0 < chunk ? d.B - b0 : chunk;
-        int zero_off[1024] = {0}, idx[1024];
-        for (int k = 0; k < nb && !rc; k++) {
-            idx[k] = k;
-            rc = tg_basin_slice(&d.norm[b0 + k], first - warm, last, &sl_norm[k]);
-            if (!rc)
-                rc = tg_basin_slice(&d.raw[b0 + k], first - warm, last, &sl_raw[k]);
-        }
-        if (rc)
+        int nb = e->d.B - b0 < e->chunk ? e->d.B - b0 : e->chunk;
+        if ((rc = eval_chunk_inputs(e, b0, nb)))
             break;
-        /* statics of this chunk */
-        tg_batch_gather(sl_norm, idx, zero_off, nb, L, d.vars, d.F, d.statics ? d.statics + (size_t)b0 * d.S : NULL,
-                        d.S, x);
-        for (size_t i = 0; i < (size_t)L * nb * in; i++)
-            if (isnan((double)x[i])) { /* days outside a basin's record: the normalised mean */
-                x[i] = 0;
-                filled++;
-            }
-        int qv = TG_VAR_Q, fv[3] = {TG_VAR_P, TG_VAR_TEMP, TG_VAR_PET};
-        tg_batch_gather(sl_raw, idx, zero_off, nb, L, &qv, 1, NULL, 0, obs);
-        tg_batch_gather(sl_raw, idx, zero_off, nb, L, fv, 3, NULL, 0, forc);
-        for (size_t i = 0; i < (size_t)L * nb * 3; i++)
-            if (isnan((double)forc[i])) {
-                forc[i] = 0;
-                filled++;
-            }
         tg_model_out mo;
-        const tg_real *qd;
-        int Lq;
-        if (!m.kind) {
-            /* The LSTM is run as it was trained: windows of warm-up + horizon days, each
-             * predicting its last `horizon` days from a fresh state, tiled over the period
-             * (a 20-year run from one state drifts from what training saw). */
-            Lq = L;
-            for (int t0 = 0; !rc && t0 < n; t0 += hor) {
-                int len = n - t0 < hor ? n - t0 : hor;
-                rc = tg_model_forward(&m, ctx, ps, x + (size_t)t0 * nb * in, forc + (size_t)t0 * nb * 3, warm + len, nb, 0,
-                                      NULL, &mo);
-                if (!rc)
-                    memcpy(qfull + (size_t)(warm + t0) * nb, mo.q->data + (size_t)warm * nb,
-                           (size_t)len * nb * sizeof(tg_real));
-                tg_ctx_reset(ctx);
-                tg_ctx_set_grad(ctx, 0);
-            }
-            memset(&mo, 0, sizeof mo);
-            qd = qfull;
-        } else {
-            rc = tg_model_forward(&m, ctx, ps, x, forc, L, nb, 0, NULL, &mo);
-            if (!rc) {
-                Lq = mo.q->shape[0];
-                qd = mo.q->data;
-            }
-        }
-        if (rc)
+        const tg_real *qd = NULL;
+        int Lq = 0;
+        if ((rc = eval_chunk_forward(e, nb, &mo, &qd, &Lq)))
             break;
-        has_fluxes |= mo.fluxes != NULL;
-        has_routing |= mo.routing != NULL;
-        for (int k = 0; k < nb && !rc; k++) {
-            int b = b0 + k;
-            double *o = malloc((size_t)n * sizeof(double)), *s = malloc((size_t)n * sizeof(double));
-            if (!o || !s) {
-                free(o);
-                free(s);
-                rc = tg_error_set(TG_ENOMEM, "out of memory");
+        e->has_fluxes |= mo.fluxes != NULL;
+        e->has_routing |= mo.routing != NULL;
+        for (int k = 0; k < nb && !rc; k++)
+            rc = eval_basin(e, b0 + k, k, nb, &mo, qd, Lq);
+        for (int k = 0; k < nb; k++) {
+            tg_basin_free(&e->sl_norm[k]);
+            tg_basin_free(&e->sl_raw[k]);
+        }
+        tg_ctx_reset(e->ctx);
+        tg_ctx_set_grad(e->ctx, 0);
+    }
+    return rc;
+}
+
+/* Every rank filled its own basins; the others are zero (metrics, series): summed over ranks. */
+static int eval_gather_ranks(eval_run *e)
+{
+    const int rank = tg_dist_rank(), nranks = tg_dist_size(), n = e->n, B = e->d.B;
+    if (nranks == 1)
+        return 0;
+    int rc = 0;
+    double *mv = calloc((size_t)B * (TG_METRIC_COUNT + 1), sizeof(double));
+    tg_real *qs = calloc((size_t)B * n, sizeof(tg_real));
+    if (!mv || !qs)
+        rc = tg_error_set(TG_ENOMEM, "out of memory");
+    for (int b = 0; !rc && b < B; b++) {
+        if ((b / e->chunk) % nranks != rank)
+            continue;
+        for (int k = 0; k < TG_METRIC_COUNT; k++)
+            mv[(size_t)b * (TG_METRIC_COUNT + 1) + k] = tg_metric_get(&e->met[b], k);
+        mv[(size_t)b * (TG_METRIC_COUNT + 1) + TG_METRIC_COUNT] = e->met[b].n;
+        memcpy(qs + (size_t)b * n, e->sims[b].var[TG_VAR_Q], (size_t)n * sizeof(tg_real));
+    }
+    if (!rc)
+        rc = tg_dist_sum_double(mv, (size_t)B * (TG_METRIC_COUNT + 1));
+    if (!rc)
+        rc = tg_dist_sum_double(e->extra, (size_t)B * NEXTRA);
+    if (!rc) {
+        int flags[2] = {e->has_fluxes, e->has_routing};
+        rc = tg_dist_max_int(flags, 2);
+        e->has_fluxes = flags[0];
+        e->has_routing = flags[1];
+    }
+    if (!rc)
+        rc = tg_dist_sum_real(qs, (size_t)B * n);
+    for (int b = 0; !rc && b < B; b++) {
+        for (int k = 0; k < TG_METRIC_COUNT; k++)
+            tg_metric_set(&e->met[b], k, mv[(size_t)b * (TG_METRIC_COUNT + 1) + k]);
+        e->met[b].n = (int)mv[(size_t)b * (TG_METRIC_COUNT + 1) + TG_METRIC_COUNT];
+        if (!e->sims[b].var[TG_VAR_Q]) {
+            if ((rc = tg_basin_init(&e->sims[b], e->d.raw[b].id, e->first, n)))
+                break;
+            if (!tg_basin_add_var(&e->sims[b], TG_VAR_Q)) {
+                rc = TG_ENOMEM;
                 break;
             }
-            for (int t = 0; t < n; t++) {
-                obs_b[t] = obs[(size_t)(warm + t) * nb + k];
-                sim[t] = qd[(size_t)(Lq - n + t) * nb + k];
-                o[t] = (double)obs[(size_t)(warm + t) * nb + k];
-                s[t] = (double)sim[t];
-                pet[t] = forc[((size_t)(warm + t) * nb + k) * 3 + 2];
-                if (mo.fluxes)
-                    for (int j = 0; j < TG_HBV_NOUT; j++)
-                        flux[(size_t)t * TG_HBV_NOUT + j] =
-                            mo.fluxes->data[((size_t)(Lq - n + t) * TG_HBV_NOUT + j) * nb + k];
-            }
-            tg_metrics_compute(o, s, n, &met[b]); /* NaN metrics for basins without data */
-            if (mo.fluxes) {
-                double *e = extra + (size_t)b * NEXTRA;
-                e[TG_HBV_NPARAM + 2] = water_balance_error(flux, n);
-                if (mo.par_static) { /* (NP, nb, M): mean over components */
-                    const int Mc = mo.par_static->shape[2];
-                    for (int p = 0; p < TG_HBV_NPARAM; p++) {
-                        double acc = 0;
-                        for (int c = 0; c < Mc; c++)
-                            acc += (double)mo.par_static->data[((size_t)p * nb + k) * Mc + c];
-                        e[p] = acc / Mc;
-                    }
-                }
-                if (mo.routing) /* (2, nb) */
-                    for (int j = 0; j < 2; j++)
-                        e[TG_HBV_NPARAM + j] = (double)mo.routing->data[(size_t)j * nb + k];
-            }
-            free(o);
-            free(s);
-            rc = write_predictions(pred_dir, d.raw[b].id, first, n, obs_b, sim,
-                                   mo.fluxes ? flux : NULL, pet);
-            /* the simulated series for the NetCDF file */
-            if (!rc && !(rc = tg_basin_init(&sims[b], d.raw[b].id, first, n))) {
-                tg_real *qv2 = tg_basin_add_var(&sims[b], TG_VAR_Q);
-                if (!qv2)
-                    rc = TG_ENOMEM;
-                else
-                    memcpy(qv2, sim, (size_t)n * sizeof(tg_real));
-                sims[b].lat = d.raw[b].lat;
-                sims[b].lon = d.raw[b].lon;
-                sims[b].area_km2 = d.raw[b].area_km2;
-            }
         }
-        for (int k = 0; k < nb; k++) {
-            tg_basin_free(&sl_norm[k]);
-            tg_basin_free(&sl_raw[k]);
-        }
-        tg_ctx_reset(ctx);
-        tg_ctx_set_grad(ctx, 0);
+        memcpy(e->sims[b].var[TG_VAR_Q], qs + (size_t)b * n, (size_t)n * sizeof(tg_real));
     }
-    /* gather: every rank filled its own basins; the others are zero (metrics, series) */
-    tg_dist_max_int(&rc, 1);
-    if (!rc && nranks > 1) {
-        double *mv = calloc((size_t)d.B * (TG_METRIC_COUNT + 1), sizeof(double));
-        tg_real *qs = calloc((size_t)d.B * n, sizeof(tg_real));
-        if (!mv || !qs)
-            rc = tg_error_set(TG_ENOMEM, "out of memory");
-        for (int b = 0; !rc && b < d.B; b++) {
-            if ((b / chunk) % nranks != rank)
-                continue;
-            for (int k = 0; k < TG_METRIC_COUNT; k++)
-                mv[(size_t)b * (TG_METRIC_COUNT + 1) + k] = tg_metric_get(&met[b], k);
-            mv[(size_t)b * (TG_METRIC_COUNT + 1) + TG_METRIC_COUNT] = met[b].n;
-            memcpy(qs + (size_t)b * n, sims[b].var[TG_VAR_Q], (size_t)n * sizeof(tg_real));
-        }
-        if (!rc)
-            rc = tg_dist_sum_double(mv, (size_t)d.B * (TG_METRIC_COUNT + 1));
-        if (!rc)
-            rc = tg_dist_sum_double(extra, (size_t)d.B * NEXTRA);
-        if (!rc) {
-            int flags[2] = {has_fluxes, has_routing};
-            rc = tg_dist_max_int(flags, 2);
-            has_fluxes = flags[0];
-            has_routing = flags[1];
-        }
-        if (!rc)
-            rc = tg_dist_sum_real(qs, (size_t)d.B * n);
-        for (int b = 0; !rc && b < d.B; b++) {
-            for (int k = 0; k < TG_METRIC_COUNT; k++)
-                tg_metric_set(&met[b], k, mv[(size_t)b * (TG_METRIC_COUNT + 1) + k]);
-            met[b].n = (int)mv[(size_t)b * (TG_METRIC_COUNT + 1) + TG_METRIC_COUNT];
-            if (!sims[b].var[TG_VAR_Q]) {
-                if ((rc = tg_basin_init(&sims[b], d.raw[b].id, first, n)))
-                    break;
-                if (!tg_basin_add_var(&sims[b], TG_VAR_Q)) {
-                    rc = TG_ENOMEM;
-                    break;
-                }
-            }
-            memcpy(sims[b].var[TG_VAR_Q], qs + (size_t)b * n, (size_t)n * sizeof(tg_real));
-        }
-        free(mv);
-        free(qs);
-    }
-    if (!rc && filled)
-        tg_runlog_printf(&rl, "note: %ld missing input values (outside the basins' records) set to the mean\n", filled);
-    if (!rc && tg_dist_is_root()) {
-        snprintf(path, sizeof path, "%s/metrics_%s.csv", run_dir, period);
-        double *wb = NULL;
-        if (has_fluxes && (wb = malloc((size_t)d.B * sizeof *wb)))
-            for (int b = 0; b < d.B; b++)
-                wb[b] = extra[(size_t)b * NEXTRA + TG_HBV_NPARAM + 2];
-        rc = write_metrics(path, &d, met, wb);
-        free(wb);
-        if (!rc && has_fluxes) {
-            snprintf(path, sizeof path, "%s/params_%s.csv", run_dir, period);
-            rc = write_params(path, &d, extra, has_routing, NEXTRA);
-        }
-    }
-    if (!rc && tg_dist_is_root()) {
-        snprintf(path, sizeof path, "%s/predictions_%s.nc", run_dir, period);
-        rc = tg_netcdf_write(path, sims, d.B);
+    free(mv);
+    free(qs);
+    return rc;
+}
+
+/* metrics_<period>.csv, params_<period>.csv (process models), predictions_<period>.nc. */
+static int eval_write(eval_run *e)
+{
+    if (!tg_dist_is_root())
+        return 0;
+    const int B = e->d.B;
+    snprintf(e->path, sizeof e->path, "%s/metrics_%s.csv", e->run_dir, e->period);
+    double *wb = NULL;
+    if (e->has_fluxes && (wb = malloc((size_t)B * sizeof *wb)))
+        for (int b = 0; b < B; b++)
+            wb[b] = e->extra[(size_t)b * NEXTRA + TG_HBV_NPARAM + 2];
+    int rc = write_metrics(e->path, &e->d, e->met, wb);
+    free(wb);
+    if (!rc && e->has_fluxes) {
+        snprintf(e->path, sizeof e->path, "%s/params_%s.csv", e->run_dir, e->period);
+        rc = write_params(e->path, &e->d, e->m.info, e->extra, e->has_routing, NEXTRA);
     }
     if (!rc) {
-        tg_metrics med, mean;
-        int cnt[TG_METRIC_COUNT];
-        rc = tg_metrics_summary(met, d.B, 30, &med, &mean, cnt);
-        char date0[16], date1[16];
-        tg_runlog_printf(&rl, "%s period %s..%s, %d basins (%d with >= 30 observed days)\n", period,
-                         tg_date_format(first, date0), tg_date_format(last, date1), d.B, med.n);
-        tg_runlog_printf(&rl, "%-12s %10s %10s\n", "metric", "median", "mean");
-        for (int k = 0; k < TG_METRIC_COUNT; k++)
-            tg_runlog_printf(&rl, "%-12s %10.4f %10.4f\n", tg_metric_names[k], tg_metric_get(&med, k),
-                             tg_metric_get(&mean, k));
-        if (has_fluxes) {
-            double worst = 0, sum_abs = 0;
-            int cnt_wb = 0;
-            for (int b = 0; b < d.B; b++) {
-                double e = fabs(extra[(size_t)b * NEXTRA + TG_HBV_NPARAM + 2]);
-                if (isfinite(e)) {
-                    worst = e > worst ? e : worst;
-                    sum_abs += e;
-                    cnt_wb++;
-                }
+        snprintf(e->path, sizeof e->path, "%s/predictions_%s.nc", e->run_dir, e->period);
+        rc = tg_netcdf_write(e->path, e->sims, B);
+    }
+    return rc;
+}
+
+/* Median and mean of every metric (and the water balance) into the log. */
+static int eval_summary(eval_run *e)
+{
+    tg_metrics med, mean;
+    int cnt[TG_METRIC_COUNT];
+    const int B = e->d.B;
+    int rc = tg_metrics_summary(e->met, B, 30, &med, &mean, cnt);
+    char date0[16], date1[16];
+    tg_runlog_printf(&e->rl, "%s period %s..%s, %d basins (%d with >= 30 observed days)\n", e->period,
+                     tg_date_format(e->first, date0), tg_date_format(e->last, date1), B, med.n);
+    tg_runlog_printf(&e->rl, "%-12s %10s %10s\n", "metric", "median", "mean");
+    for (int k = 0; k < TG_METRIC_COUNT; k++)
+        tg_runlog_printf(&e->rl, "%-12s %10.4f %10.4f\n", tg_metric_names[k], tg_metric_get(&med, k),
+                         tg_metric_get(&mean, k));
+    if (e->has_fluxes) {
+        double worst = 0, sum_abs = 0;
+        int cnt_wb = 0;
+        for (int b = 0; b < B; b++) {
+            double x = fabs(e->extra[(size_t)b * NEXTRA + TG_HBV_NPARAM + 2]);
+            if (isfinite(x)) {
+                worst = x > worst ? x : worst;
+                sum_abs += x;
+                cnt_wb++;
             }
-            tg_runlog_printf(&rl, "water balance (process model, relative to inputs): mean |error| %.2e, max %.2e\n",
-                             cnt_wb ? sum_abs / cnt_wb : 0.0, worst);
         }
-        tg_runlog_printf(&rl, "wrote %s/metrics_%s.csv, predictions_%s/ and predictions_%s.nc\n", run_dir, period,
-                         period, period);
-    } else
-        tg_runlog_file(&rl, "error: %s\n", tg_error_message());
-    if (!rc && tg_dist_is_root() && m.kind && m.kind->after_test) {
-        rc = m.kind->after_test(run_dir, period);
+        tg_runlog_printf(&e->rl, "water balance (process model, relative to inputs): mean |error| %.2e, max %.2e\n",
+                         cnt_wb ? sum_abs / cnt_wb : 0.0, worst);
+    }
+    tg_runlog_printf(&e->rl, "wrote %s/metrics_%s.csv, predictions_%s/ and predictions_%s.nc\n", e->run_dir,
+                     e->period, e->period, e->period);
+    return rc;
+}
+
+static void eval_free(eval_run *e)
+{
+    free(e->x); free(e->forc); free(e->obs); free(e->sim); free(e->flux); free(e->pet); free(e->obs_b);
+    free(e->qfull); free(e->sl_norm); free(e->sl_raw); free(e->met); free(e->extra);
+    if (e->sims) {
+        for (int b = 0; b < e->d.B; b++)
+            tg_basin_free(&e->sims[b]);
+        free(e->sims);
+    }
+    tg_model_free(&e->m);
+    tg_ctx_free(&e->ctx);
+    tg_params_free(&e->ps);
+    if (e->have_data)
+        tg_dataset_free(&e->d);
+    tg_runlog_close(&e->rl);
+    tg_run_config_free(&e->c);
+    tg_cfg_free(&e->cfg);
+}
+
+int tg_evaluate(const char *run_dir, const char *period)
+{
+    eval_run *e = calloc(1, sizeof *e);
+    if (!e)
+        return tg_error_set(TG_ENOMEM, "out of memory");
+    e->run_dir = run_dir;
+    e->period = period;
+    e->cfg = tg_train_load_run_config(run_dir, e->path, sizeof e->path);
+    if (!e->cfg) {
+        free(e);
+        return tg_error_code();
+    }
+    int rc = eval_open(e);
+    if (!rc)
+        rc = eval_alloc(e);
+    if (!rc)
+        rc = eval_chunks(e);
+    tg_dist_max_int(&rc, 1);
+    if (!rc)
+        rc = eval_gather_ranks(e);
+    if (!rc && e->filled)
+        tg_runlog_printf(&e->rl, "note: %ld missing input values (outside the basins' records) set to the mean\n",
+                         e->filled);
+    if (!rc)
+        rc = eval_write(e);
+    if (!rc)
+        rc = eval_summary(e);
+    else
+        tg_runlog_file(&e->rl, "error: %s\n", tg_error_message());
+    if (!rc && tg_dist_is_root() && e->m.kind && e->m.kind->after_test) {
+        rc = e->m.kind->after_test(run_dir, period);
         if (rc)
-            tg_runlog_file(&rl, "error: %s\n", tg_error_message());
+            tg_runlog_file(&e->rl, "error: %s\n", tg_error_message());
     }
-    free(x); free(forc); free(obs); free(sim); free(flux); free(pet); free(obs_b); free(qfull);
-    free(sl_norm); free(sl_raw); free(met); free(extra);
-    if (sims) {
-        for (int b = 0; b < d.B; b++)
-            tg_basin_free(&sims[b]);
-        free(sims);
-    }
-    tg_model_free(&m);
-    tg_ctx_free(&ctx);
-    tg_params_free(&ps);
-    tg_dataset_free(&d);
-    tg_runlog_close(&rl);
-    tg_cfg_free(&cfg);
+    eval_free(e);
+    free(e);
     return rc;
 }

@@ -8,45 +8,132 @@
 
 #include "train_internal.h"
 
-/* Kinds defined in other files; weak so that a build without one still links. */
-extern const tg_model_kind tg_model_kind_dhbv;
-extern const tg_model_kind tg_model_kind_dhbv_adj __attribute__((weak));
-extern const tg_model_kind tg_model_kind_surrogate __attribute__((weak));
-extern const tg_model_kind tg_model_kind_hybrid __attribute__((weak));
-extern const tg_model_kind tg_model_kind_ude __attribute__((weak));
-extern const tg_loss_extension tg_loss_extension_physics __attribute__((weak));
+/* ---------------------------------------------------------------- the kind table
+ * Every model kind, in one explicit table: its declaration (tg_model_kind_info: what it
+ * consumes, produces and which config keys it reads) and its implementation (the
+ * tg_model_kind of model_<name>.c; NULL for the plain LSTM, which model.c runs itself).
+ * The order fixes the order of the kinds' keys in the schema (and so in the run state
+ * fingerprint of last.ckpt): append new kinds at the end. */
+extern const tg_model_kind tg_model_kind_dhbv, tg_model_kind_dhbv_adj, tg_model_kind_surrogate, tg_model_kind_hybrid;
+extern const tg_loss_extension tg_loss_extension_physics;
 
-/* A kind whose file is not linked in has address NULL (weak reference). */
-static const tg_model_kind *const kinds[] = {&tg_model_kind_dhbv, &tg_model_kind_dhbv_adj, &tg_model_kind_surrogate,
-                                             &tg_model_kind_hybrid, &tg_model_kind_ude};
-enum { N_KIND_SLOTS = (int)(sizeof kinds / sizeof kinds[0]) };
+static const char *const hbv_forcing[] = {"P", "T", "PET"}; /* columns of the (L, nb, 3) forcing */
+static const char *const q_only[] = {"Q"};
+static const char *const q_unit[] = {"mm/day"};
+/* units of tg_hbv_output_names, in its order */
+static const char *const hbv_output_units[TG_HBV_NOUT] = {
+    "mm/day", "mm/day", "mm/day", "mm/day", "mm/day", "mm/day", "mm/day", "mm/day",
+    "mm", "mm", "mm", "mm", "mm", "mm/day", "mm/day", "mm/day"};
+static const char *const lstm_uses[] = {"model.dropout"};
+#define HBV_KEYS "hbv.components", "hbv.dynamic", "hbv.warmup_grad", "hbv.routing", "hbv.smooth"
+static const char *const dhbv_uses[] = {HBV_KEYS, "physics."};
+static const char *const dhbv_adj_uses[] = {HBV_KEYS, "hbv_adj."};
+static const char *const hybrid_uses[] = {HBV_KEYS, "hybrid.", "physics."};
+static const char *const surrogate_uses[] = {"surrogate."};
+#define LIST(a) a, (int)(sizeof a / sizeof a[0])
+#define HBV_OUTPUTS tg_hbv_output_names, hbv_output_units, TG_HBV_NOUT, 1
+#define HBV_PARAMS tg_hbv_param_names, tg_hbv_param_range, TG_HBV_NPARAM, 1
 
-static const tg_model_kind *registered(int i)
+static const struct kind_entry {
+    tg_model_kind_info info;
+    const tg_model_kind *impl;
+} kinds[] = {
+    {{"lstm", "streamflow from the LSTM's linear head (scaled by the training flows' mean and std)", NULL, 0, 1,
+      q_only, q_unit, 1, 0, NULL, NULL, 0, 0, LIST(lstm_uses)},
+     NULL},
+    {{"dhbv", "δHBV: LSTM -> HBV parameters (static and dynamic) -> HBV -> gamma routing", LIST(hbv_forcing), 1,
+      HBV_OUTPUTS, HBV_PARAMS, LIST(dhbv_uses)},
+     &tg_model_kind_dhbv},
+    {{"dhbv_adj", "δHBV with the implicit HBV solved by Newton, gradients by the adjoint", LIST(hbv_forcing), 1,
+      HBV_OUTPUTS, HBV_PARAMS, LIST(dhbv_adj_uses)},
+     &tg_model_kind_dhbv_adj},
+    {{"surrogate", "LSTM -> parameters of a frozen neural surrogate of a black-box model -> Q", LIST(hbv_forcing), 1,
+      q_only, q_unit, 1, 0, NULL, NULL, 0, 0, LIST(surrogate_uses)},
+     &tg_model_kind_surrogate},
+    {{"hybrid", "δHBV whose ET limitation is a learned MLP g(SM/FC, T)", LIST(hbv_forcing), 1, HBV_OUTPUTS,
+      HBV_PARAMS, LIST(hybrid_uses)},
+     &tg_model_kind_hybrid},
+};
+enum { N_KINDS = (int)(sizeof kinds / sizeof kinds[0]) };
+
+int tg_model_kind_count(void)
 {
-    return kinds[i];
+    return N_KINDS;
+}
+
+const tg_model_kind_info *tg_model_kind_at(int i)
+{
+    return i >= 0 && i < N_KINDS ? &kinds[i].info : NULL;
+}
+
+const tg_model_kind_info *tg_model_kind_lookup(const char *name)
+{
+    for (int i = 0; name && i < N_KINDS; i++)
+        if (!strcmp(kinds[i].info.name, name))
+            return &kinds[i].info;
+    return NULL;
+}
+
+const tg_model_kind *tg_model_kind_impl(const tg_model_kind_info *info)
+{
+    for (int i = 0; info && i < N_KINDS; i++)
+        if (info == &kinds[i].info)
+            return kinds[i].impl;
+    return NULL;
 }
 
 const tg_model_kind *tg_model_kind_find(const char *name)
 {
-    for (int i = 0; i < N_KIND_SLOTS; i++) {
-        const tg_model_kind *k = registered(i);
-        if (k && !strcmp(k->name, name))
-            return k;
-    }
-    return NULL;
+    return tg_model_kind_impl(tg_model_kind_lookup(name));
+}
+
+/* entry is "section." (a whole section) or a full key */
+static int use_matches(const char *entry, const char *key)
+{
+    size_t n = strlen(entry);
+    return entry[n - 1] == '.' ? !strncmp(key, entry, n) : !strcmp(key, entry);
+}
+
+/* A key some kind declares, or in a section some kind's keys belong to (hbv.warmup). */
+static int kind_owned(const char *key)
+{
+    for (int i = 0; i < N_KINDS; i++)
+        for (int u = 0; u < kinds[i].info.n_uses; u++) {
+            const char *e = kinds[i].info.uses[u], *dot = strchr(e, '.');
+            if (use_matches(e, key) || (dot && !strncmp(key, e, (size_t)(dot - e) + 1) && strncmp(e, "model.", 6)))
+                return 1;
+        }
+    return 0;
+}
+
+int tg_model_kind_uses(const tg_model_kind_info *k, const char *key)
+{
+    for (int u = 0; k && u < k->n_uses; u++)
+        if (use_matches(k->uses[u], key))
+            return 1;
+    return !kind_owned(key);
+}
+
+int tg_model_kind_check_keys(const tg_cfg *cfg, const tg_model_kind_info *k)
+{
+    int n;
+    const tg_cfg_key *schema = tg_train_schema_all(&n);
+    for (int i = 0; i < n; i++)
+        if (tg_cfg_has(cfg, schema[i].path) && !tg_model_kind_uses(k, schema[i].path))
+            return tg_error_set(TG_EINVAL, "%s:%d: key '%s' is not used by model.type %s (remove it)",
+                                tg_cfg_path(cfg), tg_cfg_line(cfg, schema[i].path), schema[i].path, k->name);
+    return 0;
 }
 
 const char *tg_model_kind_names(void)
 {
     static char names[256];
-    if (!names[0]) {
-        strcpy(names, "lstm");
-        for (int i = 0; i < N_KIND_SLOTS; i++)
-            if (registered(i)) {
+    if (!names[0])
+        for (int i = 0; i < N_KINDS; i++) {
+            if (i)
                 strncat(names, "|", sizeof names - strlen(names) - 1);
-                strncat(names, registered(i)->name, sizeof names - strlen(names) - 1);
-            }
-    }
+            strncat(names, kinds[i].info.name, sizeof names - strlen(names) - 1);
+        }
     return names;
 }
 
@@ -55,12 +142,10 @@ const tg_cfg_key *tg_train_schema_all(int *n)
     static tg_cfg_key *all;
     static int n_all;
     if (!all) {
-        int cap = tg_train_schema_len;
-        for (int i = 0; i < N_KIND_SLOTS; i++)
-            if (registered(i))
-                cap += registered(i)->n_keys;
-        if (&tg_loss_extension_physics)
-            cap += tg_loss_extension_physics.n_keys;
+        int cap = tg_train_schema_len + tg_loss_extension_physics.n_keys;
+        for (int i = 0; i < N_KINDS; i++)
+            if (kinds[i].impl)
+                cap += kinds[i].impl->n_keys;
         tg_cfg_key *a = malloc((size_t)cap * sizeof *a);
         if (!a) {
             *n = tg_train_schema_len;
@@ -71,12 +156,12 @@ const tg_cfg_key *tg_train_schema_all(int *n)
         for (int i = 0; i < k; i++)
             if (!strcmp(a[i].path, "model.type"))
                 a[i].choices = tg_model_kind_names();
-        for (int i = 0; i < N_KIND_SLOTS; i++)
-            if (registered(i) && registered(i)->n_keys) {
-                memcpy(a + k, registered(i)->keys, (size_t)registered(i)->n_keys * sizeof *a);
-                k += registered(i)->n_keys;
+        for (int i = 0; i < N_KINDS; i++)
+            if (kinds[i].impl && kinds[i].impl->n_keys) {
+                memcpy(a + k, kinds[i].impl->keys, (size_t)kinds[i].impl->n_keys * sizeof *a);
+                k += kinds[i].impl->n_keys;
             }
-        if (&tg_loss_extension_physics && tg_loss_extension_physics.n_keys) {
+        if (tg_loss_extension_physics.n_keys) {
             memcpy(a + k, tg_loss_extension_physics.keys, (size_t)tg_loss_extension_physics.n_keys * sizeof *a);
             k += tg_loss_extension_physics.n_keys;
         }
@@ -92,7 +177,21 @@ tg_cfg *tg_train_load_run_config(const char *run_dir, char *path, size_t path_si
     snprintf(path, path_size, "%s/config.yaml", run_dir);
     int n_schema;
     const tg_cfg_key *schema = tg_train_schema_all(&n_schema);
-    return tg_cfg_load(path, schema, n_schema);
+    return tg_cfg_load(path, schema, n_schema); /* not tg_train_cfg_check: see train_internal.h */
+}
+
+tg_cfg *tg_train_cfg_check(tg_cfg *cfg)
+{
+    if (!cfg)
+        return NULL;
+    const char *type = tg_cfg_str(cfg, "model.type");
+    const tg_model_kind_info *k = tg_model_kind_lookup(type);
+    int rc = k ? tg_model_kind_check_keys(cfg, k)
+               : tg_error_set(TG_EINVAL, "%s:%d: model.type: '%s' is not one of %s", tg_cfg_path(cfg),
+                              tg_cfg_line(cfg, "model.type"), type, tg_model_kind_names());
+    if (rc)
+        tg_cfg_free(&cfg);
+    return cfg;
 }
 
 int tg_train_period(const tg_cfg *cfg, const char *path, const char *period, int *first, int *last)
@@ -107,27 +206,28 @@ int tg_train_period(const tg_cfg *cfg, const char *path, const char *period, int
     return 0;
 }
 
-int tg_model_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_params *ps)
+/* c: the typed form of cfg (which gives the lines for messages). */
+static int model_build(tg_model *m, const tg_cfg *cfg, const tg_run_config *c, const tg_dataset *d, tg_params *ps)
 {
-    memset(m, 0, sizeof *m);
-    const char *type = tg_cfg_str(cfg, "model.type");
-    m->kind = tg_model_kind_find(type);
-    if (!m->kind && strcmp(type, "lstm"))
+    const char *type = c->model.type;
+    m->info = tg_model_kind_lookup(type);
+    if (!m->info)
         return tg_error_set(TG_EINVAL, "%s:%d: model.type: '%s' is not one of %s", tg_cfg_path(cfg),
                             tg_cfg_line(cfg, "model.type"), type, tg_model_kind_names());
+    m->kind = tg_model_kind_impl(m->info);
     m->in = d->F + d->S;
-    m->hidden = (int)tg_cfg_int(cfg, "model.hidden");
-    m->dropout = tg_cfg_float(cfg, "model.dropout");
+    m->hidden = (int)c->model.hidden;
+    m->dropout = c->model.dropout;
     m->q_mean = d->q_mean_all;
     m->q_std = d->q_std_all;
     if (m->hidden <= 0)
         return tg_error_set(TG_EINVAL, "%s: model.hidden must be positive", tg_cfg_path(cfg));
     if (m->dropout < 0 || m->dropout >= 1)
         return tg_error_set(TG_EINVAL, "%s: model.dropout must be in [0, 1)", tg_cfg_path(cfg));
-    int rc = tg_lstm_layer_init(&m->lstm, ps, "lstm", m->in, m->hidden, (int)tg_cfg_int(cfg, "model.input_layer"));
+    int rc = tg_lstm_layer_init(&m->lstm, ps, "lstm", m->in, m->hidden, (int)c->model.input_layer);
     if (rc)
         return rc;
-    m->lstm.checkpoint = (int)tg_cfg_int(cfg, "training.checkpoint");   /* HBV kinds read it here too */
+    m->lstm.checkpoint = (int)c->training.checkpoint;   /* HBV kinds read it here too */
     if (m->lstm.checkpoint < -1)
         return tg_error_set(TG_EINVAL, "%s:%d: training.checkpoint: %d, want 0 (off), -1 (auto) or days > 0",
                             tg_cfg_path(cfg), tg_cfg_line(cfg, "training.checkpoint"), m->lstm.checkpoint);
@@ -135,6 +235,17 @@ int tg_model_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_param
     if (m->kind && (rc = m->kind->build(m, cfg, d, ps, &n_out)))
         return rc;
     return tg_linear_layer_init(&m->head, ps, "head", m->hidden, n_out, 1);
+}
+
+int tg_model_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_params *ps)
+{
+    memset(m, 0, sizeof *m);
+    tg_run_config c;
+    int rc = tg_run_config_from_cfg(cfg, &c);
+    if (!rc)
+        rc = model_build(m, cfg, &c, d, ps);
+    tg_run_config_free(&c);
+    return rc;
 }
 
 int tg_model_init_weights(const tg_model *m, tg_params *ps, tg_rng *rng, const tg_cfg *cfg)
@@ -171,7 +282,7 @@ int tg_model_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, const tg_rea
         return out->q ? 0 : tg_ctx_status(ctx);
     }
     tg_tensor *y = m->kind->takes_hidden ? h : tg_linear(ctx, ps, &m->head, h); /* (L, nb, K) or hidden */
-    tg_tensor *f = tg_from(ctx, TG_SHAPE(L, nb, TG_HBV_NFORCING), forcing);
+    tg_tensor *f = tg_from(ctx, TG_SHAPE(L, nb, m->info->n_forcing), forcing); /* as declared */
     if (!y || !f)
         return tg_ctx_status(ctx);
     return m->kind->forward(m, ctx, ps, y, f, L, nb, train, out);

@@ -9,17 +9,17 @@
 #include "train_internal.h"
 
 /* Shared by the HBV-based kinds: components, routing, warm-up, dynamic parameters, smoothing. */
-int tg_model_dhbv_read_config(tg_model *m, const tg_cfg *cfg)
+static int read_hbv(tg_model *m, const tg_cfg *cfg, const tg_run_config *c)
 {
-    m->M = (int)tg_cfg_int(cfg, "hbv.components");
+    m->M = (int)c->hbv.components;
     if (m->M <= 0)
         return tg_error_set(TG_EINVAL, "%s: hbv.components must be positive", tg_cfg_path(cfg));
-    m->routing = tg_cfg_bool(cfg, "hbv.routing");
-    m->hbv_warmup = (int)tg_cfg_int(cfg, "training.warmup");
+    m->routing = c->hbv.routing;
+    m->hbv_warmup = (int)c->training.warmup;
     tg_hbv_config_init(&m->hbv, 1, 0, 1, m->M);
     m->hbv.dynamic = 0;
-    for (int i = 0; i < tg_cfg_list_len(cfg, "hbv.dynamic"); i++) {
-        const char *name = tg_cfg_list_item(cfg, "hbv.dynamic", i);
+    for (int i = 0; i < c->hbv.dynamic.n; i++) {
+        const char *name = c->hbv.dynamic.items[i];
         int p = 0;
         while (p < TG_HBV_NPARAM && strcmp(tg_hbv_param_names[p], name))
             p++;
@@ -28,13 +28,23 @@ int tg_model_dhbv_read_config(tg_model *m, const tg_cfg *cfg)
                                 tg_cfg_line(cfg, "hbv.dynamic"), name);
         m->hbv.dynamic |= 1u << p;
     }
-    m->hbv.warmup_grad = tg_cfg_bool(cfg, "hbv.warmup_grad");
-    if (tg_cfg_bool(cfg, "hbv.smooth")) {
+    m->hbv.warmup_grad = c->hbv.warmup_grad;
+    if (c->hbv.smooth) {
         m->hbv.smooth_temp = TG_R(0.5);
         m->hbv.smooth_store = TG_R(1.0);
     }
     m->n_out_params = TG_HBV_NPARAM * m->M + (m->routing ? 2 : 0);
     return 0;
+}
+
+int tg_model_dhbv_read_config(tg_model *m, const tg_cfg *cfg)
+{
+    tg_run_config c; /* the typed form of cfg; cfg gives the lines for messages */
+    int rc = tg_run_config_from_cfg(cfg, &c);
+    if (!rc)
+        rc = read_hbv(m, cfg, &c);
+    tg_run_config_free(&c);
+    return rc;
 }
 
 static int dhbv_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_params *ps, int *n_out)

@@ -242,7 +242,7 @@ int tg__surrogate_train_eval(const char *run_dir, const char *period)
     tg_cfg *cfg = tg_train_load_run_config(run_dir, path, sizeof path);
     if (!cfg)
         return tg_error_code() ? tg_error_code() : TG_EINVAL;
-    if (strcmp(tg_cfg_str(cfg, "model.type"), "surrogate")) {
+    if (tg_model_kind_find(tg_cfg_str(cfg, "model.type")) != &tg_model_kind_surrogate) {
         int rc = tg_error_set(TG_EINVAL, "%s: model.type is '%s', not surrogate", path, tg_cfg_str(cfg, "model.type"));
         tg_cfg_free(&cfg);
         return rc;

@@ -6,35 +6,27 @@
 #include <stdio.h>
 
 #include "terragrad.h"
+#include "terragrad/run.h"
 
 extern const tg_cfg_key tg_train_schema[];
 extern const int tg_train_schema_len;
-/* The full schema: the base keys above plus the keys of every registered model kind and
- * loss extension (see tg_model_kind, tg_loss_extension). Built once, never freed. */
-const tg_cfg_key *tg_train_schema_all(int *n);
+/* tg_train_schema_all (run.h): the base keys above plus the keys of every model kind of
+ * the table in model.c and of the loss extension, in the table's order. Built once. */
 /* <run_dir>/config.yaml loaded with the full schema; path (path_size bytes) receives the
- * file name for messages. NULL with the error set. */
+ * file name for messages. NULL with the error set. A run folder's config is not checked
+ * for keys its kind does not use (it was checked when the run was trained, and runs of
+ * older versions stay readable). */
 tg_cfg *tg_train_load_run_config(const char *run_dir, char *path, size_t path_size);
+/* A training config's model.type names a kind of the table and every key given is used by
+ * that kind (tg_model_kind_check_keys); frees cfg and returns NULL with the error set if
+ * not. NULL in, NULL out. */
+tg_cfg *tg_train_cfg_check(tg_cfg *cfg);
 /* The days of periods.<period>_start/_end (test, valid, train): TG_EINVAL naming the
  * config file and both keys when either is missing or they are out of order. */
 int tg_train_period(const tg_cfg *cfg, const char *path, const char *period, int *first, int *last);
 
-/* ---------------------------------------------------------------- run directory + log */
-typedef struct tg_runlog {
-    FILE *log;          /* <run>/train.log (or test.log) */
-    int tty;            /* stderr is a terminal: progress line with \r */
-} tg_runlog;
-int tg_runlog_open(tg_runlog *rl, const char *dir, const char *name);
-void tg_runlog_close(tg_runlog *rl);
-/* A line to stdout and the log file. */
-void tg_runlog_printf(tg_runlog *rl, const char *fmt, ...) TG_PRINTF(2, 3);
-/* Into the log file only: errors, which the command line prints itself (once, on stderr). */
-void tg_runlog_file(tg_runlog *rl, const char *fmt, ...) TG_PRINTF(2, 3);
-/* Progress (epoch, iteration, loss, it/s, ETA): rewritten in place on a terminal,
- * a plain line every `every` iterations otherwise. */
-void tg_runlog_progress(tg_runlog *rl, int epoch, int epochs, int it, int iters, double loss, double elapsed,
-                        double total_done_frac);
-int tg_mkdir_p(const char *path);
+/* ---------------------------------------------------------------- run directory + log
+ * tg_runlog (train.log, test.log, ...): public, terragrad/run.h. */
 /* Copies a file via temp file + rename. */
 int tg_copy_file(const char *src, const char *dst);
 
@@ -46,6 +38,8 @@ typedef struct tg_dataset {
     tg_basin *norm;         /* (B) normalised inputs (same day axes as raw) */
     int F;                  /* dynamic inputs */
     int vars[TG_MAX_INPUTS];/* their TG_VAR_* */
+    int n_forcing;          /* raw forcing the model kind reads (its declaration) */
+    int forcing_vars[TG_MAX_INPUTS]; /* their TG_VAR_* */
     int S;                  /* static attributes */
     char (*static_names)[TG_NAME_MAX];
     tg_real *statics;       /* (B, S) normalised */
@@ -58,13 +52,14 @@ typedef struct tg_dataset {
 int tg_dataset_load(tg_dataset *d, const tg_cfg *cfg, const char *run_dir, int fit, tg_runlog *rl);
 void tg_dataset_free(tg_dataset *d);
 /* Basin ids of the config (list, file, or everything in the folder). */
-int tg_dataset_basin_ids(const tg_cfg *cfg, tg_basin_list *ids);
+int tg_dataset_basin_ids(const tg_run_config *cfg, tg_basin_list *ids);
 
 /* ---------------------------------------------------------------- model */
 /* Every model is  normalised inputs -> LSTM -> linear head  and then either streamflow
- * directly (model.type = lstm) or a PROCESS MODEL driven by the head's outputs. Each
- * process model is a tg_model_kind in its own file (model_dhbv.c, ...), registered in
- * model.c's table (weak symbols: a kind whose file is absent is skipped). */
+ * directly (model.type = lstm) or a PROCESS MODEL driven by the head's outputs. Each kind
+ * is an entry of model.c's explicit table: its declaration (tg_model_kind_info, run.h)
+ * and, for process models, its implementation, a tg_model_kind in its own file
+ * (model_dhbv.c, ...). */
 typedef struct tg_model tg_model;
 typedef struct tg_model_out {
     tg_tensor *q;           /* (Lp, nb) streamflow, mm/day */
@@ -95,7 +90,8 @@ typedef struct tg_model_kind {
     int n_keys;
 } tg_model_kind;
 struct tg_model {
-    const tg_model_kind *kind; /* NULL: plain LSTM */
+    const tg_model_kind_info *info; /* the kind's declaration (never NULL after build) */
+    const tg_model_kind *kind; /* its implementation; NULL: plain LSTM */
     int in;                 /* F + S */
     int hidden;
     double dropout;
@@ -107,8 +103,13 @@ struct tg_model {
     double q_mean, q_std;   /* LSTM output scaling: q = mean + std * y */
     void *impl;             /* a kind's own state */
 };
-/* The kind named `name`, or NULL (lstm or unknown). */
+/* The implementation of the kind named `name`, or NULL (lstm or unknown). */
 const tg_model_kind *tg_model_kind_find(const char *name);
+/* The implementation of a declared kind (NULL: lstm). */
+const tg_model_kind *tg_model_kind_impl(const tg_model_kind_info *info);
+/* TG_EINVAL naming file, line and key for the first key given in cfg that kind k does not
+ * use (tg_model_kind_uses). */
+int tg_model_kind_check_keys(const tg_cfg *cfg, const tg_model_kind_info *k);
 /* "lstm|dhbv|..." of the registered kinds, for messages. */
 const char *tg_model_kind_names(void);
 int tg_model_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_params *ps);
@@ -162,50 +163,16 @@ int tg_runstate_check_data(const char *text, const char *ckpt, const tg_cfg *cfg
 int tg_runstate_restore_sampler(const char *text, const char *ckpt, tg_sampler *s, uint64_t sampler_seed);
 
 /* ---------------------------------------------------------------- run folders (runfolder.c) */
-/* A run folder is a unit of work: one process writes it at a time. tg_run_lock creates the
- * folder (and parents), takes flock(LOCK_EX) on DIR/.lock and writes the holder's pid, host
- * and command into it; a second process gets TG_EIO naming the holder. The
- * lock is released by tg_run_unlock or when the process ends (also by SIGKILL). */
-typedef struct tg_run_lock {
-    int fd;                 /* -1: not held */
-} tg_run_lock;
-int tg_run_lock_acquire(tg_run_lock *lk, const char *dir, const char *command);
-void tg_run_lock_release(tg_run_lock *lk);
-/* 1 if dir holds outputs of `terragrad train` (config.yaml, last.ckpt, loss.csv, ...). */
-int tg_run_has_training(const char *dir);
-/* Removes what terragrad train/test/plot write in dir (nothing else): --overwrite. */
-int tg_run_remove_outputs(const char *dir);
-/* Checks that dir exists or can be created and that a file can be written in it. */
-int tg_out_dir_prepare(const char *dir);
-/* Records in DIR/<name> which checkpoint outputs came from (checksum, epoch); checks such
- * a record against the current checkpoint (TG_EINVAL naming both when they differ). */
-int tg_run_provenance_write(const char *dir, const char *name, const char *ckpt);
-int tg_run_provenance_check(const char *dir, const char *name, const char *ckpt, const char *what);
+/* Run folders: tg_run_lock, provenance, --overwrite: public, terragrad/run.h. */
 
 /* ---------------------------------------------------------------- train / evaluate */
-typedef struct tg_train_options {
-    int resume;             /* continue from <run>/last.ckpt */
-    int overwrite;          /* remove a previous run's outputs first */
-    const char *run_dir;    /* override output.dir */
-    const char *command;    /* the command line, for the lock file (NULL: "terragrad train") */
-} tg_train_options;
-int tg_train(const char *config_path, const tg_train_options *opt);
-/* Evaluates a trained run on its test period (or [first, last] if given): metrics CSV,
- * predictions CSV + NetCDF, summary. period: "test" or "valid". */
-int tg_evaluate(const char *run_dir, const char *period);
+/* tg_train, tg_train_config, tg_evaluate: public, terragrad/run.h. */
+/* The typed config of a loaded tg_cfg (training.c/run_config.c): fields point into cfg,
+ * which must outlive rc; list storage in rc->priv (tg_run_config_free). */
+int tg_run_config_from_cfg(const tg_cfg *cfg, tg_run_config *rc);
+/* The parsed config behind a loaded typed config (NULL when filled in C). */
+const tg_cfg *tg_run_config_cfg(const tg_run_config *rc);
 
-/* ---------------------------------------------------------------- synthetic twin */
-typedef struct tg_twin_options {
-    int basins, warmup, train_years, test_years, iters, hidden, verbose;
-    uint64_t seed;
-    double noise, lr;           /* multiplicative log-normal noise sd; Adam rate */
-    const char *out_dir;        /* NULL: no files */
-} tg_twin_options;
-typedef struct tg_twin_result {
-    double nse_train_median, nse_test_median, nse_test_min, final_loss, seconds;
-    double corr[TG_HBV_NPARAM]; /* true vs learned parameter over basins */
-} tg_twin_result;
-void tg_twin_defaults(tg_twin_options *o);
-int tg_twin_run(const tg_twin_options *o, tg_twin_result *res);
+/* tg_twin_run (the synthetic-twin experiment of `terragrad demo`): public, terragrad/run.h. */
 
 #endif
