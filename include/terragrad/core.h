@@ -302,6 +302,10 @@ enum { TG_CPU_BASELINE = 0, TG_CPU_AVX2 = 1, TG_CPU_AVX512 = 2 };
 TG_API int tg_cpu_level(void);                  /* level the kernels use now (hardware, capped by TG_CPU) */
 TG_API int tg_cpu_hw_level(void);               /* best level this CPU supports */
 TG_API const char *tg_cpu_level_name(int level);/* "baseline", "avx2", "avx512" */
+/* OpenBLAS's own thread count (its threads, not OpenMP's); returns the previous count. A
+ * caller that runs library work from several threads of its own sets 1 meanwhile, so the
+ * matrix products neither oversubscribe the cores nor contend for BLAS's thread pool. */
+TG_API int tg_blas_set_threads(int n);
 TG_API int tg_cpu_check_env(void);              /* TG_EINVAL (message) if TG_CPU is not understood */
 
 #ifdef __cplusplus

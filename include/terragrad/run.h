@@ -140,6 +140,9 @@ typedef struct tg_run_config {
         long warmup;                    /* training.warmup: spin-up days of each window (no loss) */
         long horizon;                   /* training.horizon: days of each window in the loss */
         long threads;                   /* training.threads: OpenMP threads (0 = the caller's setting) */
+        long chunks;                    /* training.chunks: the batch is computed as this many chunks whose
+                                         * gradients are summed in chunk order: any split over threads and
+                                         * ranks gives the same bits */
         long checkpoint;                /* training.checkpoint: gradient checkpointing (0 off, -1 auto) */
     } training;
     /* Where the config came from (NULL when filled in C): messages name this file and line. */

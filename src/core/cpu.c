@@ -10,6 +10,8 @@
  * baseline kernels everywhere, `avx2` caps at AVX2, `avx512` or `auto` (or unset) takes
  * what the CPU has. It is read at every call (cheap next to a kernel call), so a test can
  * switch paths with setenv inside one process. */
+#include <cblas.h>
+#include <omp.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,4 +84,14 @@ const char *tg_cpu_level_name(int level)
     case TG_CPU_AVX2: return "avx2";
     default: return "baseline";
     }
+}
+
+int tg_blas_set_threads(int n)
+{
+    int old = openblas_get_num_threads(), omp = omp_get_max_threads();
+    openblas_set_num_threads(n > 0 ? n : 1);
+    /* OpenBLAS built for OpenMP sets OpenMP's thread count with it: keep the caller's */
+    if (omp_get_max_threads() != omp)
+        omp_set_num_threads(omp);
+    return old;
 }

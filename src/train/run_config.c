@@ -65,6 +65,7 @@ static const field fields[] = {
     FLD("training.warmup", F_LONG, training.warmup),
     FLD("training.horizon", F_LONG, training.horizon),
     FLD("training.threads", F_LONG, training.threads),
+    FLD("training.chunks", F_LONG, training.chunks),
     FLD("training.checkpoint", F_LONG, training.checkpoint),
 };
 enum { N_FIELDS = (int)(sizeof fields / sizeof fields[0]) };

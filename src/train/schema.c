@@ -57,6 +57,11 @@ const tg_cfg_key tg_train_schema[] = {
     {"training.warmup", TG_CFG_INT, 0, "365", "days at the start of each window without loss (spin-up)", NULL},
     {"training.horizon", TG_CFG_INT, 0, "365", "days of each window that enter the loss", NULL},
     {"training.threads", TG_CFG_INT, 0, "0", "OpenMP threads (0 = OMP_NUM_THREADS or all cores)", NULL},
+    {"training.chunks", TG_CFG_INT, 0, "4",
+     "the batch is split into this many chunks of windows, each chunk's gradient computed on its own and the "
+     "chunks summed in chunk order: threads and MPI ranks share out whole chunks, so any number of threads "
+     "and ranks gives byte-identical training (up to `chunks` workers are busy; more chunks spread wider, "
+     "fewer keep the matrix products large)", NULL},
     {"training.checkpoint", TG_CFG_INT, 0, "0",
      "gradient checkpointing of the LSTM and HBV windows: segment length in days (0 = off, -1 = sqrt(window))", NULL},
 };

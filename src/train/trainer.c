@@ -115,6 +115,21 @@ static int claim_run_dir(const char *run_dir, const tg_train_options *opt, tg_ru
 /* ---------------------------------------------------------------- one training run
  * tg_train / tg_train_config: set up the run folder, load or check the run state, build
  * data, model and optimizer, then epochs of minibatch steps with a checkpoint after each. */
+/* One chunk of a step's batch: windows [lo, lo + n) of the global batch, computed with its
+ * own arena, its own gradient row (a view of the parameters whose grad points there) and
+ * its own dropout stream, so that neither the thread nor the rank that computes it changes
+ * a bit of the result. Kept across steps: the arenas grow once. */
+typedef struct chunk_work {
+    tg_ctx *ctx;
+    tg_params view;
+    tg_rng rng;
+    batch_buf bb;
+    int lo, n;
+    tg_tensor *St[2], *pen;
+    int rc;
+    char err[512];
+} chunk_work;
+
 typedef struct train_run {
     const tg_cfg *cfg;          /* the config as parsed (fingerprint, messages) */
     tg_run_config c;            /* its typed form: what the trainer reads */
@@ -130,7 +145,6 @@ typedef struct train_run {
     tg_params *ps;
     tg_optim *op;
     tg_optim_config oc;
-    tg_ctx *ctx;
     tg_sampler smp;
     tg_schedule sched;
     tg_rng rng;
@@ -139,9 +153,13 @@ typedef struct train_run {
     int loss_type, warm, hor, L, nb, epochs, iters;
     int64_t start_epoch;
     batch_buf bb;
-    int *bi, *off, *lbi, *loff;
+    int *bi, *off;
     double *bstd;
     tg_real *obs_all;
+    int nch, *own, nown;    /* chunks per batch; those this rank computes */
+    chunk_work *cw;         /* (nch) */
+    tg_real *G;             /* (nch, ps->size) the chunks' gradients */
+    double *Sc;             /* (nch, 3) the chunks' loss sums */
     FILE *lossf;
     double t0;
 } train_run;
@@ -259,11 +277,35 @@ static int alloc_batches(train_run *t)
     t->bi = malloc(nb * sizeof(int));
     t->off = malloc(nb * sizeof(int));
     t->bstd = malloc(nb * sizeof(double));
-    t->lbi = malloc(nb * sizeof(int));
-    t->loff = malloc(nb * sizeof(int));
     t->obs_all = malloc(L * nb * sizeof(tg_real));
-    if (!t->bb.x || !t->bb.forcing || !t->bb.obs || !t->bi || !t->off || !t->bstd || !t->lbi || !t->loff || !t->obs_all)
+    if (!t->bb.x || !t->bb.forcing || !t->bb.obs || !t->bi || !t->off || !t->bstd || !t->obs_all)
         return tg_error_set(TG_ENOMEM, "out of memory for batches");
+    if (t->c.training.chunks < 1)
+        return tg_error_set(TG_EINVAL, "%s: training.chunks must be at least 1 (is %ld)", t->name, t->c.training.chunks);
+    t->nch = t->c.training.chunks < t->nb ? (int)t->c.training.chunks : t->nb;
+    const size_t per = ((size_t)t->nb + (size_t)t->nch - 1) / (size_t)t->nch, P = t->ps->size;
+    t->cw = calloc((size_t)t->nch, sizeof *t->cw);
+    t->own = malloc((size_t)t->nch * sizeof *t->own);
+    t->G = malloc((size_t)t->nch * (P ? P : 1) * sizeof(tg_real));
+    t->Sc = malloc((size_t)t->nch * 3 * sizeof(double));
+    if (!t->cw || !t->own || !t->G || !t->Sc)
+        return tg_error_set(TG_ENOMEM, "out of memory for %d batch chunks", t->nch);
+    for (int j = 0; j < t->nch; j++) {
+        chunk_work *w = &t->cw[j];
+        w->lo = (int)((long)j * t->nb / t->nch);
+        w->n = (int)((long)(j + 1) * t->nb / t->nch) - w->lo;
+        if (j % t->nranks != t->rank) /* another rank computes it */
+            continue;
+        t->own[t->nown++] = j;
+        w->ctx = tg_ctx_create();
+        w->view = *t->ps;
+        w->view.grad = t->G + (size_t)j * P;
+        w->bb.x = malloc(L * per * in * sizeof(tg_real));
+        w->bb.forcing = malloc(L * per * (size_t)(t->d.n_forcing > 0 ? t->d.n_forcing : 1) * sizeof(tg_real));
+        w->bb.obs = malloc(L * per * sizeof(tg_real));
+        if (!w->ctx || !w->bb.x || !w->bb.forcing || !w->bb.obs)
+            return tg_error_set(TG_ENOMEM, "out of memory for batch chunk %d", j);
+    }
     return 0;
 }
 
@@ -283,71 +325,130 @@ static int open_loss_log(train_run *t)
     return 0;
 }
 
-/* One minibatch: every rank draws the same global batch; a window is computed by the rank
- * that owns its basin (basin % ranks), so 1 and N ranks see the same batches. The loss of
- * the batch in *lv, the physics penalty's part in *pen. */
+/* Forward and loss parts of one chunk (on any thread): its S sums into t->Sc. */
+static int chunk_forward(train_run *t, chunk_work *w, int j, int got, size_t count)
+{
+    const int L = t->L, hor = t->hor;
+    tg_ctx_reset(w->ctx);
+    gather(&t->d, t->bi + w->lo, t->off + w->lo, w->n, L, &w->bb);
+    tg_model_out mo;
+    int rc = tg_model_forward(&t->m, w->ctx, &w->view, w->bb.x, w->bb.forcing, L, w->n, 1, &w->rng, &mo);
+    if (rc)
+        return rc;
+    int Lq = mo.q->shape[0];
+    tg_tensor *q = tg_slice(w->ctx, mo.q, 0, Lq - hor, hor);
+    w->St[0] = w->St[1] = w->pen = NULL;
+    if ((rc = tg_loss_parts(w->ctx, t->loss_type, q, w->bb.obs + (size_t)(L - hor) * w->n, t->bstd + w->lo, count,
+                            w->St)))
+        return rc;
+    double *S = t->Sc + 3 * (size_t)j;
+    for (int i = 0; i < 2; i++)
+        S[i] = w->St[i] ? (double)w->St[i]->data[0] : 0;
+    /* a physics-guided penalty is a mean over the chunk's windows: weight it by the chunk's
+     * share of the batch so the sum over chunks is the batch mean */
+    if (mo.penalty) {
+        w->pen = tg_muls(w->ctx, mo.penalty, (tg_real)((double)w->n / got));
+        S[2] = w->pen ? (double)w->pen->data[0] : 0;
+    }
+    return tg_ctx_status(w->ctx);
+}
+
+/* Backward of one chunk's part of the loss into its gradient row. */
+static int chunk_backward(chunk_work *w, const double *cf)
+{
+    tg_tensor *lin = tg_muls(w->ctx, w->St[0], (tg_real)cf[0]);
+    if (w->St[1])
+        lin = tg_add(w->ctx, lin, tg_muls(w->ctx, w->St[1], (tg_real)cf[1]));
+    if (w->pen)
+        lin = tg_add(w->ctx, lin, w->pen);
+    if (!lin)
+        return tg_ctx_status(w->ctx) ? tg_ctx_status(w->ctx) : TG_ENOMEM;
+    return tg_backward(w->ctx, lin);
+}
+
+/* Runs phase (0 forward, 1 backward) of this rank's chunks, spread over the OpenMP threads
+ * (whole chunks per thread; BLAS on one thread meanwhile). An error of any chunk is the
+ * step's error, with its message. */
+static int run_chunks(train_run *t, int phase, int got, size_t count, const double *cf)
+{
+    const int threads = omp_get_max_threads(), par = threads > 1 && t->nown > 1;
+    const int blas = par ? tg_blas_set_threads(1) : 0;
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+    for (int k = 0; k < t->nown; k++) {
+        const int j = t->own[k];
+        chunk_work *w = &t->cw[j];
+        w->rc = phase == 0 ? chunk_forward(t, w, j, got, count) : chunk_backward(w, cf);
+        if (w->rc) /* the message is thread-local: carry it out of the region */
+            snprintf(w->err, sizeof w->err, "%s", tg_error_message());
+    }
+    if (par)
+        tg_blas_set_threads(blas);
+    for (int k = 0; k < t->nown; k++)
+        if (t->cw[t->own[k]].rc)
+            return tg_error_set(t->cw[t->own[k]].rc, "%s", t->cw[t->own[k]].err);
+    return 0;
+}
+
+/* One minibatch. Every rank draws the same global batch and splits it into the same
+ * training.chunks chunks; rank r computes chunks r, r + ranks, ... (its threads share them
+ * out). The chunks' loss sums and gradients are then added in chunk order on every rank,
+ * after an exchange in which each value has exactly one non-zero contribution (so the
+ * sum of the exchange is exact): 1 or N ranks, 1 or N threads give the same bits. The
+ * loss of the batch in *lv, the physics penalty's part in *pen. */
 static int train_step(train_run *t, int ep, int it, double *lv, double *pen_value)
 {
     const int L = t->L, hor = t->hor, nb = t->nb;
+    const size_t P = t->ps->size;
     int got = tg_sampler_next(&t->smp, nb, t->bi, t->off);
     if (got < nb) /* epoch of the sampler ended: fill up from the next one */
         got += tg_sampler_next(&t->smp, nb - got, t->bi + got, t->off + got);
-    int qv = TG_VAR_Q, nloc = 0, rc;
+    int qv = TG_VAR_Q, rc;
     tg_batch_gather(t->d.raw, t->bi, t->off, got, L, &qv, 1, NULL, 0, t->obs_all);
     size_t count = tg_loss_count(t->obs_all + (size_t)(L - hor) * got, (size_t)hor * got);
     for (int k = 0; k < got; k++)
-        if (t->bi[k] % t->nranks == t->rank) {
-            t->lbi[nloc] = t->bi[k];
-            t->loff[nloc] = t->off[k];
-            t->bstd[nloc] = t->d.q_std[t->bi[k]];
-            nloc++;
-        }
-    double S[3] = {0, 0, 0}, cf[2];
-    tg_tensor *St[2] = {NULL, NULL}, *pen = NULL;
-    tg_ctx *ctx = t->ctx;
-    if (nloc > 0) {
-        gather(&t->d, t->lbi, t->loff, nloc, L, &t->bb);
-        tg_model_out mo;
-        if ((rc = tg_model_forward(&t->m, ctx, t->ps, t->bb.x, t->bb.forcing, L, nloc, 1, &t->rng, &mo)))
-            return rc;
-        int Lq = mo.q->shape[0];
-        tg_tensor *q = tg_slice(ctx, mo.q, 0, Lq - hor, hor);
-        if ((rc = tg_loss_parts(ctx, t->loss_type, q, t->bb.obs + (size_t)(L - hor) * nloc, t->bstd, count, St)))
-            return rc;
-        for (int i = 0; i < 2; i++)
-            S[i] = St[i] ? (double)St[i]->data[0] : 0;
-        /* a physics-guided penalty is a mean over this rank's windows: weight it by
-         * the rank's share of the batch so the sum over ranks is the batch mean */
-        if (mo.penalty) {
-            pen = tg_muls(ctx, mo.penalty, (tg_real)((double)nloc / got));
-            S[2] = pen ? (double)pen->data[0] : 0;
-        }
-    } else if (!t->m.kind) /* dropout draws from the RNG: keep every rank in step */
-        tg_dropout(ctx, tg_new(ctx, TG_SHAPE(1)), t->m.dropout, 1, &t->rng);
-    if ((rc = tg_dist_sum_double(S, 3)))
+        t->bstd[k] = t->d.q_std[t->bi[k]];
+    /* the dropout stream of chunk j in this step: one draw of the run's RNG per step (on
+     * every rank), split by chunk index */
+    const uint64_t step_seed = tg_rng_next(&t->rng);
+    memset(t->Sc, 0, (size_t)t->nch * 3 * sizeof(double));
+    memset(t->G, 0, (size_t)t->nch * P * sizeof(tg_real));
+    for (int k = 0; k < t->nown; k++) {
+        chunk_work *w = &t->cw[t->own[k]];
+        /* got < nb only if the training set has fewer windows than a batch: then the
+         * last chunks shrink (same split on every rank) */
+        w->lo = (int)((long)t->own[k] * got / t->nch);
+        w->n = (int)((long)(t->own[k] + 1) * got / t->nch) - w->lo;
+        tg_rng_seed(&w->rng, step_seed ^ (0x9E3779B97F4A7C15ULL * (uint64_t)(t->own[k] + 1)));
+    }
+    if ((rc = run_chunks(t, 0, got, count, NULL)))
         return rc;
+    if ((rc = tg_dist_sum_double(t->Sc, (size_t)t->nch * 3)))
+        return rc;
+    double S[3] = {0, 0, 0}, cf[2];
+    for (int j = 0; j < t->nch; j++)
+        for (int i = 0; i < 3; i++)
+            S[i] += t->Sc[3 * (size_t)j + i];
     *lv = tg_loss_combine(t->loss_type, S, t->c.loss.log_weight, cf) + S[2];
     *pen_value = S[2];
     if (!isfinite(*lv))
         return tg_error_set(TG_EINVAL, "epoch %d iteration %d: the loss is not finite (%g); lower optim.lr?", ep, it,
                             *lv);
-    if (nloc > 0) {
-        tg_tensor *lin = tg_muls(ctx, St[0], (tg_real)cf[0]);
-        if (St[1])
-            lin = tg_add(ctx, lin, tg_muls(ctx, St[1], (tg_real)cf[1]));
-        if (pen)
-            lin = tg_add(ctx, lin, pen);
-        if (!lin || (rc = tg_backward(ctx, lin)))
-            return rc ? rc : tg_ctx_status(ctx);
-    }
-    if ((rc = tg_dist_sum_real(t->ps->grad, t->ps->size)))
+    if ((rc = run_chunks(t, 1, got, count, cf)))
         return rc;
+    if ((rc = tg_dist_sum_real(t->G, (size_t)t->nch * P)))
+        return rc;
+    /* from +0: a gradient that is -0 in every chunk becomes +0, as the exchange makes it */
+    tg_real *g = t->ps->grad;
+    for (size_t i = 0; i < P; i++)
+        g[i] = 0;
+    for (int j = 0; j < t->nch; j++) {
+        const tg_real *gj = t->G + (size_t)j * P;
+        for (size_t i = 0; i < P; i++)
+            g[i] += gj[i];
+    }
     if (t->c.optim.clip > 0)
         tg_clip_grad_norm(t->ps, t->c.optim.clip);
-    if ((rc = tg_optim_step(t->op, t->ps)))
-        return rc;
-    tg_ctx_reset(ctx);
-    return 0;
+    return tg_optim_step(t->op, t->ps);
 }
 
 /* One epoch: its steps, the log line, loss.csv and the checkpoint (root rank). */
@@ -399,13 +500,15 @@ static void train_run_free(train_run *t)
     free(t->bi);
     free(t->off);
     free(t->bstd);
-    free(t->lbi);
-    free(t->loff);
     free(t->obs_all);
+    for (int j = 0; t->cw && j < t->nch; j++) {
+        tg_ctx_free(&t->cw[j].ctx);
+        free(t->cw[j].bb.x), free(t->cw[j].bb.forcing), free(t->cw[j].bb.obs);
+    }
+    free(t->cw), free(t->own), free(t->G), free(t->Sc);
     tg_sampler_free(&t->smp);
     tg_optim_free(&t->op);
     tg_model_free(&t->m);
-    tg_ctx_free(&t->ctx);
     tg_params_free(&t->ps);
     if (t->d.raw || t->d.B)
         tg_dataset_free(&t->d);
@@ -446,7 +549,6 @@ static int train(const tg_cfg *cfg, const char *name, const char *src_path, cons
     tg_runlog_printf(&t->rl, "terragrad train %s -> %s (%s build, %d threads, %d rank%s, %s)\n", name, run_dir,
                      TG_REAL_NAME, omp_get_max_threads(), t->nranks, t->nranks > 1 ? "s" : "", tg_dist_backend());
     t->ps = tg_params_create();
-    t->ctx = tg_ctx_create();
     tg_rng_seed(&t->rng, (uint64_t)t->c.seed);
     /* the sampler's seed: fixed for the whole run; a resumed run replays its shuffles */
     t->sampler_seed = (uint64_t)t->c.seed * 7919u;
