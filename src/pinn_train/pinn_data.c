@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pinn/pinn_internal.h"
+#include "terragrad/pinn_run.h"
 
 void tg_pinn_ref_free(tg_pinn_ref *r)
 {

@@ -7,6 +7,7 @@
 
 #include "pinn/pinn_internal.h"
 #include "terragrad/config.h"
+#include "terragrad/pinn_run.h"
 
 #define PINN_MAX_COEF 4
 #define PINN_MAX_F 2
