@@ -5,7 +5,8 @@
 
 #include <stdio.h>
 
-#include "pinn/pinn_internal.h"
+#include "terragrad/core.h"
+#include "terragrad/pinn.h"
 #include "terragrad/config.h"
 #include "terragrad/pinn_run.h"
 
