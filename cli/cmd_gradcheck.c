@@ -5,12 +5,11 @@
 #include <string.h>
 
 #include "commands.h"
-#include "core/gradcheck_suite.h"
 #include "terragrad.h"
 
 int tg_cmd_gradcheck(int argc, char **argv)
 {
-    double tol = tg_suite_default_tol();
+    double tol = tg_gradcheck_suite_tol();
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: terragrad gradcheck [--tol REL]\n\n"
@@ -38,6 +37,6 @@ int tg_cmd_gradcheck(int argc, char **argv)
             return 2;
         }
     }
-    int failures = tg_suite_run_all(stdout, tol, 0);
+    int failures = tg_gradcheck_suite(stdout, tol, 0);
     return failures ? 1 : 0;
 }

@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "surrogate/surrogate_internal.h"
 #include "terragrad.h"
 #include "terragrad/surrogate.h"
 
@@ -195,7 +194,7 @@ static int open_blackbox(run *r)
                                 tg_cfg_line(c, "blackbox.lower"), r->pnames[k], r->lo[k], r->hi[k]);
     const char *kind = tg_cfg_str(c, "blackbox.kind");
     char path[2048];
-    if ((rc = tg__bb_resolve_path("blackbox.path", kind, tg_cfg_str(c, "blackbox.path"), path, sizeof path)))
+    if ((rc = tg_blackbox_resolve_path("blackbox.path", kind, tg_cfg_str(c, "blackbox.path"), path, sizeof path)))
         return rc;
     tg_blackbox_options o = {.name = tg_cfg_str(c, "blackbox.name"), .np = r->np, .nf = 3,
                              .nout = (int)tg_cfg_int(c, "blackbox.outputs"), .param_names = r->pnames,
@@ -868,7 +867,7 @@ int tg_cmd_surrogate(int argc, char **argv)
     }
     struct stat sb;
     if (which == 1 && stat(config, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        if (tg__surrogate_train_eval(config, period)) {
+        if (tg_surrogate_train_eval(config, period)) {
             fprintf(stderr, "terragrad surrogate eval: %s\n", tg_error_message());
             return 1;
         }

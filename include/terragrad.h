@@ -39,19 +39,27 @@
  *     tg_ctx_free(&ctx); tg_params_free(&ps);
  *
  * ============================================================== modules
+ * libterragrad (the engine; BLAS, OpenMP, libm):
  *   terragrad/core.h   scalar type, errors, context, parameters, tensors, ops, custom ops,
  *                      backward, gradient check, PRNG
  *   terragrad/nn.h     layers (linear, MLP, fused LSTM), optimizers, schedules, checkpoints
+ *   terragrad/models.h process models (HBV, routing) with hand-written backward
+ *   terragrad/adjoint.h implicit-step op (Newton + adjoint), Richards equation
+ *   terragrad/hbv_implicit.h, terragrad/hybrid.h  implicit and hybrid (MLP-in-HBV) HBV
+ *   terragrad/ude.h    universal differential equations
+ *   terragrad/pinn.h   physics-informed networks (Taylor-mode input derivatives)
+ *   terragrad/gradcheck.h  the gradient check of every built-in op
+ * libterragrad-hydro (the application; the engine, NetCDF, libyaml, MPI when built):
  *   terragrad/data.h   catchment data (CAMELS-US, Caravan, generic CSV, NetCDF), sampling
  *   terragrad/eval.h   hydrological skill metrics (NSE, KGE, FHV, FLV, ...)
- *   terragrad/models.h process models (HBV, routing) with hand-written backward
  *   terragrad/config.h YAML run configs checked against a schema
- *   terragrad/adjoint.h implicit-step op (Newton + adjoint), Richards equation
- *   terragrad/pinn.h   physics-informed networks (Taylor-mode input derivatives)
+ *   terragrad/richards.h   Richards soil columns from YAML, soil parameter fits
+ *   terragrad/pinn_run.h   the YAML-driven PINN trainer, reference solutions
  *   terragrad/dist.h   data-parallel training across processes (MPI), serial fallback
  *   terragrad/calibrate.h  SCE-UA and gradient-based per-basin calibration
  *   terragrad/surrogate.h  black-box models, surrogate data, training and use
  *   terragrad/simulate.h   HBV with known parameters, sensitivities
+ * Link the engine alone (-lterragrad) when you use only its headers; docs/library.md.
  * Each module header is self-contained and included here; include only this file.
  */
 #ifndef TERRAGRAD_H
@@ -102,6 +110,15 @@
 #endif
 #if __has_include("terragrad/ude.h")
 #include "terragrad/ude.h"
+#endif
+#if __has_include("terragrad/gradcheck.h")
+#include "terragrad/gradcheck.h"
+#endif
+#if __has_include("terragrad/richards.h")
+#include "terragrad/richards.h"
+#endif
+#if __has_include("terragrad/pinn_run.h")
+#include "terragrad/pinn_run.h"
 #endif
 #if __has_include("terragrad/checkpointing.h")
 #include "terragrad/checkpointing.h"

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs this build to a temporary prefix and builds the C examples against it, once
-# with pkg-config and once with find_package(terragrad); runs both. Also: --version, the
-# SONAME, and the ABI check refusing a program compiled for the other real type.
+# with pkg-config and once with find_package(terragrad); runs both. Engine examples link
+# only libterragrad (and must not load libterragrad-hydro), the others libterragrad-hydro;
+# the lists are TG_ENGINE_EXAMPLES / TG_HYDRO_EXAMPLES in examples/c/CMakeLists.txt. Also:
+# --version, both SONAMEs, and the ABI check refusing a program compiled for the other
+# real type.
 # usage: install_check.sh BUILD_DIR SOURCE_DIR SHARED_DATA WORK_DIR
 set -uo pipefail
 BUILD=$1 SRC=$2 DATA=$3 WORK=$4
@@ -12,11 +15,21 @@ rm -rf "$WORK"; mkdir -p "$WORK"
 PREFIX=$WORK/prefix
 cmake --install "$BUILD" --prefix "$PREFIX" > "$WORK/install.log" 2>&1 || { bad "cmake --install"; cat "$WORK/install.log"; }
 double=0; grep -q 'TG_DOUBLE:BOOL=ON' "$BUILD/CMakeCache.txt" && double=1
-name=terragrad; [ $double = 1 ] && name=terragrad-double
+sfx=; [ $double = 1 ] && sfx=-double
+name=terragrad$sfx hydro=terragrad-hydro$sfx
 libdir=$(dirname "$(find "$PREFIX" -name "lib$name.so" | head -1)")
-[ -n "$libdir" ] && [ -f "$libdir/lib$name.a" ] && ok || bad "lib$name.so and .a not installed"
-soname=$(objdump -p "$libdir/lib$name.so" 2>/dev/null | awk '/SONAME/{print $2}')
-[ "$soname" = "lib$name.so.0.2" ] && ok || bad "SONAME is '$soname', expected lib$name.so.0.2"
+for l in $name $hydro; do
+  [ -n "$libdir" ] && [ -f "$libdir/lib$l.so" ] && [ -f "$libdir/lib$l.a" ] && ok || bad "lib$l.so and .a not installed"
+  soname=$(objdump -p "$libdir/lib$l.so" 2>/dev/null | awk '/SONAME/{print $2}')
+  [ "$soname" = "lib$l.so.0.2" ] && ok || bad "SONAME is '$soname', expected lib$l.so.0.2"
+  [ -f "$libdir/pkgconfig/$l.pc" ] && ok || bad "$l.pc not installed"
+done
+# the engine needs neither NetCDF nor libyaml nor MPI
+ldd "$libdir/lib$name.so" | grep -q -E 'libnetcdf|libyaml|libmpi' && bad "lib$name.so links NetCDF/libyaml/MPI" || ok
+# the example lists, from the examples' CMakeLists.txt
+list_of() { sed -n "s/^set($1 \([^)]*\)).*/\1/p" "$SRC/examples/c/CMakeLists.txt"; }
+engine_ex=$(list_of TG_ENGINE_EXAMPLES) hydro_ex=$(list_of TG_HYDRO_EXAMPLES)
+[ -n "$engine_ex" ] && [ -n "$hydro_ex" ] && ok || bad "no example lists in examples/c/CMakeLists.txt"
 for h in terragrad.h terragrad/core.h terragrad/version.h; do
   [ -f "$PREFIX/include/$h" ] && ok || bad "header $h not installed"
 done
@@ -28,31 +41,49 @@ echo "$ver" | grep -q "^terragrad 0\.2\.0 (\(float\|double\) build" && ok || bad
 
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 export LD_LIBRARY_PATH=$libdir
-# 1. pkg-config
+# 1. pkg-config: engine examples with terragrad.pc, the others with terragrad-hydro.pc
 flags=$(pkg-config --cflags --libs $name) || bad "pkg-config $name"
-[ $double = 1 ] && { echo "$flags" | grep -q -- "-DTG_DOUBLE=1" && ok || bad "pkg-config cflags lack -DTG_DOUBLE=1"; }
-for ex in hbv_simulate calibrate_basin train_typed; do
+hflags=$(pkg-config --cflags --libs $hydro) || bad "pkg-config $hydro"
+echo "$hflags" | grep -q -- "-l$hydro" && echo "$hflags" | grep -q -- "-l$name " && ok || bad "pkg-config $hydro gives '$hflags'"
+[ $double = 1 ] && { echo "$flags $hflags" | grep -q -- "-DTG_DOUBLE=1.*-DTG_DOUBLE=1" && ok || bad "pkg-config cflags lack -DTG_DOUBLE=1"; }
+for ex in $engine_ex; do
   cc -std=c11 -Wall -Wextra -O2 "$SRC/examples/c/$ex.c" $flags -lm -o "$WORK/$ex.pc" || bad "compile $ex with pkg-config"
+  ldd "$WORK/$ex.pc" | grep -q "lib$hydro" && bad "$ex (engine only) loads lib$hydro" || ok
 done
-"$WORK/hbv_simulate.pc" > "$WORK/hbv_simulate.pc.out" 2>&1 && ok || { bad "hbv_simulate (pkg-config)"; cat "$WORK/hbv_simulate.pc.out"; }
+for ex in $hydro_ex; do
+  cc -std=c11 -Wall -Wextra -O2 "$SRC/examples/c/$ex.c" $hflags -lm -o "$WORK/$ex.pc" || bad "compile $ex with pkg-config"
+  ldd "$WORK/$ex.pc" | grep -q "=> $libdir/lib$hydro.so" && ok || bad "$ex does not load the installed lib$hydro"
+done
+# arguments of each example (none if not listed here)
+args_of() {   # example, tag of the build (pc / fp)
+  case $1 in
+    calibrate_basin) echo "$DATA/caravan_camels_us 01022500" ;;
+    train_typed) echo "$DATA $WORK/typed_run_$2" ;;
+  esac
+}
+for ex in $engine_ex $hydro_ex; do
+  "$WORK/$ex.pc" $(args_of $ex pc) > "$WORK/$ex.pc.out" 2>&1 && ok || { bad "$ex (pkg-config)"; cat "$WORK/$ex.pc.out"; }
+  # the library in use is the installed one, not the build tree's
+  ldd "$WORK/$ex.pc" | grep -q "=> $libdir/lib$name.so" && ok || bad "$ex does not load the installed lib$name"
+  tail -1 "$WORK/$ex.pc.out"
+done
 grep -q "water balance closes" "$WORK/hbv_simulate.pc.out" && ok || bad "hbv_simulate: balance line missing"
-# the library in use is the installed one, not the build tree's
-deps=$(ldd "$WORK/hbv_simulate.pc")
-echo "$deps" | grep -q "=> $libdir/lib$name.so" && ok || bad "hbv_simulate does not load the installed library"
-"$WORK/calibrate_basin.pc" "$DATA/caravan_camels_us" 01022500 > "$WORK/calibrate.pc.out" 2>&1 && ok ||
-  { bad "calibrate_basin (pkg-config)"; cat "$WORK/calibrate.pc.out"; }
-tail -1 "$WORK/calibrate.pc.out"
-"$WORK/train_typed.pc" "$DATA" "$WORK/typed_run" > "$WORK/train_typed.pc.out" 2>&1 && ok ||
-  { bad "train_typed (pkg-config)"; cat "$WORK/train_typed.pc.out"; }
 
-# 2. find_package
+# 2. find_package: the same programs from examples/c/CMakeLists.txt
 cmake -S "$SRC/examples/c" -B "$WORK/fp" -DCMAKE_PREFIX_PATH="$PREFIX" > "$WORK/fp.log" 2>&1 &&
   cmake --build "$WORK/fp" >> "$WORK/fp.log" 2>&1 && ok || { bad "find_package build"; tail -20 "$WORK/fp.log"; }
-"$WORK/fp/hbv_simulate" > "$WORK/hbv_simulate.fp.out" 2>&1 && ok || bad "hbv_simulate (find_package)"
-# same library, same inputs: the same numbers
-cmp -s "$WORK/hbv_simulate.pc.out" "$WORK/hbv_simulate.fp.out" && ok || bad "pkg-config and find_package builds differ"
-"$WORK/fp/calibrate_basin" "$DATA/caravan_camels_us" 01022500 > "$WORK/calibrate.fp.out" 2>&1 && ok || bad "calibrate_basin (find_package)"
-cmp -s "$WORK/calibrate.pc.out" "$WORK/calibrate.fp.out" && ok || bad "calibrate outputs differ between the two builds"
+for ex in $engine_ex; do
+  ldd "$WORK/fp/$ex" | grep -q "lib$hydro" && bad "$ex (find_package, engine only) loads lib$hydro" || ok
+done
+for ex in $engine_ex $hydro_ex; do
+  "$WORK/fp/$ex" $(args_of $ex fp) > "$WORK/$ex.fp.out" 2>&1 && ok || bad "$ex (find_package)"
+  # same library, same inputs: the same numbers
+  if [ $ex = train_typed ]; then   # its log names the run folder and times: compare the losses
+    cmp -s <(tail -1 "$WORK/$ex.pc.out") <(tail -1 "$WORK/$ex.fp.out") && ok || bad "$ex: pkg-config and find_package builds differ"
+  else
+    cmp -s "$WORK/$ex.pc.out" "$WORK/$ex.fp.out" && ok || bad "$ex: pkg-config and find_package builds differ"
+  fi
+done
 
 # 3. the ABI check: compiled for the other real type (the float library with
 #    -DTG_DOUBLE=1; the double library without it), the program must refuse to run

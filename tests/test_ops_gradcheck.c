@@ -5,12 +5,12 @@
  * wrong by 1e-4 relative (double build) in a single element must be reported. */
 #include <string.h>
 
-#include "core/gradcheck_suite.h"
+#include "check/gradcheck_suite.h"
 #include "testutil.h"
 
 int main(void)
 {
-    double tol = tg_suite_default_tol();
+    double tol = tg_gradcheck_suite_tol();
     for (int i = 0; i < tg_suite_case_count(); i++) {
         tg_suite_result r;
         int rc = tg_suite_run_case(i, tol, &r);
@@ -32,7 +32,7 @@ int main(void)
         CHECK(covered, "op '%s' has no gradient-check case", tg_builtin_op_name(k));
     }
     /* the whole table path used by `terragrad gradcheck` */
-    CHECK(tg_suite_run_all(NULL, tol, 0) == 0, "suite reports failures");
+    CHECK(tg_gradcheck_suite(NULL, tol, 0) == 0, "suite reports failures");
 
     /* The checker can fail: one wrong gradient element, through the finite-difference
      * path (kind 0) and through the exact path (kind 1). The double build is the strict

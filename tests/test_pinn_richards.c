@@ -12,7 +12,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "pinn/pinn_train_internal.h"
+#include "pinn_train/pinn_train_internal.h"
 #include "terragrad/adjoint.h"
 #include "testutil.h"
 

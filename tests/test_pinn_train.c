@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "pinn/pinn_train_internal.h"
+#include "pinn_train/pinn_train_internal.h"
 #include "testutil.h"
 
 static tg_pinn_run *run_from(const char *yaml)

@@ -29,6 +29,7 @@
 #include <stdio.h>
 
 #include "terragrad/core.h"
+#include "terragrad/models.h"   /* tg_domain */
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,6 +67,11 @@ enum {
 TG_API const char *tg_var_name(int v);      /* "P", "T", "PET", "Q", "tmax", ... */
 TG_API const char *tg_var_units(int v);     /* "mm/day", "degC", ... */
 TG_API const char *tg_var_long_name(int v);
+/* Valid domain of variable v (TG_VAR_*: P >= 0, ...; every value finite; src/data/var_domain.c). */
+TG_API const tg_domain *tg_var_domain(int v);
+/* The HBV parameter domains and the forcing domains as Markdown (docs/hbv_domain.md is
+ * generated from this; `terragrad simulate --domains`). */
+TG_API void tg_hbv_domain_table(FILE *f);
 TG_API int tg_var_find(const char *name);   /* case-insensitive; -1 if unknown */
 #define TG_VAR_BIT(v) (1u << (v))
 

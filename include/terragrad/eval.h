@@ -64,6 +64,14 @@ typedef struct tg_metrics {
  * peak_timing NaN; RMSE, bias, ... still computed); n < 0. TG_ENOMEM if scratch fails. */
 TG_API int tg_metrics_compute(const double *obs /* (n) */, const double *sim /* (n) */, int n,
                               tg_metrics *m);
+/* Nash-Sutcliffe efficiency 1 - sum (sim - obs)^2 / sum (obs - mean obs)^2 of n days, the
+ * one NSE of the library (tg_metrics_compute's nse, surrogate validation and fidelity).
+ * Missing data: a day whose obs OR sim is not finite is skipped (pairwise), as in
+ * tg_metrics_compute; NaN when no day is left or obs is constant over the days left.
+ * Strides (>= 1) step through interleaved arrays: day t is obs[t * obs_stride]. */
+TG_API double tg_nse(const double *obs, const double *sim, int n, size_t obs_stride, size_t sim_stride);
+/* Median of the finite values of x (n); NaN if none (or scratch fails). */
+TG_API double tg_median_finite(const double *x, int n);
 TG_API double tg_metric_get(const tg_metrics *m, int k); /* k in [0, TG_METRIC_COUNT) */
 TG_API void tg_metric_set(tg_metrics *m, int k, double value);
 TG_API void tg_metrics_set_nan(tg_metrics *m);           /* all metrics NaN, counts 0 */

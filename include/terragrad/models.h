@@ -112,12 +112,11 @@ typedef struct tg_domain {
     const char *why;        /* one line: what breaks outside */
 } tg_domain;
 TG_API extern const tg_domain tg_hbv_param_domain[TG_HBV_NPARAM];
-TG_API const tg_domain *tg_var_domain(int var);   /* TG_VAR_*: P >= 0, ...; every value finite */
 TG_API int tg_domain_contains(const tg_domain *d, double x);   /* 1: finite and inside */
 /* "FC > 0", "0 <= K0 <= 1", "TT finite" into buf; returns buf. */
 TG_API const char *tg_domain_format(const tg_domain *d, const char *name, char *buf, size_t n);
-/* Both tables as Markdown (docs/hbv_domain.md is generated from this). */
-TG_API void tg_hbv_domain_table(FILE *f);
+/* The domains of the forcing variables (tg_var_domain) and the table of both
+ * (tg_hbv_domain_table) are in terragrad/data.h: variables are the data layer's. */
 
 typedef struct tg_hbv_config {
     int T;               /* steps, warm-up included */

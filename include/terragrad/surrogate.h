@@ -122,6 +122,12 @@ TG_API const char *tg_blackbox_name(const tg_blackbox *bb);
 TG_API const char *tg_blackbox_path(const tg_blackbox *bb);
 TG_API tg_bb_kind tg_blackbox_kind(const tg_blackbox *bb);
 TG_API void tg_blackbox_dims(const tg_blackbox *bb, int *np, int *nf, int *nout);
+/* A black-box path from a config: `given`, or for "auto" the Fortran bucket model built
+ * next to the running binary (<bindir>/fortran/libtg_bucket.so for kind "library",
+ * <bindir>/fortran/bucket_model otherwise) into buf (size). key names the config key in
+ * messages. Returns 0 or TG_EINVAL / TG_EIO. */
+TG_API int tg_blackbox_resolve_path(const char *key, const char *kind, const char *given, char *buf,
+                                    size_t size);
 
 /* One run. Returns 0, TG_EINVAL (bad arguments) or TG_EEXTERNAL (the model failed;
  * *reason, if given, gets the TG_BB_* code; out is then all NaN). Thread-safe for the
@@ -295,6 +301,14 @@ TG_API int tg_blackbox_calibrate_basins(tg_blackbox *bb, const tg_basin *basins,
                                         const double *hi, int run_first, int score_first, int score_last,
                                         long max_evals, uint64_t seed, double *params /* (B, np) */,
                                         double *obj /* (B) */, long *evals /* (B) or NULL */);
+
+/* A `terragrad train` run with model.type: surrogate (src/train/model_surrogate.c): reloads
+ * the run in run_dir, writes the learned parameters per basin
+ * (<run>/surrogate_params_<period>.csv) and the surrogate's metrics on the period, and —
+ * when the config names the real model (surrogate.blackbox) — runs the parameters through
+ * it and writes its metrics next to the surrogate's (<run>/surrogate_metrics_<period>.csv).
+ * period: train, valid or test. `terragrad surrogate eval RUN_DIR` calls it. */
+TG_API int tg_surrogate_train_eval(const char *run_dir, const char *period);
 
 #ifdef __cplusplus
 }

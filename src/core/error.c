@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "terragrad.h"
+#include "terragrad/core.h"
 
 #define TG_ERRBUF 2048
 static _Thread_local char errbuf[TG_ERRBUF];

@@ -3,7 +3,7 @@
 #ifndef TG_CORE_INTERNAL_H
 #define TG_CORE_INTERNAL_H
 
-#include "terragrad.h"
+#include "terragrad/core.h"
 
 /* Every built-in op, once: the gradient-check suite must cover each name (a test fails
  * if one is missing), and nodes carry these names for error messages. */

@@ -2,7 +2,7 @@
  * Own generator so results are identical across platforms and thread counts. */
 #include <math.h>
 
-#include "terragrad.h"
+#include "terragrad/core.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {

@@ -99,6 +99,57 @@ static double class_rmse(const ranked *r, int k, const double *o, const double *
     return sqrt(sse / k);
 }
 
+/* ---------------------------------------------------------------- NSE */
+double tg_nse(const double *obs, const double *sim, int n, size_t so, size_t ss)
+{
+    /* the same sums in the same order as the moments of tg_metrics_compute, which calls this */
+    double mo = 0.0;
+    int nv = 0, obs_const = 1;
+    double first = 0.0;
+    for (int t = 0; t < n; t++) {
+        double o = obs[(size_t)t * so], s = sim[(size_t)t * ss];
+        if (!isfinite(o) || !isfinite(s))
+            continue;
+        if (nv == 0)
+            first = o;
+        obs_const &= o == first;
+        mo += o;
+        nv++;
+    }
+    if (nv == 0 || obs_const)
+        return DNAN;  /* a constant series has exactly zero variance: NSE undefined */
+    mo /= nv;
+    double vo = 0.0, sse = 0.0;
+    for (int t = 0; t < n; t++) {
+        double o = obs[(size_t)t * so], s = sim[(size_t)t * ss];
+        if (!isfinite(o) || !isfinite(s))
+            continue;
+        double a = o - mo, d = s - o;
+        vo += a * a;
+        sse += d * d;
+    }
+    return vo == 0.0 ? DNAN : 1.0 - sse / vo;
+}
+
+double tg_median_finite(const double *x, int n)
+{
+    size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(double);
+    double *v = tg_malloc(bytes);
+    if (!v)
+        return DNAN;
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[i]))
+            v[m++] = x[i];
+    double med = DNAN;
+    if (m > 0) {
+        qsort(v, (size_t)m, sizeof *v, cmp_double);
+        med = m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+    }
+    tg_free(v, bytes);
+    return med;
+}
+
 /* ---------------------------------------------------------------- compute */
 int tg_metrics_compute(const double *obs, const double *sim, int n, tg_metrics *m)
 {
@@ -165,7 +216,7 @@ int tg_metrics_compute(const double *obs, const double *sim, int n, tg_metrics *
     m->rmse = sqrt(sse / nv);
     m->bias = ms - mo;
     m->pbias = 100.0 * div_or_nan(ms - mo, mo);
-    m->nse = vo == 0.0 ? DNAN : 1.0 - sse / vo;
+    m->nse = tg_nse(o, s, nv, 1, 1);   /* the library's one NSE; equal to 1 - sse / vo here */
     m->r = (vo == 0.0 || vs == 0.0) ? DNAN : cov / sqrt(vo * vs);
     m->alpha = div_or_nan(sds, sdo);
     m->beta = div_or_nan(ms, mo);

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "terragrad/nn.h"
 
 tg_tensor *tg_activation(tg_ctx *ctx, tg_tensor *x, tg_act act)
 {

@@ -403,7 +403,7 @@ int tg_blackbox_run_batch(tg_blackbox *bb, int N, int T, const double *forcing, 
     return rc;
 }
 
-int tg__bb_resolve_path(const char *key, const char *kind, const char *given, char *buf, size_t size)
+int tg_blackbox_resolve_path(const char *key, const char *kind, const char *given, char *buf, size_t size)
 {
     if (strcmp(given, "auto")) {
         snprintf(buf, size, "%s", given);

@@ -44,15 +44,7 @@ int tg__bb_exec_batch(tg_blackbox *bb, int N, int T, const double *forcing, size
 /* Monotonic wall clock, seconds. */
 double tg__bb_now(void);
 
-/* `model.type: surrogate` of terragrad train (src/train/model_surrogate.c): reloads the run
- * in run_dir, writes the learned parameters per basin (<run>/surrogate_params_<period>.csv)
- * and the surrogate's metrics on the period, and — when the config names the real model
- * (surrogate.blackbox) — runs the parameters through it and writes its metrics next to the
- * surrogate's (<run>/surrogate_metrics_<period>.csv). period: train, valid or test. */
-int tg__surrogate_train_eval(const char *run_dir, const char *period);
-/* A black-box path from a config: `given`, or for "auto" the Fortran bucket model built
- * next to the running binary (<bindir>/fortran/libtg_bucket.so for kind "library",
- * <bindir>/fortran/bucket_model otherwise). key names the config key in messages. */
-int tg__bb_resolve_path(const char *key, const char *kind, const char *given, char *buf, size_t size);
+/* tg_blackbox_resolve_path and tg_surrogate_train_eval (defined in src/train/model_surrogate.c)
+ * are public: terragrad/surrogate.h. */
 
 #endif

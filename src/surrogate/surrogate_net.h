@@ -1,5 +1,6 @@
 /* surrogate_net.h — the surrogate object shared by its construction, training, I/O and
- * parameter-learning files (not public API). */
+ * parameter-learning files, and by the surrogate model kind of the trainer
+ * (src/train/model_surrogate.c). Internal to libterragrad-hydro, not public API. */
 #ifndef TG_SURROGATE_NET_H
 #define TG_SURROGATE_NET_H
 
@@ -29,10 +30,6 @@ tg_surrogate *tg__surrogate_alloc(int np, int nf, int H);
 /* The network in normalised output units: forcing (T, B, nf) physical, u (B, np) in
  * [0, 1] -> (T, B). */
 tg_tensor *tg__surrogate_net(tg_ctx *ctx, const tg_surrogate *s, tg_tensor *forcing, tg_tensor *u);
-/* Per-sample NSE of sim against obs (T values each, stride between days); NaN when obs is
- * constant or any value is not finite. */
-double tg__nse(const double *obs, const double *sim, int T, size_t stride_obs, size_t stride_sim);
-/* Median of the finite values of x (n); NaN if none. Uses scratch of n doubles. */
-double tg__median_finite(const double *x, int n);
+/* NSE and medians of per-sample scores: tg_nse, tg_median_finite (terragrad/eval.h). */
 
 #endif

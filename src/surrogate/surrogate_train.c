@@ -248,12 +248,12 @@ int tg_surrogate_evaluate(const tg_surrogate *s, const tg_surr_data *d, double *
             const int i = i0 + b;
             all[i] = d->status[i] != TG_BB_OK
                          ? (double)NAN
-                         : tg__nse(d->out + (size_t)i * (size_t)T * nout + (size_t)s->target, q + b, T, nout,
+                         : tg_nse(d->out + (size_t)i * (size_t)T * nout + (size_t)s->target, q + b, T, nout,
                                    (size_t)nb);
         }
     }
     if (!rc && median)
-        *median = tg__median_finite(all, d->N);
+        *median = tg_median_finite(all, d->N);
 done:
     if (!nse)
         tg_free(all, (size_t)d->N * sizeof *all);

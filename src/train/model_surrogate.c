@@ -20,7 +20,7 @@
  * forward compares it with the weights in memory — a surrogate file replaced between
  * `train` and `test`, or weights changed during training, stop the run with a clear error.
  *
- * tg__surrogate_train_eval (CLI: `terragrad surrogate eval RUN_DIR`) writes the learned
+ * tg_surrogate_train_eval (CLI: `terragrad surrogate eval RUN_DIR`) writes the learned
  * parameters per basin and, with `surrogate.blackbox`, runs them through the REAL model. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -232,11 +232,11 @@ const tg_model_kind tg_model_kind_surrogate = {
     .free = surr_free,
     .keys = surr_keys,
     .n_keys = (int)(sizeof surr_keys / sizeof surr_keys[0]),
-    .after_test = tg__surrogate_train_eval, /* score the learned parameters with the real model */
+    .after_test = tg_surrogate_train_eval, /* score the learned parameters with the real model */
 };
 
 /* ====================================================================== evaluation */
-int tg__surrogate_train_eval(const char *run_dir, const char *period)
+int tg_surrogate_train_eval(const char *run_dir, const char *period)
 {
     char path[4400], tmp[4500];
     tg_cfg *cfg = tg_train_load_run_config(run_dir, path, sizeof path);
@@ -374,7 +374,7 @@ int tg__surrogate_train_eval(const char *run_dir, const char *period)
                                   .param_names = names};
         if (run_first > first)
             rc = tg_error_set(TG_EINVAL, "%s: a basin's record starts after the %s period begins", run_dir, period);
-        if (!rc && !(rc = tg__bb_resolve_path("surrogate.blackbox", kind, bbpath, bpath, sizeof bpath))) {
+        if (!rc && !(rc = tg_blackbox_resolve_path("surrogate.blackbox", kind, bbpath, bpath, sizeof bpath))) {
             bb = !strcmp(kind, "library") ? tg_blackbox_library(bpath, &bo) : tg_blackbox_exec(bpath, &bo);
             if (!bb)
                 rc = tg_error_prefix(tg_error_code() ? tg_error_code() : TG_EINVAL, "%s/config.yaml: surrogate.blackbox: ",
@@ -396,7 +396,7 @@ int tg__surrogate_train_eval(const char *run_dir, const char *period)
                 fprintf(f, ",NSE_blackbox,KGE_blackbox,NSE_surrogate_vs_blackbox,status");
             fputc('\n', f);
             for (int b = 0; b < B; b++) {
-                double fid = bb ? tg__nse(qb + (size_t)b * (size_t)n, qs + (size_t)b * (size_t)n, n, 1, 1) : (double)NAN;
+                double fid = bb ? tg_nse(qb + (size_t)b * (size_t)n, qs + (size_t)b * (size_t)n, n, 1, 1) : (double)NAN;
                 sv[(size_t)b * 6 + 0] = ms[b].nse;
                 sv[(size_t)b * 6 + 1] = ms[b].kge;
                 sv[(size_t)b * 6 + 2] = bb ? mb[b].nse : (double)NAN;
@@ -415,7 +415,7 @@ int tg__surrogate_train_eval(const char *run_dir, const char *period)
         for (int c = 0; c < 5; c++) {
             for (int b = 0; b < B; b++)
                 med[b] = sv[(size_t)b * 6 + (size_t)c];
-            mv[c] = tg__median_finite(med, B);
+            mv[c] = tg_median_finite(med, B);
         }
         char d0[16], d1[16];
         tg_runlog_printf(&rl, "%s period %s..%s, %d basins; learned parameters: %s/surrogate_params_%s.csv\n", period,

@@ -5,8 +5,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "gradcheck_suite.h"
-#include "internal.h"
+#include "check/gradcheck_suite.h"
+#include "core/internal.h"
 
 typedef tg_tensor *(*build_fn)(tg_ctx *ctx, tg_tensor *const *x);
 
@@ -173,7 +173,7 @@ const char *tg_builtin_op_name(int k) { return builtin_ops[k]; }
  * backward that is off by 1e-4 relative. Float: differences of a float loss carry ~1e-4
  * noise (Richardson leaves ~4e-4 at h = 1e-2), so only errors of ~1 % are visible there;
  * the double build is the strict check. */
-double tg_suite_default_tol(void)
+double tg_gradcheck_suite_tol(void)
 {
 #ifdef TG_DOUBLE
     return 1e-6;
@@ -385,11 +385,11 @@ int tg_suite_run_mutant(int kind, double perturb, tg_suite_result *r)
     tg_real *inputs[2] = {a, b};
     mutant_loss_ud ud = {kind, {perturb}};
     r->status = check_and_fill(mutant_loss, &ud, 2, ndim, (const int(*)[TG_MAX_DIMS])shape, inputs,
-                               suite_opts(tg_suite_default_tol(), kind ? 3u : 1u), r);
+                               suite_opts(tg_gradcheck_suite_tol(), kind ? 3u : 1u), r);
     return r->status;
 }
 
-int tg_suite_run_all(FILE *out, double tol, unsigned long seed)
+int tg_gradcheck_suite(FILE *out, double tol, unsigned long seed)
 {
     static const char *const ref_name[] = {"fd", "mixed", "exact"};
     (void)seed;

@@ -27,7 +27,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "pinn/pinn_train_internal.h"
+#include "pinn_train/pinn_train_internal.h"
 #include "terragrad/adjoint.h"
 
 #define PSI_I (-61.5)

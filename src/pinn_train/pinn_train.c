@@ -24,7 +24,7 @@
 #include <omp.h>
 #endif
 
-#include "pinn/pinn_train_internal.h"
+#include "pinn_train/pinn_train_internal.h"
 #include "terragrad/nn.h"
 
 static double now_seconds(void)

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pinn/pinn_internal.h"
+#include "terragrad/core.h"
+#include "terragrad/pinn.h"
+#include "terragrad/pinn_run.h"
 
 void tg_pinn_ref_free(tg_pinn_ref *r)
 {

@@ -5,8 +5,10 @@
 
 #include <stdio.h>
 
-#include "pinn/pinn_internal.h"
+#include "terragrad/core.h"
+#include "terragrad/pinn.h"
 #include "terragrad/config.h"
+#include "terragrad/pinn_run.h"
 
 #define PINN_MAX_COEF 4
 #define PINN_MAX_F 2

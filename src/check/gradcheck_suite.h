@@ -1,8 +1,11 @@
-/* gradcheck_suite.h — the finite-difference check of every built-in op, shared by the
- * tests and `terragrad gradcheck`. */
+/* gradcheck_suite.h — the cases of the finite-difference check of every built-in op, for
+ * the tests (the whole suite is public: terragrad/gradcheck.h). Above ops in the engine's
+ * layers (it calls every op), so not in src/core. */
 #ifndef TG_GRADCHECK_SUITE_H
 #define TG_GRADCHECK_SUITE_H
 #include <stdio.h>
+
+#include "terragrad/gradcheck.h"
 
 typedef struct tg_suite_result {
     const char *op;      /* built-in op name (TG_BUILTIN_OPS) */
@@ -19,11 +22,7 @@ int tg_suite_run_case(int i, double tol, tg_suite_result *r);
 /* Number of built-in ops and the name of op k. */
 int tg_builtin_op_count(void);
 const char *tg_builtin_op_name(int k);
-/* Runs everything and prints the table; returns the number of failures (cases that did
- * not pass plus ops that no case covers). */
-int tg_suite_run_all(FILE *out, double tol, unsigned long seed);
-/* Default tolerance: 1e-6 in double, looser in float where differences are noisy. */
-double tg_suite_default_tol(void);
+/* tg_gradcheck_suite and tg_gradcheck_suite_tol: public, terragrad/gradcheck.h. */
 /* Mutation check of the checker itself: runs the check on an op whose backward is wrong
  * by a relative `perturb` in one element (kind 0: a nonlinear op, finite-difference
  * reference; kind 1: a matrix product, exact reference). A sound checker fails it. */

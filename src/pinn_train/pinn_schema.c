@@ -1,5 +1,5 @@
 /* pinn_schema.c — every key of a `terragrad pinn` config (docs/pinn.md lists them). */
-#include "pinn/pinn_train_internal.h"
+#include "pinn_train/pinn_train_internal.h"
 
 static const tg_cfg_key schema[] = {
     {"case", TG_CFG_STR, 1, NULL, "the PDE problem", "burgers|reaction|poisson1d|richards"},

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "pinn/pinn_train_internal.h"
+#include "pinn_train/pinn_train_internal.h"
 
 static FILE *open_out(const char *dir, const char *name, char *path, size_t size)
 {

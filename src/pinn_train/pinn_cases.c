@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pinn/pinn_train_internal.h"
+#include "pinn_train/pinn_train_internal.h"
 
 #define PI 3.14159265358979323846
 
