@@ -2,7 +2,10 @@
 # Installs the Debian packages terragrad needs, only those missing (non-interactive).
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libopenblas-dev libnetcdf-dev netcdf-bin libyaml-dev
-      gnuplot-nox gfortran libopenmpi-dev openmpi-bin)
+      gnuplot-nox gfortran libopenmpi-dev openmpi-bin
+      # the Python package (python/) and its tests: Debian's interpreter and libraries only
+      python3-numpy python3-xarray python3-pandas python3-netcdf4 python3-pytest python3-torch
+      python3-yaml python3-setuptools python3-venv python3-pip)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

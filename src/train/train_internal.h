@@ -189,10 +189,10 @@ typedef struct tg_train_options {
     const char *run_dir;    /* override output.dir */
     const char *command;    /* the command line, for the lock file (NULL: "terragrad train") */
 } tg_train_options;
-int tg_train(const char *config_path, const tg_train_options *opt);
+TG_API int tg_train(const char *config_path, const tg_train_options *opt);
 /* Evaluates a trained run on its test period (or [first, last] if given): metrics CSV,
  * predictions CSV + NetCDF, summary. period: "test" or "valid". */
-int tg_evaluate(const char *run_dir, const char *period);
+TG_API int tg_evaluate(const char *run_dir, const char *period);
 
 /* ---------------------------------------------------------------- synthetic twin */
 typedef struct tg_twin_options {
