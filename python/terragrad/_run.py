@@ -90,12 +90,14 @@ class Run:
         return f"<terragrad.Run {self.dir} ({self.period}): {b} basins>"
 
 
+# float_precision="round_trip": pandas' default parser may be one ulp off (the CSVs hold
+# 17 digits in the double build, written to round-trip exactly)
 def _read_predictions(folder, basins):
     import pandas as pd
     import xarray as xr
     frames = []
     for b in basins:
-        df = pd.read_csv(os.path.join(folder, f"{b}.csv"), dtype={"date": str})
+        df = pd.read_csv(os.path.join(folder, f"{b}.csv"), dtype={"date": str}, float_precision="round_trip")
         df["date"] = pd.to_datetime(df["date"])
         frames.append(df.set_index("date"))
     time = frames[0].index
@@ -124,12 +126,13 @@ def open_run(run_dir, period="test", evaluate_if_missing=True):
         if not evaluate_if_missing:
             raise FileNotFoundError(f"{mpath}: missing (run terragrad.evaluate first)")
         evaluate(run_dir, period)
-    metrics = pd.read_csv(mpath, dtype={"basin": str}).set_index("basin")
+    metrics = pd.read_csv(mpath, dtype={"basin": str}, float_precision="round_trip").set_index("basin")
     ppath = os.path.join(run_dir, f"params_{period}.csv")
-    params = pd.read_csv(ppath, dtype={"basin": str}).set_index("basin") if os.path.isfile(ppath) else None
+    params = (pd.read_csv(ppath, dtype={"basin": str}, float_precision="round_trip").set_index("basin")
+              if os.path.isfile(ppath) else None)
     preds = _read_predictions(os.path.join(run_dir, f"predictions_{period}"), list(metrics.index))
     lpath = os.path.join(run_dir, "loss.csv")
-    loss = pd.read_csv(lpath) if os.path.isfile(lpath) else None
+    loss = pd.read_csv(lpath, float_precision="round_trip") if os.path.isfile(lpath) else None
     cpath = os.path.join(run_dir, "config.yaml")
     config = None
     if os.path.isfile(cpath):
