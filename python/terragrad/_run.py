@@ -1,0 +1,141 @@
+"""Training runs through the library (tg_train, tg_evaluate) and reading a run folder.
+
+    run = terragrad.train("config.yaml")            # or a dict (written to a temp YAML)
+    r = terragrad.open_run(run)                     # evaluates first if needed
+    r.predictions  -> xarray.Dataset (time, basin): Q_obs, Q, fluxes, states
+    r.metrics      -> pandas.DataFrame, one row per basin (metrics_<period>.csv)
+    r.params       -> pandas.DataFrame of learned parameters (params_<period>.csv), if any
+"""
+import ctypes
+import os
+import tempfile
+
+import numpy as np
+
+from . import _lib as L
+
+
+class _TrainOptions(ctypes.Structure):
+    # the agreed public struct (include/terragrad/run.h); fields may be appended there
+    _fields_ = [("resume", ctypes.c_int), ("overwrite", ctypes.c_int),
+                ("run_dir", ctypes.c_char_p), ("command", ctypes.c_char_p)]
+
+
+L.lib.tg_train.argtypes = [ctypes.c_char_p, ctypes.POINTER(_TrainOptions)]
+L.lib.tg_train.restype = ctypes.c_int
+L.lib.tg_evaluate.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+L.lib.tg_evaluate.restype = ctypes.c_int
+
+
+def _yaml_dump(cfg, f):
+    import yaml
+    yaml.safe_dump(cfg, f, default_flow_style=None, sort_keys=False)
+
+
+def train(config, run_dir=None, overwrite=False, resume=False):
+    """Trains the model a config describes (a YAML path, or a dict with the same keys,
+    docs/config.md); returns the run folder. Errors raise terragrad.TerragradError with
+    the library's message (file, line and field for a bad config)."""
+    tmp = None
+    if isinstance(config, dict):
+        fd, tmp = tempfile.mkstemp(prefix="terragrad-", suffix=".yaml")
+        with os.fdopen(fd, "w") as f:
+            _yaml_dump(config, f)
+        path = tmp
+        if run_dir is None and not (config.get("output") or {}).get("dir"):
+            raise ValueError("train: a config dict needs output: {dir: ...} or run_dir=")
+    else:
+        path = os.fspath(config)
+    opt = _TrainOptions(int(bool(resume)), int(bool(overwrite)),
+                        os.fsencode(run_dir) if run_dir is not None else None, b"terragrad.train (Python)")
+    try:
+        st = L.lib.tg_train(os.fsencode(path), ctypes.byref(opt))
+        L.check(st, "train")
+    finally:
+        if tmp:
+            os.unlink(tmp)
+    if run_dir is not None:
+        return os.fspath(run_dir)
+    if isinstance(config, dict):
+        return config["output"]["dir"]
+    import yaml
+    with open(path) as f:
+        c = yaml.safe_load(f) or {}
+    d = (c.get("output") or {}).get("dir")
+    if d:
+        return d
+    base = os.path.basename(path)
+    return os.path.join("runs", base.split(".")[0])
+
+
+def evaluate(run_dir, period="test"):
+    """Runs a trained run's model over its test (or valid) period: metrics, predictions."""
+    L.check(L.lib.tg_evaluate(os.fsencode(os.fspath(run_dir)), period.encode()), "evaluate")
+
+
+class Run:
+    """What a run folder holds, read into pandas / xarray (see open_run)."""
+
+    def __init__(self, run_dir, period, predictions, metrics, params, loss, config):
+        self.dir = run_dir
+        self.period = period
+        self.predictions = predictions
+        self.metrics = metrics
+        self.params = params
+        self.loss = loss
+        self.config = config
+
+    def __repr__(self):
+        b = self.predictions.sizes.get("basin", 0)
+        return f"<terragrad.Run {self.dir} ({self.period}): {b} basins>"
+
+
+# float_precision="round_trip": pandas' default parser may be one ulp off (the CSVs hold
+# 17 digits in the double build, written to round-trip exactly)
+def _read_predictions(folder, basins):
+    import pandas as pd
+    import xarray as xr
+    frames = []
+    for b in basins:
+        df = pd.read_csv(os.path.join(folder, f"{b}.csv"), dtype={"date": str}, float_precision="round_trip")
+        df["date"] = pd.to_datetime(df["date"])
+        frames.append(df.set_index("date"))
+    time = frames[0].index
+    for b, df in zip(basins, frames):
+        if not df.index.equals(time):
+            raise ValueError(f"{folder}/{b}.csv: dates differ from {folder}/{basins[0]}.csv")
+    ds = xr.Dataset(coords={"time": time.values, "basin": list(basins)})
+    for col in frames[0].columns:
+        ds[col] = (("time", "basin"), np.stack([df[col].to_numpy(dtype=np.float64) for df in frames], 1),
+                   {"units": "mm" if col in ("SWE", "MELTWATER", "SM", "SUZ", "SLZ") else "mm d-1"})
+    return ds
+
+
+def open_run(run_dir, period="test", evaluate_if_missing=True):
+    """Reads a run folder: predictions (xarray.Dataset from predictions_<period>/<basin>.csv,
+    dims time x basin), metrics and learned parameters (pandas.DataFrames indexed by basin),
+    the loss curve and the config. Evaluates the run first when its outputs are missing."""
+    import pandas as pd
+    import yaml
+    run_dir = os.fspath(run_dir)
+    if not os.path.isfile(os.path.join(run_dir, "last.ckpt")) and not os.path.isfile(
+            os.path.join(run_dir, f"metrics_{period}.csv")):
+        raise FileNotFoundError(f"{run_dir}: not a terragrad run folder (no last.ckpt)")
+    mpath = os.path.join(run_dir, f"metrics_{period}.csv")
+    if not os.path.isfile(mpath):
+        if not evaluate_if_missing:
+            raise FileNotFoundError(f"{mpath}: missing (run terragrad.evaluate first)")
+        evaluate(run_dir, period)
+    metrics = pd.read_csv(mpath, dtype={"basin": str}, float_precision="round_trip").set_index("basin")
+    ppath = os.path.join(run_dir, f"params_{period}.csv")
+    params = (pd.read_csv(ppath, dtype={"basin": str}, float_precision="round_trip").set_index("basin")
+              if os.path.isfile(ppath) else None)
+    preds = _read_predictions(os.path.join(run_dir, f"predictions_{period}"), list(metrics.index))
+    lpath = os.path.join(run_dir, "loss.csv")
+    loss = pd.read_csv(lpath, float_precision="round_trip") if os.path.isfile(lpath) else None
+    cpath = os.path.join(run_dir, "config.yaml")
+    config = None
+    if os.path.isfile(cpath):
+        with open(cpath) as f:
+            config = yaml.safe_load(f)
+    return Run(run_dir, period, preds, metrics, params, loss, config)
