@@ -2,7 +2,8 @@
 version and real type this package was written for.
 
 Where the library is looked for, first hit wins:
-  1. $TERRAGRAD_LIB: the path of libterragrad.so / libterragrad-double.so, or a folder
+  1. $TERRAGRAD_LIB: the path of libterragrad-hydro.so / libterragrad-hydro-double.so (the
+     application library, which loads the engine libterragrad[-double].so), or a folder
      holding one (a build tree or an install prefix's lib/);
   2. the folders of an install: <sys.prefix>/lib, /usr/local/lib, /usr/lib, then the
      dynamic loader's own search (ldconfig paths, LD_LIBRARY_PATH).
@@ -20,7 +21,9 @@ from ._version import __version__
 
 ENV_LIB = "TERRAGRAD_LIB"
 ENV_REAL = "TERRAGRAD_REAL"
-_NAMES = {"float": "libterragrad", "double": "libterragrad-double"}
+# the application library (training, metrics, sensitivity); the engine it depends on
+# (libterragrad[-double], HBV kernels, version) is loaded with it and reached through it
+_NAMES = {"float": "libterragrad-hydro", "double": "libterragrad-hydro-double"}
 
 
 def _version_number(v):
@@ -52,7 +55,7 @@ def _candidates(real):
             p = _in_folder(env, real)
             if not p:
                 raise ImportError(f"terragrad: {ENV_LIB}={env}: no {_NAMES[real or 'float']}.so"
-                                  f"{'' if real else ' or libterragrad-double.so'} in this folder")
+                                  f"{'' if real else ' or libterragrad-hydro-double.so'} in this folder")
             return [p]
         if not os.path.isfile(env):
             raise ImportError(f"terragrad: {ENV_LIB}={env}: no such file or folder")

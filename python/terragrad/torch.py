@@ -13,8 +13,8 @@ the dHBV 1.0 ranges, terragrad.hbv.PARAM_RANGE):
                                 order of PARAM_NAMES (BETA before BETAET); None if none
   u_route  (B, 2)               gamma unit hydrograph (a, theta) in [0, 1]; None if no routing
 The warm-up only sets the stores (no gradient through it unless warmup_grad=True).
-Tensors must be on the CPU with the library's real type: float32 with libterragrad,
-float64 with libterragrad-double ($TERRAGRAD_LIB).
+Tensors must be on the CPU with the library's real type: float32 with the float build,
+float64 with the double build ($TERRAGRAD_LIB).
 """
 import ctypes
 

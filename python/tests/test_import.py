@@ -36,7 +36,7 @@ def test_missing_library_is_an_import_error(tmp_path):
 
 def test_renamed_library_is_refused(tg, tmp_path):
     """A float library under the double name (or the reverse) is caught by tg_real_size."""
-    wrong = "libterragrad.so" if tg.real_name == "double" else "libterragrad-double.so"
+    wrong = "libterragrad-hydro.so" if tg.real_name == "double" else "libterragrad-hydro-double.so"
     os.symlink(tg.library_path, tmp_path / wrong)
     p = _import({"TERRAGRAD_LIB": str(tmp_path / wrong)})
     assert p.returncode != 0 and "file name" in p.stderr

@@ -83,7 +83,7 @@ def test_gradients_equal_peer(tt, compared, which):
 
 def test_gradcheck_float64(tt):
     if tt.TORCH_DTYPE != torch.float64:
-        pytest.skip("gradcheck needs the double library (TERRAGRAD_LIB=libterragrad-double.so)")
+        pytest.skip("gradcheck needs the double library (TERRAGRAD_LIB=libterragrad-hydro-double.so)")
     x = torch.tensor(np.stack([caravan(b, 120)[:, :3] for b in BASINS5[:2]], 1), dtype=torch.float64)
     x = x[60:120].contiguous()                                   # spring: snow, melt and rain
     g = torch.Generator().manual_seed(5)
