@@ -1,0 +1,65 @@
+/* tgbmi.h — the terragrad BMI instance shared by the files of bmi/ (not installed).
+ * bmi_config.c reads the per-basin YAML, bmi_hbv.c steps HBV + routing, bmi_lstm.c
+ * steps a trained network, bmi_terragrad.c is the BMI surface (variables, time, grids). */
+#ifndef TG_BMI_INTERNAL_H
+#define TG_BMI_INTERNAL_H
+
+#include "terragrad.h"
+
+enum { TGBMI_HBV = 0, TGBMI_LSTM, TGBMI_DHBV };
+enum { TGBMI_WARMUP_NONE = 0, TGBMI_WARMUP_DATA };
+
+/* What the YAML config says (bmi_config.c). Paths are resolved against the config's folder. */
+typedef struct tgbmi_config {
+    int kind;
+    char basin[TG_ID_MAX];
+    int start_day, end_day;      /* end_day = INT_MIN: no end */
+    int per_hour;                /* 1: rates in mm h-1 (converted), 0: mm d-1 */
+    int warmup_policy, warmup_days;
+    char data_file[4096];        /* generic CSV (date,P,T,PET) for the warm-up of kind hbv */
+    char run_dir[4096];          /* trained run of kinds lstm / dhbv */
+    /* hbv: (NPARAM, M) physical parameters, routing a and theta (NaN: no routing) */
+    int M;
+    double *params;
+    double route_a, route_theta;
+} tgbmi_config;
+
+int tgbmi_config_read(const char *path, tgbmi_config *c);
+void tgbmi_config_free(tgbmi_config *c);
+
+/* Basin outputs a step produces, in mm d-1 (fluxes) or mm (stores). */
+enum { TGBMI_O_Q = 0, TGBMI_O_ET, TGBMI_O_SWE, TGBMI_O_SM, TGBMI_O_SUZ, TGBMI_O_SLZ, TGBMI_O_MELTWATER,
+       TGBMI_O_QUNROUTED, TGBMI_O_Q0, TGBMI_O_Q1, TGBMI_O_Q2, TGBMI_NOUT };
+
+typedef struct tgbmi tgbmi;
+struct tgbmi {
+    int initialized;
+    tgbmi_config cfg;
+    long step;                    /* days stepped since the start */
+    double in[3];                 /* P, T, PET in the framework's units (per_hour: mm h-1) */
+    double out[TGBMI_NOUT];       /* the framework's units (fluxes mm h-1 when per_hour) */
+    /* HBV (kinds hbv and dhbv): stores (NSTATE, M) kept in double so that get_value_ptr
+     * hands out the storage the next step reads */
+    int M;
+    double *store;
+    tg_real *par;                 /* (NPARAM, M) of the next step */
+    int routed;
+    tg_real uh[TG_UH_LEN];        /* unit-hydrograph ordinates */
+    double qbuf[4][TG_UH_LEN];    /* unrouted Q, Q0, Q1, Q2 (mm d-1) of the last days, [.][0] = latest:
+                                   * the routed outputs are Q and its three parts, as simulate writes */
+    /* network kinds (bmi_lstm.c) */
+    void *net;
+};
+
+int tgbmi_hbv_setup(tgbmi *m);                    /* parameters, routing, stores, warm-up */
+int tgbmi_hbv_step(tgbmi *m, const tg_real *forcing /* P, T, PET in mm d-1, °C */);
+void tgbmi_hbv_free(tgbmi *m);
+
+/* Network kinds (bmi_net.c): lstm, dhbv. */
+int tgbmi_net_setup(tgbmi *m);
+int tgbmi_net_step(tgbmi *m, const tg_real *forcing);
+void tgbmi_net_free(tgbmi *m);
+int tgbmi_net_state_size(const tgbmi *m);         /* values of each network state variable */
+double *tgbmi_net_state(tgbmi *m, int which);      /* storage of network state `which`, or NULL */
+
+#endif
