@@ -21,6 +21,8 @@ static const tg_cfg_key schema[] = {
     {"warmup.days", TG_CFG_INT, 0, "365", "hbv: warm-up days before start", NULL},
     {"data_file", TG_CFG_STR, 0, NULL, "hbv: generic CSV date,P,T,PET with the warm-up days", NULL},
     {"run_dir", TG_CFG_STR, 0, NULL, "lstm, dhbv: the trained run folder", NULL},
+    {"dhbv_static", TG_CFG_STR, 0, "end", "dhbv: static parameters from the head on the end day (as terragrad "
+                                          "test) or on the last warm-up day", "end|warmup"},
     {"hbv.params_file", TG_CFG_STR, 0, NULL, "hbv: parameter CSV of terragrad simulate", NULL},
     {"hbv.routing_file", TG_CFG_STR, 0, NULL, "hbv: routing CSV basin,a,theta (none: no routing)", NULL},
     {"hbv.routing.a", TG_CFG_FLOAT, 0, NULL, "hbv: gamma shape (days)", NULL},
@@ -172,6 +174,7 @@ int tgbmi_config_read(const char *path, tgbmi_config *c)
             rc = tg_error_set(TG_EINVAL, "%s: model %s needs run_dir (the trained run folder)", path, kind);
         else
             rc = resolve(c->run_dir, sizeof c->run_dir, path, tg_cfg_str(cfg, "run_dir"));
+        c->dhbv_static_end = !strcmp(tg_cfg_str(cfg, "dhbv_static"), "end");
     }
     tg_cfg_free(&cfg);
     if (rc)

@@ -48,42 +48,63 @@ static int warmup_from_data(tgbmi *m)
                                   tg_date_format(first + t, d0), tg_var_name(v[k]));
             forc[(size_t)t * 3 + k] = x;
         }
-    if (!rc) {
-        tg_hbv_config c;
-        tg_hbv_config_init(&c, W, 0, 1, m->M);
-        tg_real *fin = malloc((size_t)TG_HBV_NSTATE * m->M * sizeof(tg_real));
-        rc = fin ? tg_hbv_config_check(&c) : tg_error_set(TG_ENOMEM, "out of memory");
-        if (!rc)
-            rc = tg_hbv_forward(NULL, NULL, fin, NULL, forc, m->par, NULL, NULL, &c);
-        for (int i = 0; !rc && i < TG_HBV_NSTATE * m->M; i++)
-            m->store[i] = (double)fin[i];
-        free(fin);
-    }
+    if (!rc)
+        rc = tgbmi_hbv_warmup(m, forc, W);
     free(forc);
     tg_basin_free(&b);
     return rc;
 }
 
-int tgbmi_hbv_setup(tgbmi *m)
+int tgbmi_hbv_alloc(tgbmi *m, int M)
 {
-    m->M = m->cfg.M;
-    int rc = check_params(m);
-    if (rc)
-        return rc;
-    m->par = malloc((size_t)TG_HBV_NPARAM * m->M * sizeof(tg_real));
-    m->store = malloc((size_t)TG_HBV_NSTATE * m->M * sizeof(double));
-    if (!m->par || !m->store)
+    m->M = M;
+    m->par = malloc((size_t)TG_HBV_NPARAM * M * sizeof(tg_real));
+    m->store = malloc((size_t)TG_HBV_NSTATE * M * sizeof(double));
+    m->step_buf = malloc((size_t)2 * TG_HBV_NSTATE * M * sizeof(tg_real));
+    if (!m->par || !m->store || !m->step_buf)
         return tg_error_set(TG_ENOMEM, "out of memory");
-    for (int i = 0; i < TG_HBV_NPARAM * m->M; i++)
-        m->par[i] = (tg_real)m->cfg.params[i];
-    for (int i = 0; i < TG_HBV_NSTATE * m->M; i++)
+    for (int i = 0; i < TG_HBV_NSTATE * M; i++)
         m->store[i] = (double)(tg_real)TG_HBV_INIT_STORE;
     memset(m->qbuf, 0, sizeof m->qbuf);
-    m->routed = isfinite(m->cfg.route_a) && isfinite(m->cfg.route_theta);
+    tg_hbv_config_init(&m->step_cfg, 1, 0, 1, M);
+    return 0;
+}
+
+void tgbmi_hbv_set_routing(tgbmi *m, double a, double theta)
+{
+    m->routed = a > 0 && theta > 0 && isfinite(a) && isfinite(theta); /* NaN or 0: none */
     if (m->routed) {
-        tg_real a = (tg_real)m->cfg.route_a, th = (tg_real)m->cfg.route_theta;
-        tg_uh_gamma_forward(m->uh, &a, &th, 1);
+        tg_real ra = (tg_real)a, rt = (tg_real)theta;
+        tg_uh_gamma_forward(m->uh, &ra, &rt, 1);
     }
+}
+
+int tgbmi_hbv_warmup(tgbmi *m, const tg_real *forcing, int T)
+{
+    tg_hbv_config c = m->step_cfg; /* smoothing as the steps; every parameter static */
+    c.T = T;
+    c.warmup = 0;
+    c.dynamic = 0;
+    tg_real *fin = malloc((size_t)TG_HBV_NSTATE * m->M * sizeof(tg_real));
+    int rc = fin ? tg_hbv_config_check(&c) : tg_error_set(TG_ENOMEM, "out of memory");
+    if (!rc)
+        rc = tg_hbv_forward(NULL, NULL, fin, NULL, forcing, m->par, NULL, NULL, &c);
+    for (int i = 0; !rc && i < TG_HBV_NSTATE * m->M; i++)
+        m->store[i] = (double)fin[i];
+    free(fin);
+    return rc;
+}
+
+int tgbmi_hbv_setup(tgbmi *m)
+{
+    int rc = tgbmi_hbv_alloc(m, m->cfg.M);
+    if (!rc)
+        rc = check_params(m);
+    if (rc)
+        return rc;
+    for (int i = 0; i < TG_HBV_NPARAM * m->M; i++)
+        m->par[i] = (tg_real)m->cfg.params[i];
+    tgbmi_hbv_set_routing(m, m->cfg.route_a, m->cfg.route_theta);
     if (m->cfg.warmup_policy == TGBMI_WARMUP_DATA && m->cfg.warmup_days > 0)
         rc = warmup_from_data(m);
     return rc;
@@ -92,22 +113,12 @@ int tgbmi_hbv_setup(tgbmi *m)
 int tgbmi_hbv_step(tgbmi *m, const tg_real *forcing)
 {
     const int M = m->M;
-    tg_real s0[TG_HBV_NSTATE * 8], s1[TG_HBV_NSTATE * 8], out[TG_HBV_NOUT];
-    tg_real *si = M <= 8 ? s0 : malloc((size_t)TG_HBV_NSTATE * M * sizeof(tg_real));
-    tg_real *sf = M <= 8 ? s1 : malloc((size_t)TG_HBV_NSTATE * M * sizeof(tg_real));
-    int rc = si && sf ? 0 : tg_error_set(TG_ENOMEM, "out of memory");
-    for (int i = 0; !rc && i < TG_HBV_NSTATE * M; i++)
+    tg_real out[TG_HBV_NOUT], *si = m->step_buf, *sf = m->step_buf + (size_t)TG_HBV_NSTATE * M;
+    for (int i = 0; i < TG_HBV_NSTATE * M; i++)
         si[i] = (tg_real)m->store[i];
-    tg_hbv_config c;
-    tg_hbv_config_init(&c, 1, 0, 1, M);
-    if (!rc)
-        rc = tg_hbv_forward(out, NULL, sf, NULL, forcing, m->par, NULL, si, &c);
+    int rc = tg_hbv_forward(out, NULL, sf, NULL, forcing, m->par, m->par_dyn, si, &m->step_cfg);
     for (int i = 0; !rc && i < TG_HBV_NSTATE * M; i++)
         m->store[i] = (double)sf[i];
-    if (M > 8) {
-        free(si);
-        free(sf);
-    }
     if (rc)
         return rc;
     const double r = m->cfg.per_hour ? 1.0 / 24.0 : 1.0; /* flux units: mm d-1 -> framework's */
@@ -138,7 +149,9 @@ int tgbmi_hbv_step(tgbmi *m, const tg_real *forcing)
 void tgbmi_hbv_free(tgbmi *m)
 {
     free(m->par);
+    free(m->par_dyn);
     free(m->store);
-    m->par = NULL;
+    free(m->step_buf);
+    m->par = m->par_dyn = m->step_buf = NULL;
     m->store = NULL;
 }

@@ -19,8 +19,8 @@
 /* ---------------------------------------------------------------- variables */
 enum { V_IN = 1, V_OUT = 2, V_STATE = 4 };            /* role */
 enum { K_HBV = 1 << TGBMI_HBV, K_LSTM = 1 << TGBMI_LSTM, K_DHBV = 1 << TGBMI_DHBV };
-enum { U_RATE, U_DEGC, U_MM, U_MMD, U_ONE };           /* units */
-enum { G_SCALAR = 0, G_COMPONENTS, G_ROUTING, G_NETWORK, N_GRIDS };
+enum { U_RATE, U_DEGC, U_MM, U_MMD, U_ONE, U_DAYS };           /* units */
+enum { G_SCALAR = 0, G_COMPONENTS, G_ROUTING, G_NETWORK, G_HISTORY, G_PARAMS, G_ROUTEPAR, N_GRIDS };
 enum { S_IN, S_OUT, S_STORE, S_QBUF, S_NET };          /* where the values live */
 
 typedef struct vardef {
@@ -53,6 +53,12 @@ static const vardef vars[] = {
     {"state__routing_quick_flow_history", V_STATE, K_HBV | K_DHBV, U_MMD, G_ROUTING, S_QBUF, 1},
     {"state__routing_interflow_history", V_STATE, K_HBV | K_DHBV, U_MMD, G_ROUTING, S_QBUF, 2},
     {"state__routing_baseflow_history", V_STATE, K_HBV | K_DHBV, U_MMD, G_ROUTING, S_QBUF, 3},
+    {"state__lstm_hidden", V_STATE, K_LSTM | K_DHBV, U_ONE, G_NETWORK, S_NET, TGBMI_NS_H},
+    {"state__lstm_cell", V_STATE, K_LSTM | K_DHBV, U_ONE, G_NETWORK, S_NET, TGBMI_NS_C},
+    {"state__lstm_input_history", V_STATE, K_LSTM, U_ONE, G_HISTORY, S_NET, TGBMI_NS_HISTORY},
+    {"state__lstm_window_day", V_STATE, K_LSTM, U_DAYS, G_SCALAR, S_NET, TGBMI_NS_WINDAY},
+    {"state__dhbv_static_parameters", V_STATE, K_DHBV, U_ONE, G_PARAMS, S_NET, TGBMI_NS_PARAMS},
+    {"state__dhbv_routing_parameters", V_STATE, K_DHBV, U_DAYS, G_ROUTEPAR, S_NET, TGBMI_NS_ROUTING},
 };
 enum { N_VARS = (int)(sizeof vars / sizeof vars[0]) };
 
@@ -90,7 +96,10 @@ static int grid_size(const tgbmi *m, int grid)
     case G_SCALAR: return 1;
     case G_COMPONENTS: return m->M;
     case G_ROUTING: return TG_UH_LEN;
-    case G_NETWORK: return tgbmi_net_state_size(m);
+    case G_NETWORK: return tgbmi_net_state_size(m, TGBMI_NS_H);
+    case G_HISTORY: return tgbmi_net_state_size(m, TGBMI_NS_HISTORY);
+    case G_PARAMS: return tgbmi_net_state_size(m, TGBMI_NS_PARAMS);
+    case G_ROUTEPAR: return tgbmi_net_state_size(m, TGBMI_NS_ROUTING);
     default: return -1;
     }
 }
@@ -138,6 +147,7 @@ static const char *units_of(const tgbmi *m, const vardef *v)
     case U_DEGC: return "degC";
     case U_MM: return "mm";
     case U_MMD: return "mm d-1";
+    case U_DAYS: return "d";
     default: return "1";
     }
 }
@@ -440,8 +450,9 @@ static int bmi_set_value_at_indices(Bmi *self, const char *name, int *inds, int 
 }
 
 /* ---------------------------------------------------------------- grids
- * Grid 0 "scalar": the basin (rank 0, one node). Grids 1-3 "vector" (rank 1): the HBV
- * components, the routing history, the network state. None has coordinates, spacing,
+ * Grid 0 "scalar": the basin (rank 0, one node). Grids 1-6 "vector" (rank 1): the HBV
+ * components, the routing history, the LSTM state, the LSTM input history, the static
+ * δHBV parameters (NPARAM x components, parameter-major), the routing parameters. None has coordinates, spacing,
  * edges or faces: those functions return BMI_FAILURE. */
 static tgbmi *grid_ok(Bmi *self, int grid, const char *fn)
 {

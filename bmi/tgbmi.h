@@ -18,6 +18,8 @@ typedef struct tgbmi_config {
     int warmup_policy, warmup_days;
     char data_file[4096];        /* generic CSV (date,P,T,PET) for the warm-up of kind hbv */
     char run_dir[4096];          /* trained run of kinds lstm / dhbv */
+    int dhbv_static_end;         /* 1: static δHBV parameters from the head on the end day (as terragrad
+                                  * test), 0: on the day before start */
     /* hbv: (NPARAM, M) physical parameters, routing a and theta (NaN: no routing) */
     int M;
     double *params;
@@ -42,7 +44,10 @@ struct tgbmi {
      * hands out the storage the next step reads */
     int M;
     double *store;
-    tg_real *par;                 /* (NPARAM, M) of the next step */
+    tg_real *par;                 /* (NPARAM, M) of the next step (static parameters for dhbv) */
+    tg_real *par_dyn;             /* dhbv: (ndyn, M) of the next step, or NULL */
+    tg_real *step_buf;            /* (2, NSTATE, M) stores before and after a step */
+    tg_hbv_config step_cfg;       /* one step: T = 1, no warm-up, M, dynamic mask, smoothing */
     int routed;
     tg_real uh[TG_UH_LEN];        /* unit-hydrograph ordinates */
     double qbuf[4][TG_UH_LEN];    /* unrouted Q, Q0, Q1, Q2 (mm d-1) of the last days, [.][0] = latest:
@@ -52,14 +57,24 @@ struct tgbmi {
 };
 
 int tgbmi_hbv_setup(tgbmi *m);                    /* parameters, routing, stores, warm-up */
+/* One HBV step with m->par (and m->par_dyn) from the stores, then routing and m->out. */
 int tgbmi_hbv_step(tgbmi *m, const tg_real *forcing /* P, T, PET in mm d-1, °C */);
+/* Stores and routing buffers for M components, the stores at their initial value. */
+int tgbmi_hbv_alloc(tgbmi *m, int M);
+/* The stores after `T` warm-up days of forcing (T, 3) with m->par for every parameter. */
+int tgbmi_hbv_warmup(tgbmi *m, const tg_real *forcing, int T);
+/* Unit-hydrograph ordinates from a, theta (days); NaN or 0: no routing. */
+void tgbmi_hbv_set_routing(tgbmi *m, double a, double theta);
 void tgbmi_hbv_free(tgbmi *m);
 
 /* Network kinds (bmi_net.c): lstm, dhbv. */
 int tgbmi_net_setup(tgbmi *m);
 int tgbmi_net_step(tgbmi *m, const tg_real *forcing);
 void tgbmi_net_free(tgbmi *m);
-int tgbmi_net_state_size(const tgbmi *m);         /* values of each network state variable */
-double *tgbmi_net_state(tgbmi *m, int which);      /* storage of network state `which`, or NULL */
+/* Network state variables: TGBMI_NS_* storage and size (0 when the kind has none). */
+enum { TGBMI_NS_H = 0, TGBMI_NS_C, TGBMI_NS_HISTORY, TGBMI_NS_WINDAY, TGBMI_NS_PARAMS, TGBMI_NS_ROUTING,
+       TGBMI_NS_COUNT };
+int tgbmi_net_state_size(const tgbmi *m, int which);
+double *tgbmi_net_state(tgbmi *m, int which);
 
 #endif

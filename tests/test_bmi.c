@@ -7,6 +7,11 @@
  *   - stopping after year one, saving every state__ variable with get_value, restoring them
  *     with set_value into a fresh instance and running year two gives exactly the series
  *     of the uninterrupted run;
+ *   - a trained LSTM run and a trained δHBV run (tiny ones trained here from the CI configs
+ *     of tests/cli_train*.sh, test period 1991-1992) equal `terragrad test` predictions day
+ *     by day (float: relative 1e-5 plus 1e-5 of the series' mean magnitude: the module
+ *     evaluates the network one basin at a time, test in a batch of three, so sums round
+ *     differently), and the same restart check holds for both (exact);
  *   - every BMI function is called, with the error paths: update before initialize, a bad
  *     config, unknown variable, indices out of range, setting a computed output, a
  *     non-finite value, a time that is not a whole number of steps, unknown grids and the
@@ -203,6 +208,161 @@ out:
     free(sim);
     free(full);
     free(part);
+}
+
+/* ---------------------------------------------------------------- trained runs */
+#define NNET 731 /* 1991-01-01 .. 1992-12-31 */
+/* columns of predictions_test/<id>.csv after the date: Q_obs, Q, PET, Q0, Q1, Q2, ET, rain,
+ * snow, melt, SWE, MELTWATER, SM, SUZ, SLZ, ... */
+static const struct { const char *name; int col; } net_compared[] = {
+    {"land_surface_water__runoff_volume_flux", 1},
+    {"land_surface_water__evapotranspiration_volume_flux", 6},
+    {"snowpack__liquid-equivalent_depth", 10},
+    {"hbv__snow_liquid_water_depth", 11},
+    {"hbv__soil_moisture_depth", 12},
+    {"hbv__upper_zone_storage_depth", 13},
+    {"hbv__lower_zone_storage_depth", 14},
+};
+
+static void config_net(const char *path, const char *kind, const char *id, const char *start, const char *policy)
+{
+    char text[2048];
+    snprintf(text, sizeof text, "model: %s\nbasin: '%s'\nstart: %s\nend: 1992-12-31\nwarmup:\n  policy: %s\n"
+                                "run_dir: run_%s\n", kind, id, start, policy, kind);
+    write_file(path, text);
+}
+
+static int run_net(Bmi *m, const tg_basin *b, int t0, int n, int ncmp, double *out)
+{
+    int off = tg_date_from_ymd(1991, 1, 1) - b->start;
+    for (int t = t0; t < t0 + n; t++) {
+        double p = (double)b->var[TG_VAR_P][off + t], temp = (double)b->var[TG_VAR_TEMP][off + t],
+               pet = (double)b->var[TG_VAR_PET][off + t];
+        if (m->set_value(m, V_P, &p) || m->set_value(m, V_T, &temp) || m->set_value(m, V_PET, &pet) || m->update(m))
+            return 1;
+        for (int k = 0; k < ncmp; k++)
+            if (m->get_value(m, net_compared[k].name, &out[(size_t)(t - t0) * ncmp + k]))
+                return 1;
+    }
+    return 0;
+}
+
+static void test_net_basin(const char *kind, const char *id)
+{
+    const int ncmp = strcmp(kind, "lstm") ? (int)(sizeof net_compared / sizeof net_compared[0]) : 1;
+    char path[512], line[8192];
+    double *pred = malloc((size_t)NNET * 16 * sizeof(double)), *full = malloc((size_t)NNET * ncmp * sizeof(double));
+    double *part = malloc((size_t)NNET * ncmp * sizeof(double));
+    /* terragrad test's predictions */
+    snprintf(path, sizeof path, WORK "/run_%s/predictions_test/%s.csv", kind, id);
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    if (f && fgets(line, sizeof line, f))
+        while (n < NNET && fgets(line, sizeof line, f)) {
+            char *p = strchr(line, ',');
+            for (int k = 0; k < 15 && p; k++) {
+                pred[n * 16 + k] = strncmp(p + 1, "NA", 2) ? strtod(p + 1, &p) : (double)NAN;
+                if (isnan(pred[n * 16 + k]))
+                    p = strchr(p + 1, ',');
+            }
+            n++;
+        }
+    if (f)
+        fclose(f);
+    CHECK(n == NNET, "%s: %d prediction rows", path, n);
+    tg_basin b;
+    int rc = tg_caravan_read(tg_test_data("caravan_camels_us"), id, &b);
+    CHECK(!rc, "caravan %s", id);
+    char cfg1[512], cfg2[512];
+    snprintf(cfg1, sizeof cfg1, WORK "/%s_%s.yaml", kind, id);
+    snprintf(cfg2, sizeof cfg2, WORK "/%s_%s_restart.yaml", kind, id);
+    config_net(cfg1, kind, id, "1991-01-01", "data");
+    config_net(cfg2, kind, id, "1992-01-01", "none");
+    Bmi *m = rc || n != NNET ? NULL : open_model(cfg1);
+    CHECK(m != NULL, "%s %s: initialize", kind, id);
+    if (!m)
+        goto out;
+    CHECK(!run_net(m, &b, 0, NNET, ncmp, full), "%s %s: run", kind, id);
+    close_model(m);
+    for (int k = 0; k < ncmp; k++) {
+        double mean = 0;
+        for (int t = 0; t < NNET; t++)
+            mean += fabs(pred[t * 16 + net_compared[k].col]) / NNET;
+        int bad = 0;
+        for (int t = 0; t < NNET; t++) {
+            double a = full[t * ncmp + k], e = pred[t * 16 + net_compared[k].col];
+            if (!IS_CLOSE(a, e, 1e-5, 1e-5 * mean) && bad++ < 3)
+                CHECK(0, "%s %s day %d %s: bmi %.9g, terragrad test %.9g", kind, id, t, net_compared[k].name, a, e);
+        }
+        CHECK(bad == 0, "%s %s %s: %d days differ", kind, id, net_compared[k].name, bad);
+    }
+    /* restart after 1991 */
+    const char *lstm_states[] = {"state__lstm_hidden", "state__lstm_cell", "state__lstm_input_history",
+                                 "state__lstm_window_day"};
+    const char *dhbv_states[] = {"state__lstm_hidden", "state__lstm_cell", "state__dhbv_static_parameters",
+                                 "state__dhbv_routing_parameters", "state__hbv_snowpack", "state__hbv_meltwater",
+                                 "state__hbv_soil_moisture", "state__hbv_upper_zone", "state__hbv_lower_zone",
+                                 "state__routing_runoff_history", "state__routing_quick_flow_history",
+                                 "state__routing_interflow_history", "state__routing_baseflow_history"};
+    const int is_lstm = !strcmp(kind, "lstm"), ns = is_lstm ? 4 : 13;
+    const char *const *sv = is_lstm ? lstm_states : dhbv_states;
+    double *saved[13] = {0};
+    m = open_model(cfg1);
+    CHECK(m && !run_net(m, &b, 0, 365, ncmp, part), "%s %s: year one", kind, id);
+    for (int s = 0; m && s < ns; s++) {
+        int nb = 0;
+        CHECK(m->get_var_nbytes(m, sv[s], &nb) == BMI_SUCCESS && nb > 0, "nbytes %s", sv[s]);
+        saved[s] = malloc((size_t)nb);
+        CHECK(m->get_value(m, sv[s], saved[s]) == BMI_SUCCESS, "save %s", sv[s]);
+    }
+    close_model(m);
+    m = open_model(cfg2);
+    CHECK(m != NULL, "%s %s: initialize the restart", kind, id);
+    for (int s = 0; m && s < ns; s++)
+        CHECK(m->set_value(m, sv[s], saved[s]) == BMI_SUCCESS, "restore %s", sv[s]);
+    CHECK(m && !run_net(m, &b, 365, NNET - 365, ncmp, part + 365 * ncmp), "%s %s: year two", kind, id);
+    close_model(m);
+    int same = 1;
+    for (int i = 365 * ncmp; i < NNET * ncmp; i++)
+        same &= part[i] == full[i];
+    CHECK(same, "%s %s: year two after a restart differs from the uninterrupted run", kind, id);
+    for (int s = 0; s < ns; s++)
+        free(saved[s]);
+out:
+    if (!rc)
+        tg_basin_free(&b);
+    free(pred);
+    free(full);
+    free(part);
+}
+
+/* Trains the tiny runs (seconds) and scores them with terragrad test. */
+static int train_runs(void)
+{
+    const char *kinds[2] = {"lstm", "dhbv"};
+    char caravan[1024], attrs[1024]; /* tg_test_data returns one static buffer */
+    snprintf(caravan, sizeof caravan, "%s", tg_test_data("caravan_camels_us"));
+    snprintf(attrs, sizeof attrs, "%s", tg_test_data("camels_us/camels_attributes_v2.0"));
+    for (int i = 0; i < 2; i++) {
+        char text[4096], path[512], cmd[2048];
+        snprintf(text, sizeof text,
+                 "seed: 3\noutput:\n  dir: %s/run_%s\ndata:\n  source: caravan\n  path: %s\n"
+                 "  basins: ['01022500', '01031500', '01047000']\n  attributes: %s\n"
+                 "  attribute_names: [p_mean, aridity, frac_snow, elev_mean]\nperiods:\n  train_start: 1981-01-01\n"
+                 "  train_end: 1990-12-31\n  test_start: 1991-01-01\n  test_end: 1992-12-31\nmodel:\n  type: %s\n"
+                 "  hidden: 16\n  dropout: 0.0\ntraining:\n  epochs: 1\n  iterations: 4\n  batch: 4\n  warmup: 90\n"
+                 "  horizon: 180\n%s",
+                 WORK, kinds[i], caravan, attrs, kinds[i], i ? "hbv:\n  components: 2\n  dynamic: [BETA, BETAET]\n  routing: true\n" : "");
+        snprintf(path, sizeof path, WORK "/train_%s.yaml", kinds[i]);
+        write_file(path, text);
+        snprintf(cmd, sizeof cmd,
+                 "'%s/terragrad' train '%s' --overwrite > '%s/train_%s.log' 2>&1 && "
+                 "'%s/terragrad' test '%s/run_%s' >> '%s/train_%s.log' 2>&1",
+                 TG_BINARY_DIR, path, WORK, kinds[i], TG_BINARY_DIR, WORK, kinds[i], WORK, kinds[i]);
+        if (system(cmd))
+            return fprintf(stderr, "training %s failed: see %s/train_%s.log\n", kinds[i], WORK, kinds[i]), 1;
+    }
+    return 0;
 }
 
 /* Every remaining BMI function, and the error paths. */
@@ -422,6 +582,11 @@ int main(void)
     for (int i = 0; i < NB; i++)
         test_hbv_basin(basins[i]);
     test_surface();
+    CHECK(!train_runs(), "train the LSTM and δHBV runs");
+    for (int i = 0; i < NB; i++) {
+        test_net_basin("lstm", basins[i]);
+        test_net_basin("dhbv", basins[i]);
+    }
     dlclose(lib);
     return tg_test_summary();
 }
