@@ -335,9 +335,15 @@ static int dhbv_step(tgbmi *m, net *n, const tg_real *forcing)
 {
     const int M = n->mdl.M, NP = TG_HBV_NPARAM;
     for (int k = 0; k < NP * M; k++) {
-        if (!isfinite(n->params[k]))
+        const tg_domain *dom = &tg_hbv_param_domain[k / M];
+        char buf[96];
+        if (isnan(n->params[k]))
             return tg_error_set(TG_EINVAL, "bmi: the static HBV parameters are not set (warmup.policy none: "
                                            "set state__dhbv_static_parameters)");
+        if (!tg_domain_contains(dom, n->params[k]))
+            return tg_error_set(TG_EINVAL, "bmi: state__dhbv_static_parameters[%d]: %s = %g is outside its domain (%s)",
+                                k, tg_hbv_param_names[k / M], n->params[k],
+                                tg_domain_format(dom, tg_hbv_param_names[k / M], buf, sizeof buf));
         m->par[k] = (tg_real)n->params[k];
     }
     tgbmi_hbv_set_routing(m, n->routing[0], n->routing[1]);

@@ -283,6 +283,14 @@ static void test_net_basin(const char *kind, const char *id)
     if (!m)
         goto out;
     CHECK(!run_net(m, &b, 0, NNET, ncmp, full), "%s %s: run", kind, id);
+    /* the network grids: the LSTM state has the run's hidden size (16) */
+    int grid = -1, size = 0, rank = 0, shape = 0;
+    char type[BMI_MAX_TYPE_NAME] = "";
+    CHECK(m->get_var_grid(m, "state__lstm_hidden", &grid) == BMI_SUCCESS && m->get_grid_size(m, grid, &size) == 0 &&
+              size == 16 && m->get_grid_rank(m, grid, &rank) == 0 && rank == 1 &&
+              m->get_grid_shape(m, grid, &shape) == 0 && shape == 16 && m->get_grid_type(m, grid, type) == 0 &&
+              !strcmp(type, "vector"),
+          "%s: LSTM state grid %d size %d type %s", kind, grid, size, type);
     close_model(m);
     for (int k = 0; k < ncmp; k++) {
         double mean = 0;
@@ -314,6 +322,27 @@ static void test_net_basin(const char *kind, const char *id)
         CHECK(m->get_var_nbytes(m, sv[s], &nb) == BMI_SUCCESS && nb > 0, "nbytes %s", sv[s]);
         saved[s] = malloc((size_t)nb);
         CHECK(m->get_value(m, sv[s], saved[s]) == BMI_SUCCESS, "save %s", sv[s]);
+    }
+    /* after saving: bad states are refused at the next update (within the end time) */
+    if (m) {
+        if (strcmp(kind, "lstm")) { /* δHBV: 13 parameters x 2 components; a bad value is refused at update */
+            CHECK(m->get_var_grid(m, "state__dhbv_static_parameters", &grid) == BMI_SUCCESS &&
+                      m->get_grid_size(m, grid, &size) == 0 && size == 26, "static parameter grid size %d", size);
+            int fc = TG_HBV_FC * 2;
+            double zero = 0, keep = 0, one = 1, z = 0;
+            m->get_value_at_indices(m, "state__dhbv_static_parameters", &keep, &fc, 1);
+            CHECK(m->set_value_at_indices(m, "state__dhbv_static_parameters", &fc, 1, &zero) == BMI_SUCCESS &&
+                      m->set_value(m, V_P, &one) == 0 && m->set_value(m, V_T, &one) == 0 && m->set_value(m, V_PET, &z) == 0 &&
+                      m->update(m) == BMI_FAILURE, "FC = 0 refused");
+            CHECK(m->set_value_at_indices(m, "state__dhbv_static_parameters", &fc, 1, &keep) == BMI_SUCCESS &&
+                      m->update(m) == BMI_SUCCESS, "FC restored: the update runs");
+        } else {
+            double half = 0.5;
+            CHECK(m->set_value(m, "state__lstm_window_day", &half) == BMI_SUCCESS && m->update(m) == BMI_FAILURE,
+                  "window day 0.5 refused");
+            CHECK(m->set_value(m, "state__lstm_window_day", saved[3]) == BMI_SUCCESS && m->update(m) == BMI_SUCCESS,
+                  "window day restored: the update runs");
+        }
     }
     close_model(m);
     m = open_model(cfg2);
