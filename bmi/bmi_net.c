@@ -159,7 +159,7 @@ static int load_run(tgbmi *m, net *n)
     if (tg_cfg_int(n->run, "model.input_layer") > 0)
         return tg_error_set(TG_EINVAL, "%s: model.input_layer is not supported by the BMI module", path);
     int rc = tg_dataset_load(&n->d, n->run, dir, 0, NULL);
-    n->have_d = !rc;
+    n->have_d = 1; /* freed even after a failed load (it frees what it allocated) */
     if (rc)
         return rc;
     n->ps = tg_params_create();
