@@ -365,6 +365,53 @@ out:
     free(part);
 }
 
+/* dhbv_static: warmup takes the static parameters from the head on the day before start,
+ * where the LSTM state kept for stepping is: same hidden state as the `end` mode (which
+ * runs the same days first), parameters within their ranges, different from the `end` ones
+ * (which saw two more years), and no `end` needed. */
+static void test_dhbv_static_warmup(void)
+{
+    write_file(WORK "/dhbv_warmup.yaml", "model: dhbv\nbasin: '01031500'\nstart: 1991-01-01\ndhbv_static: warmup\n"
+                                         "run_dir: run_dhbv\n");
+    config_net(WORK "/dhbv_end.yaml", "dhbv", "01031500", "1991-01-01", "data");
+    Bmi *a = open_model(WORK "/dhbv_warmup.yaml"), *b = open_model(WORK "/dhbv_end.yaml");
+    CHECK(a && b, "initialize dhbv_static warmup / end");
+    if (a && b) {
+        double ha[16], hb[16], pa[26], pb[26];
+        a->get_value(a, "state__lstm_hidden", ha);
+        b->get_value(b, "state__lstm_hidden", hb);
+        a->get_value(a, "state__dhbv_static_parameters", pa);
+        b->get_value(b, "state__dhbv_static_parameters", pb);
+        for (int j = 0; j < 16; j++)
+            CHECK_CLOSE(ha[j], hb[j], 1e-6, 1e-6); /* h in (-1, 1): absolute floor at the rounding level */
+        int differ = 0;
+        for (int k = 0; k < 26; k++) {
+            int p = k / 2;
+            CHECK(pa[k] >= tg_hbv_param_range[p][0] && pa[k] <= tg_hbv_param_range[p][1], "%s = %g out of range",
+                  tg_hbv_param_names[p], pa[k]);
+            differ += pa[k] != pb[k];
+        }
+        CHECK(differ > 20, "static parameters of the warmup and end modes differ in %d of 26", differ);
+        double t1 = 0;
+        CHECK(a->get_end_time(a, &t1) == BMI_SUCCESS && t1 > 1e300, "no end needed");
+    }
+    close_model(a);
+    close_model(b);
+    write_file(WORK "/dhbv_noend.yaml", "model: dhbv\nbasin: '01031500'\nstart: 1991-01-01\nrun_dir: run_dhbv\n");
+    Bmi *c = calloc(1, sizeof *c);
+    reg(c);
+    CHECK(c->initialize(c, WORK "/dhbv_noend.yaml") == BMI_FAILURE, "dhbv_static: end without an end day refused");
+    c->finalize(c);
+    free(c);
+    write_file(WORK "/lstm_wrongkind.yaml", "model: lstm\nbasin: '01031500'\nstart: 1991-01-01\nrun_dir: run_dhbv\n");
+    write_file(WORK "/lstm_wrongbasin.yaml", "model: lstm\nbasin: '99999999'\nstart: 1991-01-01\nrun_dir: run_lstm\n");
+    Bmi d;
+    reg(&d);
+    CHECK(d.initialize(&d, WORK "/lstm_wrongkind.yaml") == BMI_FAILURE, "run of another model type refused");
+    CHECK(d.initialize(&d, WORK "/lstm_wrongbasin.yaml") == BMI_FAILURE, "basin outside the run refused");
+    d.finalize(&d);
+}
+
 /* Trains the tiny runs (seconds) and scores them with terragrad test. */
 static int train_runs(void)
 {
@@ -616,6 +663,7 @@ int main(void)
         test_net_basin("lstm", basins[i]);
         test_net_basin("dhbv", basins[i]);
     }
+    test_dhbv_static_warmup();
     dlclose(lib);
     return tg_test_summary();
 }
