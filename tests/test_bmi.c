@@ -27,7 +27,7 @@
 #include "testutil.h"
 
 #define WORK TG_BINARY_DIR "/tests/test_bmi.work"
-#define LIB TG_BINARY_DIR "/bmi/libterragrad_bmi.so"
+#define LIB TG_BMI_LIB   /* the module CMake built (libterragrad_bmi[-double].so) */
 #define NB 3
 #define NDAYS 730 /* 1982-01-01 .. 1983-12-31 */
 static const char *basins[NB] = {"01022500", "01031500", "01047000"};
