@@ -70,6 +70,16 @@ static void test_fms(void)
         obs[i] = i < 2 ? 5.0 + i : 4.0;
     CHECK(tg_metrics_compute(obs, sim, 10, &m) == 0, "%s", tg_error_message());
     CHECK(isnan(m.fms), "flat mid segment: FMS %g", m.fms);
+    /* n = 15: 0.7 n = 10.5 rounds half to even to 10 (numpy), not 11; 0.2 n = 3.
+     * obs 1..15 descending: index 3 -> 12, index 10 -> 5; sim = obs + 1 -> 13 and 6 */
+    double o15[15], s15[15];
+    for (int i = 0; i < 15; i++) {
+        o15[i] = i + 1;
+        s15[i] = i + 2;
+    }
+    CHECK(tg_metrics_compute(o15, s15, 15, &m) == 0, "%s", tg_error_message());
+    so = log(12.0) - log(5.0);
+    CHECK_CLOSE(m.fms, 100.0 * ((log(13.0) - log(6.0)) - so) / so, 1e-12, 0);
     /* one day: no two points on the curve */
     CHECK(tg_metrics_compute(obs, sim, 1, &m) == TG_EINVAL && isnan(m.fms), "n=1: FMS %g", m.fms);
 }

@@ -188,6 +188,8 @@ typedef struct tg_train_options {
     int overwrite;          /* remove a previous run's outputs first */
     const char *run_dir;    /* override output.dir */
     const char *command;    /* the command line, for the lock file (NULL: "terragrad train") */
+    const char *const *set; /* n_set config overrides "key=value" (--set), recorded in config.yaml */
+    int n_set;
 } tg_train_options;
 int tg_train(const char *config_path, const tg_train_options *opt);
 /* Evaluates a trained run on its test period (or [first, last] if given): metrics CSV,

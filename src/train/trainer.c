@@ -118,7 +118,7 @@ int tg_train(const char *config_path, const tg_train_options *opt)
 {
     int n_schema;
     const tg_cfg_key *schema = tg_train_schema_all(&n_schema);
-    tg_cfg *cfg = tg_cfg_load(config_path, schema, n_schema);
+    tg_cfg *cfg = tg_cfg_load_with(config_path, schema, n_schema, opt ? opt->set : NULL, opt ? opt->n_set : 0);
     if (!cfg)
         return tg_error_code();
     char run_dir[4096];
@@ -138,7 +138,7 @@ int tg_train(const char *config_path, const tg_train_options *opt)
     char path[4200];
     snprintf(path, sizeof path, "%s/config.yaml", run_dir);
     if (!rc && root && !resume)
-        rc = tg_copy_file(config_path, path);
+        rc = tg_cfg_save(cfg, path); /* as run: --set applied, paths absolute */
     tg_runlog rl = {0};
     if (!rc && root)
         rc = tg_runlog_open(&rl, run_dir, "train.log");
@@ -227,7 +227,7 @@ int tg_train(const char *config_path, const tg_train_options *opt)
     if (!rc && resume && root) {
         /* the run's config.yaml describes the run as it continues (more epochs, new schedule) */
         snprintf(path, sizeof path, "%s/config.yaml", run_dir);
-        rc = tg_copy_file(config_path, path);
+        rc = tg_cfg_save(cfg, path); /* as run: --set applied, paths absolute */
         snprintf(path, sizeof path, "%s/loss.csv", run_dir);
         if (!rc)
             rc = loss_csv_truncate(path, start_epoch);
