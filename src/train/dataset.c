@@ -100,7 +100,9 @@ int tg_dataset_basin_ids(const tg_cfg *cfg, tg_basin_list *ids)
         ids->n = n;
     } else if (tg_cfg_str(cfg, "data.basin_file"))
         rc = tg_basin_list_read(tg_cfg_str(cfg, "data.basin_file"), ids);
-    else if (!strcmp(src, "caravan"))
+    else if (!strcmp(src, "caravan") && tg_caravan_is_official(path))
+        rc = tg_caravan_official_ids(path, ids);
+    else if (!strcmp(src, "caravan") || !strcmp(src, "caravan_derived"))
         rc = ids_from_caravan(path, ids);
     else if (!strcmp(src, "csv"))
         rc = ids_from_folder(path, ids);
@@ -117,8 +119,19 @@ int tg_dataset_basin_ids(const tg_cfg *cfg, tg_basin_list *ids)
 static int read_basin(const tg_cfg *cfg, const char *id, tg_basin *b)
 {
     const char *src = tg_cfg_str(cfg, "data.source"), *path = tg_cfg_str(cfg, "data.path");
-    if (!strcmp(src, "caravan"))
+    const char *colmap[TG_NVAR]; /* data.variables.* (variables.c) */
+    if (!strcmp(src, "caravan") && tg_caravan_is_official(path)) {
+        tg_dataset_columns(cfg, tg_caravan_default_columns(), colmap);
+        return tg_caravan_official_read(path, id, colmap, b);
+    }
+    int mapped = tg_dataset_columns(cfg, NULL, colmap);
+    if (!strcmp(src, "caravan") || !strcmp(src, "caravan_derived"))
         return tg_caravan_read(path, id, b);
+    if (!strcmp(src, "csv") && mapped) {
+        char file[4200];
+        snprintf(file, sizeof file, "%s/%s.csv", path, id);
+        return tg_csv_read_mapped(file, id, colmap, b);
+    }
     if (!strcmp(src, "csv"))
         return tg_csv_read(path, id, b);
     if (!strcmp(src, "camels_us")) {

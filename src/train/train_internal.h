@@ -192,6 +192,9 @@ typedef struct tg_train_options {
     int n_set;
 } tg_train_options;
 int tg_train(const char *config_path, const tg_train_options *opt);
+/* colmap[v] = data.variables.<name of v> if given ("" = leave v out), else defaults[v] (or
+ * NULL); returns how many data.variables keys the config gives (variables.c). */
+int tg_dataset_columns(const tg_cfg *cfg, const char *const *defaults, const char **colmap);
 /* Evaluates a trained run on its test period (or [first, last] if given): metrics CSV,
  * predictions CSV + NetCDF, summary. period: "test" or "valid". */
 int tg_evaluate(const char *run_dir, const char *period);
