@@ -2,7 +2,8 @@
 # `data.source: caravan` on Caravan as published (the real 5-basin sample, 3 sources, files
 # with different column sets): train and test an LSTM, ids keep their source prefix, the
 # data.variables map chooses columns by name (P from E-OBS instead of ERA5-Land changes the
-# inputs, so the normalisation statistics), and a column the files lack is a clear error.
+# inputs, so the normalisation statistics), static attributes from Caravan's three attribute
+# files joined on gauge_id, and a column the files lack is a clear error.
 set -uo pipefail
 BIN=$1; DATA=$2; WORK=$3
 rm -rf "$WORK"; mkdir -p "$WORK"
@@ -16,6 +17,8 @@ output:
 data:
   source: caravan
   path: ${TG_SHARED_DATA}/caravan_official_sample
+  attributes: ${TG_SHARED_DATA}/caravan_official_sample
+  attribute_names: [p_mean, aridity, ele_mt_sav, area]
 periods:
   train_start: 2001-01-01
   train_end: 2010-12-31
@@ -43,6 +46,8 @@ check "test (exit $?)" $?
 check "metrics for the 5 basins, ids with their source prefix" $?
 grep -q "^  source: caravan" "$WORK/run/config.yaml"
 check "run config records the source" $?
+grep -q "static attributes: 4 columns" "$WORK/run/train.log"
+check "attributes joined from Caravan's three files (caravan, hydroatlas, other)" $?
 
 "$BIN" train "$WORK/off.yaml" --out "$WORK/run_eobs" --set data.variables.P=eobs > "$WORK/eobs.out" 2>&1
 check "train with data.variables.P=eobs (exit $?)" $?

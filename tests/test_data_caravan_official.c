@@ -62,6 +62,62 @@ static void compare(const tg_basin *b, int var, const char *path, const char *co
           tg_var_name(var), column, bad, n, b->T);
 }
 
+/* Every numeric field of basin id's row in each of its three attribute files, looked up in a
+ * by column name: the join must give back each file's own value. Returns fields compared. */
+static int compare_attributes(const tg_attributes *a, const char *id)
+{
+    static const char *kinds[3] = {"caravan", "hydroatlas", "other"};
+    int row = tg_attributes_basin(a, id), compared = 0;
+    CHECK(row >= 0, "no attribute row for %s", id);
+    if (row < 0)
+        return 0;
+    for (int k = 0; k < 3; k++) {
+        char path[512], src[32];
+        snprintf(src, sizeof src, "%.*s", (int)strcspn(id, "_"), id);
+        snprintf(path, sizeof path, "%s/attributes/%s/attributes_%s_%s.csv", ROOT, src, kinds[k], src);
+        FILE *f = fopen(path, "r");
+        CHECK(f != NULL, "open %s", path);
+        if (!f)
+            continue;
+        static char hdr[1 << 15], line[1 << 15];
+        char *names[2048], *vals[2048];
+        int nh = 0, nv = 0;
+        if (fgets(hdr, sizeof hdr, f))
+            for (char *p = strtok(hdr, ",\r\n"); p && nh < 2048; p = strtok(NULL, ",\r\n"))
+                names[nh++] = p;
+        while (fgets(line, sizeof line, f)) {
+            size_t l = strlen(id);
+            if (strncmp(line, id, l) || line[l] != ',')
+                continue;
+            char *p = line; /* split keeping empty fields */
+            while (p && nv < 2048) {
+                vals[nv++] = p;
+                p = strpbrk(p, ",\r\n");
+                if (p) {
+                    int end = *p != ',';
+                    *p++ = '\0';
+                    if (end)
+                        break;
+                }
+            }
+            break;
+        }
+        fclose(f);
+        CHECK(nv == nh, "%s: row of %s has %d fields, header %d", path, id, nv, nh);
+        for (int j = 1; j < nh && j < nv; j++) {
+            char *end;
+            double v = strtod(vals[j], &end);
+            if (end == vals[j] || *end)
+                continue; /* text (gauge name, country) or empty */
+            int c = tg_attributes_column(a, names[j]);
+            CHECK(c >= 0 && a->value[(size_t)row * a->F + c] == (tg_real)v, "%s %s: %g vs file %g", id, names[j],
+                  c >= 0 ? (double)a->value[(size_t)row * a->F + c] : -1.0, v);
+            compared++;
+        }
+    }
+    return compared;
+}
+
 int main(void)
 {
     tg_basin_list ids;
@@ -124,6 +180,20 @@ int main(void)
               strstr(tg_error_message(), "source prefix"), "no prefix: %s", tg_error_message());
     CHECK(tg_caravan_official_read(ROOT, "camelsch_9999", NULL, &b) == TG_EIO &&
               strstr(tg_error_message(), "camelsch/camelsch_9999.csv"), "absent basin: %s", tg_error_message());
+    /* the three attribute files of each basin's source, joined on gauge_id */
+    tg_attributes a;
+    CHECK(tg_caravan_attributes_found(ROOT, "camelslx_054") && !tg_caravan_attributes_found(ROOT, "nosuch_1"),
+          "attribute folder detection");
+    CHECK(tg_caravan_attributes_read(ROOT, (const char (*)[TG_ID_MAX])ids.id, ids.n, &a) == 0, "%s",
+          tg_error_message());
+    int total = 0;
+    for (int i = 0; i < ids.n; i++)
+        total += compare_attributes(&a, ids.id[i]);
+    CHECK(total > 5 * 100, "attribute fields compared: %d", total);
+    CHECK(tg_attributes_column(&a, "p_mean") >= 0 && tg_attributes_column(&a, "area") >= 0 &&
+              tg_attributes_column(&a, "gauge_name") < 0,
+          "columns of all three files, text dropped");
+    tg_attributes_free(&a);
     tg_basin_list_free(&ids);
     return tg_test_summary();
 }

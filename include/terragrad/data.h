@@ -216,6 +216,13 @@ TG_API int tg_attributes_column(const tg_attributes *a, const char *name); /* co
 TG_API int tg_attributes_gather(const tg_attributes *a, const char (*ids)[TG_ID_MAX], int n,
                                 tg_real *out);
 TG_API void tg_attributes_free(tg_attributes *a);
+/* Caravan's attribute files (attributes/<source>/attributes_{caravan,hydroatlas,other}_<source>.csv)
+ * joined on gauge_id, for the sources of ids (the part before the first '_'); dir is the
+ * Caravan root or its attributes folder. Numeric columns only (gauge name, country dropped);
+ * a column name shared by two sources is one attribute, twice within a source an error. */
+TG_API int tg_caravan_attributes_read(const char *dir, const char (*ids)[TG_ID_MAX], int n, tg_attributes *out);
+/* 1 if dir (root or attributes folder) holds the attribute files of first_id's source. */
+TG_API int tg_caravan_attributes_found(const char *dir, const char *first_id);
 
 /* ===================================================================== basin lists */
 typedef struct tg_basin_list {

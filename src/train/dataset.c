@@ -202,10 +202,18 @@ static int load_statics(tg_dataset *d, const tg_cfg *cfg, tg_runlog *rl)
     tg_attributes a;
     memset(&a, 0, sizeof a);
     size_t len = strlen(apath);
-    int rc;
-    if (len > 4 && !strcmp(apath + len - 4, ".csv"))
+    int rc, by_name = len > 4 && !strcmp(apath + len - 4, ".csv"); /* columns picked below */
+    if (by_name)
         rc = tg_attributes_read_csv(apath, &a);
-    else {
+    else if (d->B > 0 && tg_caravan_attributes_found(apath, d->raw[0].id)) {
+        char (*ids)[TG_ID_MAX] = calloc((size_t)d->B, TG_ID_MAX);
+        for (int b = 0; ids && b < d->B; b++)
+            snprintf(ids[b], TG_ID_MAX, "%s", d->raw[b].id);
+        rc = ids ? tg_caravan_attributes_read(apath, (const char (*)[TG_ID_MAX])ids, d->B, &a)
+                 : tg_error_set(TG_ENOMEM, "out of memory");
+        free(ids);
+        by_name = 1;
+    } else {
         tg_attr_options o = {.columns = cols, .n_columns = ncol, .include_hydro = 0, .categorical = TG_CAT_ONEHOT};
         rc = tg_camels_attributes_read(apath, &o, &a);
     }
@@ -214,7 +222,7 @@ static int load_statics(tg_dataset *d, const tg_cfg *cfg, tg_runlog *rl)
     int S = a.F;
     if (!rc) {
         pick = malloc((size_t)(a.F > 0 ? a.F : 1) * sizeof(int));
-        if (ncol && len > 4 && !strcmp(apath + len - 4, ".csv")) {
+        if (ncol && by_name) {
             S = ncol;
             for (int i = 0; i < ncol && !rc; i++) {
                 pick[i] = tg_attributes_column(&a, cols[i]);
