@@ -76,7 +76,7 @@ static int apply_set(tg_cfg *c, const char *set)
                 rc = tg_cfg_push_item(e, trim(p));
             }
         }
-        tg_free(body, n - 1);
+        tg_free(body, n); /* strlen(v + 1) + 1 bytes, as tg_cfg_dupstr allocated */
         return rc;
     }
     return tg_cfg_push_item(e, v);
