@@ -212,7 +212,7 @@ static int close_out(FILE *f, const char *path)
 static void put(FILE *f, double x)
 {
     if (isfinite(x))
-        fprintf(f, "," TG_REAL_FMT_CSV, x);
+        fprintf(f, "," TG_METRIC_FMT, x);
     else
         fputs(",NA", f);
 }

@@ -125,7 +125,7 @@ static int score_basin(const tg_basin *ob, const tg_basin *sb, int first, int la
 static void put_value(FILE *f, double x)
 {
     if (isfinite(x))
-        fprintf(f, "," TG_REAL_FMT_CSV, x);
+        fprintf(f, "," TG_METRIC_FMT, x);
     else
         fputs(",NA", f);
 }

@@ -27,7 +27,7 @@
 /* ---------------------------------------------------------------- schema */
 static const tg_cfg_key schema[] = {
     {"seed", TG_CFG_INT, 0, "1", "random seed (designs, weights, minibatches)", NULL},
-    {"output.dir", TG_CFG_STR, 0, NULL, "run directory (default: runs/<config file name>)", NULL},
+    {"output.dir", TG_CFG_PATH, 0, NULL, "run directory (default: runs/<config file name>)", NULL},
     {"blackbox.kind", TG_CFG_STR, 1, NULL, "how the model is run", "library|exec"},
     {"blackbox.path", TG_CFG_STR, 0, "auto",
      "shared library / executable; auto = the Fortran bucket model built next to terragrad", NULL},
@@ -40,7 +40,7 @@ static const tg_cfg_key schema[] = {
     {"blackbox.timeout", TG_CFG_FLOAT, 0, "60", "exec: seconds per run before it is killed", NULL},
     {"blackbox.workers", TG_CFG_INT, 0, "0", "parallel runs (threads or processes); 0 = all cores", NULL},
     {"blackbox.serial", TG_CFG_BOOL, 0, "false", "library: not reentrant, run one at a time", NULL},
-    {"data.path", TG_CFG_STR, 1, NULL, "Caravan folder (timeseries/<id>.csv, basins.csv)", NULL},
+    {"data.path", TG_CFG_PATH, 1, NULL, "Caravan folder (timeseries/<id>.csv, basins.csv)", NULL},
     {"data.basins", TG_CFG_LIST, 0, NULL, "basin ids (default: data.basin_file or basins.csv)", NULL},
     {"data.basin_file", TG_CFG_STR, 0, NULL, "text file with one basin id per line", NULL},
     {"data.n_basins", TG_CFG_INT, 0, "0", "use only the first N basins (0 = all)", NULL},

@@ -1,4 +1,5 @@
-/* cmd_train.c — `terragrad train CONFIG [--resume | --overwrite] [--out DIR] [--print-schema]`. */
+/* cmd_train.c — `terragrad train CONFIG [--resume | --overwrite] [--out DIR] [--set KEY=VALUE]...
+ * [--print-schema]`. */
 #include <stdio.h>
 #include <string.h>
 
@@ -9,9 +10,13 @@ int tg_cmd_train(int argc, char **argv)
 {
     const char *config = NULL;
     tg_train_options opt = {0};
+    enum { MAX_SET = 64 };
+    const char *sets[MAX_SET];
+    int n_set = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: terragrad train CONFIG.yaml [--resume | --overwrite] [--out RUN_DIR]\n"
+                   "                       [--set KEY=VALUE]...\n"
                    "       terragrad train --print-schema\n\n"
                    "Trains a model (LSTM baseline or δHBV) on catchment data as the config says.\n"
                    "The run directory gets config.yaml, normalisation.txt, train.log, loss.csv and\n"
@@ -24,6 +29,11 @@ int tg_cmd_train(int argc, char **argv)
                    "               training.epochs and the learning-rate schedule may change; a changed\n"
                    "               data set, basin list, model or loss is refused naming what changed.\n"
                    "  --overwrite  removes the old run's outputs first (only files terragrad writes).\n"
+                   "  --set KEY=VALUE  overrides a config key (e.g. training.epochs=3, a list as\n"
+                   "               inputs.dynamic=[P,T]); checked like the file. The run's config.yaml\n"
+                   "               records the config as run (overrides applied, paths absolute).\n"
+                   "Relative paths in the config resolve against the config file's folder, and\n"
+                   "${VAR} / ${VAR:-default} expand from the environment (e.g. TG_SHARED_DATA).\n"
                    "Then: terragrad test RUN_DIR; terragrad plot RUN_DIR.\n"
                    "Every config key is listed in docs/config.md (--print-schema prints the table).\n");
             return 0;
@@ -38,6 +48,13 @@ int tg_cmd_train(int argc, char **argv)
             opt.overwrite = 1;
         else if (!strcmp(argv[i], "--out") && i + 1 < argc)
             opt.run_dir = argv[++i];
+        else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
+            if (n_set == MAX_SET) {
+                fprintf(stderr, "terragrad train: more than %d --set options\n", MAX_SET);
+                return 2;
+            }
+            sets[n_set++] = argv[++i];
+        }
         else if (argv[i][0] == '-') {
             fprintf(stderr, "terragrad train: unknown option '%s' (see --help)\n", argv[i]);
             return 2;
@@ -63,6 +80,8 @@ int tg_cmd_train(int argc, char **argv)
         snprintf(command + n, sizeof command - n, " %s", argv[i]);
     }
     opt.command = command;
+    opt.set = sets;
+    opt.n_set = n_set;
     if (tg_train(config, &opt)) {
         fprintf(stderr, "terragrad train: %s\n", tg_error_message());
         return 1;

@@ -37,7 +37,7 @@ test "$(head -1 "$W/run/params.csv")" = "basin,component,BETA,FC,K0,K1,K2,LP,PER
 check "params.csv header" $?
 test "$(head -1 "$W/run/route.csv")" = "basin,a,theta"
 check "route.csv header" $?
-head -1 "$W/run/metrics_train.csv" | grep -q '^basin,NSE,KGE,KGE_prime,r,alpha,beta,gamma,RMSE,'
+head -1 "$W/run/metrics_train.csv" | grep -q '^basin,NSE,KGE,KGE_prime,r,alpha,beta_ratio,gamma,RMSE,.*,peak_timing,beta_nse,FMS,'
 check "metrics header" $?
 test "$(wc -l < "$W/run/params.csv")" -eq 3
 check "one parameter row per basin" $?

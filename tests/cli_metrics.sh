@@ -49,7 +49,7 @@ cp "$W/obs/02.csv" "$W/obs/03.csv"
 "$BIN" metrics --sim "$W/sim" --obs "$W/obs" --out "$W/m.csv" > "$W/out.txt" 2> "$W/err.txt"
 check "exit status 0" $?
 cat "$W/out.txt" "$W/err.txt"
-head -1 "$W/m.csv" | grep -qx 'basin,NSE,KGE,KGE_prime,r,alpha,beta,gamma,RMSE,bias,pbias,FHV,FLV_pbias,FLV_log,RMSE_low,RMSE_high,peak_timing,n,n_peaks'
+head -1 "$W/m.csv" | grep -qx 'basin,NSE,KGE,KGE_prime,r,alpha,beta_ratio,gamma,RMSE,bias,pbias,FHV,FLV_pbias,FLV_log,RMSE_low,RMSE_high,peak_timing,beta_nse,FMS,n,n_peaks'
 check "CSV header" $?
 [ "$(wc -l < "$W/m.csv")" -eq 3 ]
 check "two basins scored" $?
@@ -57,6 +57,15 @@ close_to "$(value "$W/m.csv" 01 NSE)" 0.7
 check "basin 01 NSE = 0.7" $?
 close_to "$(value "$W/m.csv" 01 KGE)" 0.7845151306
 check "basin 01 KGE = 0.7845151306" $?
+# full precision: the text must give back the double (10 digits would be ~5e-11 off)
+awk -v x="$(value "$W/m.csv" 01 KGE)" 'BEGIN { d = x - 0.7845151305559153; exit !(d < 1e-15 && d > -1e-15) }'
+check "basin 01 KGE written to 1e-15" $?
+close_to "$(value "$W/m.csv" 01 beta_ratio)" 1.2
+check "basin 01 beta_ratio = 3.6 / 3" $?
+close_to "$(value "$W/m.csv" 01 beta_nse)" 0.4242640687
+check "basin 01 beta_nse = 0.6 / sqrt(2)" $?
+close_to "$(value "$W/m.csv" 01 FMS)" -50
+check "basin 01 FMS = 100 (log 2 - log 4) / log 4" $?
 close_to "$(value "$W/m.csv" 01 pbias)" 20
 check "basin 01 pbias = 20" $?
 [ "$(value "$W/m.csv" 01 n)" = 5 ]

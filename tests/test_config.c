@@ -1,5 +1,11 @@
-/* YAML configs: values, defaults, lists, and errors naming key and line. */
+/* YAML configs: values, defaults, lists, and errors naming key and line; --set overrides,
+ * ${VAR} expansion, paths relative to the config's folder, and the run copy read back. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -12,6 +18,8 @@ static const tg_cfg_key schema[] = {
     {"train.lr", TG_CFG_FLOAT, 0, "0.001", "learning rate", NULL},
     {"train.shuffle", TG_CFG_BOOL, 0, "true", "shuffle", NULL},
     {"model.inputs", TG_CFG_LIST, 0, "P,T,PET", "inputs", NULL},
+    {"data.attributes", TG_CFG_PATH, 0, NULL, "attribute folder", NULL},
+    {"out.dir", TG_CFG_PATH, 0, NULL, "run folder", NULL},
 };
 #define NK (int)(sizeof schema / sizeof schema[0])
 
@@ -24,8 +32,91 @@ static void expect_error(const char *text, const char *needle1, const char *need
     tg_cfg_free(&c);
 }
 
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL, "cannot write %s", path);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* --set, ${VAR}, relative paths, and tg_cfg_save + reload giving the same values. */
+static void test_travel(void)
+{
+    char dir[] = "/tmp/tg_cfg_XXXXXX", sub[64], cfgpath[96], saved[96], cwd[PATH_MAX];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(sub, sizeof sub, "%s/cfgs", dir);
+    CHECK(mkdir(sub, 0700) == 0, "mkdir");
+    snprintf(cfgpath, sizeof cfgpath, "%s/run.yaml", sub);
+    write_text(cfgpath, "seed: 3\n"
+                        "data:\n"
+                        "  path: ${TG_TEST_CFG_ROOT}/basins   # not a TG_CFG_PATH: expanded, not resolved\n"
+                        "  attributes: ${TG_TEST_CFG_UNSET:-../attrs}\n"
+                        "  basins: ['01', \"a b\"]\n"
+                        "out:\n"
+                        "  dir: ./runs/x\n");
+    setenv("TG_TEST_CFG_ROOT", "/data/root", 1);
+    unsetenv("TG_TEST_CFG_UNSET");
+    const char *sets[] = {"train.lr=0.5", "seed=9", "model.inputs=[P, T]", "out.dir=rel/out"};
+    tg_cfg *c = tg_cfg_load_with(cfgpath, schema, NK, sets, 4);
+    CHECK(c != NULL, "%s", tg_error_message());
+    CHECK(getcwd(cwd, sizeof cwd) != NULL, "getcwd");
+    char want_attr[96], want_out[PATH_MAX + 16];
+    snprintf(want_attr, sizeof want_attr, "%s/attrs", dir); /* cfgs/../attrs, lexically */
+    snprintf(want_out, sizeof want_out, "%s/rel/out", strcmp(cwd, "/") ? cwd : "");
+    if (c) {
+        CHECK(!strcmp(tg_cfg_str(c, "data.path"), "/data/root/basins"), "expanded: %s", tg_cfg_str(c, "data.path"));
+        CHECK(!strcmp(tg_cfg_str(c, "data.attributes"), want_attr), "relative to the config's folder: %s vs %s",
+              tg_cfg_str(c, "data.attributes"), want_attr);
+        CHECK(!strcmp(tg_cfg_str(c, "out.dir"), want_out), "--set path relative to the cwd: %s vs %s",
+              tg_cfg_str(c, "out.dir"), want_out);
+        CHECK(tg_cfg_int(c, "seed") == 9 && tg_cfg_line(c, "seed") == 0, "--set replaces the file's seed");
+        CHECK_EXACT(tg_cfg_float(c, "train.lr"), 0.5);
+        CHECK(tg_cfg_list_len(c, "model.inputs") == 2 && !strcmp(tg_cfg_list_item(c, "model.inputs", 1), "T"),
+              "--set list");
+        snprintf(saved, sizeof saved, "%s/saved.yaml", dir);
+        CHECK(tg_cfg_save(c, saved) == 0, "%s", tg_error_message());
+        /* read back from another folder with the variables gone: same values, nothing to resolve */
+        unsetenv("TG_TEST_CFG_ROOT");
+        tg_cfg *r = tg_cfg_load(saved, schema, NK);
+        CHECK(r != NULL, "saved config reads back: %s", tg_error_message());
+        if (r) {
+            const char *keys[] = {"seed", "data.path", "data.attributes", "out.dir", "train.lr"};
+            for (int i = 0; i < 5; i++)
+                CHECK(!strcmp(tg_cfg_str(r, keys[i]), tg_cfg_str(c, keys[i])), "%s: %s vs %s", keys[i],
+                      tg_cfg_str(r, keys[i]), tg_cfg_str(c, keys[i]));
+            CHECK(tg_cfg_list_len(r, "data.basins") == 2 && !strcmp(tg_cfg_list_item(r, "data.basins", 0), "01") &&
+                      !strcmp(tg_cfg_list_item(r, "data.basins", 1), "a b"), "quoted list items");
+            CHECK(tg_cfg_list_len(r, "model.inputs") == 2, "list override saved");
+            tg_cfg_free(&r);
+        }
+        tg_cfg_free(&c);
+    }
+    /* errors name where the bad value came from */
+    const char *bad_key[] = {"train.lrr=1"}, *bad_val[] = {"seed=ten"}, *no_eq[] = {"seed"};
+    CHECK(!tg_cfg_load_with(cfgpath, schema, NK, bad_key, 1) &&
+              strstr(tg_error_message(), "--set train.lrr=1: unknown key 'train.lrr' (did you mean 'train.lr'?)"),
+          "bad --set key: %s", tg_error_message());
+    setenv("TG_TEST_CFG_ROOT", "/data/root", 1);
+    CHECK(!tg_cfg_load_with(cfgpath, schema, NK, bad_val, 1) &&
+              strstr(tg_error_message(), "--set seed=ten: key 'seed': expected an integer"),
+          "bad --set value: %s", tg_error_message());
+    CHECK(!tg_cfg_load_with(cfgpath, schema, NK, no_eq, 1) && strstr(tg_error_message(), "KEY=VALUE"),
+          "--set without '=': %s", tg_error_message());
+    unsetenv("TG_TEST_CFG_ROOT");
+    CHECK(!tg_cfg_load(cfgpath, schema, NK) && strstr(tg_error_message(), "run.yaml:3: key 'data.path'") &&
+              strstr(tg_error_message(), "TG_TEST_CFG_ROOT is not set"),
+          "unset variable: %s", tg_error_message());
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
 int main(void)
 {
+    test_travel();
     const char *ok = "seed: 7\n"
                      "data:\n"
                      "  path: /tmp/x\n"

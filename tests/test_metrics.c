@@ -37,6 +37,51 @@ static void test_hand_5(void)
     /* lowest-2 obs days are days 0, 1: errors 1, 0 */
     CHECK_CLOSE(m.rmse_low, sqrt(0.5), 1e-12, 0);
     CHECK(isnan(m.peak_timing) && m.n_peaks == 0, "no peak in a ramp: %g", m.peak_timing);
+    /* neuralhydrology's Beta-NSE: (3.6 - 3) / sd_o, sd_o = sqrt(10/5) */
+    CHECK_CLOSE(m.beta_nse, 0.6 / sqrt(2.0), 1e-12, 0);
+    /* FMS: il = round(0.2*5) = 1, iu = round(0.7*5) = round(3.5) = 4 (half to even).
+     * obs descending 5,4,3,2,1 -> log 4 - log 1; sim descending 6,4,4,2,2 -> log 4 - log 2;
+     * 100 (log 2 - log 4) / log 4 = -50 */
+    CHECK_CLOSE(m.fms, -50.0, 1e-12, 0);
+}
+
+/* FMS on 10 days: il = 2, iu = 7 -> descending obs 1..10 gives 8 and 3. */
+static void test_fms(void)
+{
+    double obs[10], sim[10];
+    tg_metrics m;
+    for (int i = 0; i < 10; i++) {
+        obs[i] = i + 1;
+        sim[i] = (i + 1) * (i + 1); /* squaring doubles the log slope: +100 % */
+    }
+    CHECK(tg_metrics_compute(obs, sim, 10, &m) == 0, "%s", tg_error_message());
+    CHECK_CLOSE(m.fms, 100.0, 1e-12, 0);
+    for (int i = 0; i < 10; i++)
+        sim[i] = 7.0 * obs[i]; /* scaling leaves the log slope alone */
+    CHECK(tg_metrics_compute(obs, sim, 10, &m) == 0, "%s", tg_error_message());
+    CHECK(fabs(m.fms) < 1e-12, "scaled sim: FMS %g", m.fms);
+    /* a zero flow at the 70 % point is taken as eps = 1e-6 (sim order is irrelevant: FDC) */
+    sim[0] = sim[1] = sim[2] = 0.0; /* descending 70, ..., 28, 0, 0, 0: index 7 is a 0 */
+    CHECK(tg_metrics_compute(obs, sim, 10, &m) == 0, "%s", tg_error_message());
+    double ss = log(56.0) - log(TG_METRIC_FLV_EPS), so = log(8.0) - log(3.0);
+    CHECK_CLOSE(m.fms, 100.0 * (ss - so) / so, 1e-12, 0);
+    /* flat observed mid segment: slope 0, FMS undefined */
+    for (int i = 0; i < 10; i++)
+        obs[i] = i < 2 ? 5.0 + i : 4.0;
+    CHECK(tg_metrics_compute(obs, sim, 10, &m) == 0, "%s", tg_error_message());
+    CHECK(isnan(m.fms), "flat mid segment: FMS %g", m.fms);
+    /* n = 15: 0.7 n = 10.5 rounds half to even to 10 (numpy), not 11; 0.2 n = 3.
+     * obs 1..15 descending: index 3 -> 12, index 10 -> 5; sim = obs + 1 -> 13 and 6 */
+    double o15[15], s15[15];
+    for (int i = 0; i < 15; i++) {
+        o15[i] = i + 1;
+        s15[i] = i + 2;
+    }
+    CHECK(tg_metrics_compute(o15, s15, 15, &m) == 0, "%s", tg_error_message());
+    so = log(12.0) - log(5.0);
+    CHECK_CLOSE(m.fms, 100.0 * ((log(13.0) - log(6.0)) - so) / so, 1e-12, 0);
+    /* one day: no two points on the curve */
+    CHECK(tg_metrics_compute(obs, sim, 1, &m) == TG_EINVAL && isnan(m.fms), "n=1: FMS %g", m.fms);
 }
 
 /* obs = 1..50; sim = obs except day 0 -> 2 and day 49 (the max, 50) -> 40. */
@@ -223,6 +268,18 @@ static void test_peak_timing(void)
     CHECK(tg_peak_timing(obs, sim, T, 3, 5, &t, &np) == 0, "%s", tg_error_message());
     CHECK(np == 2, "peaks used with gap %d", np);
     CHECK_CLOSE(t, 0.5, 1e-15, 0);
+
+    /* As neuralhydrology (skip only if idx + window >= len): a peak whose window ends on the
+     * last day is used. The simulated peak's date is the one inside the window even when the
+     * same value recurs earlier in the series. */
+    enum { T2 = 20 };
+    double o2[T2], s2[T2];
+    for (int i = 0; i < T2; i++)
+        o2[i] = s2[i] = 1.0;
+    o2[16] = 10;              /* 16 + 3 = 19 = last day */
+    s2[17] = 5; s2[3] = 5;    /* sim late by 1; the same value on day 3, outside the window */
+    CHECK(tg_peak_timing(o2, s2, T2, 3, 5, &t, &np) == 0, "%s", tg_error_message());
+    CHECK(np == 1 && t == 1.0, "window ending on the last day: np %d timing %g", np, t);
 }
 
 static void test_table_and_summary(void)
@@ -233,11 +290,16 @@ static void test_table_and_summary(void)
         m[b].n = 100;
     }
     CHECK(!strcmp(tg_metric_names[TG_M_NSE], "NSE") && !strcmp(tg_metric_names[TG_M_FLV_LOG], "FLV_log") &&
-          !strcmp(tg_metric_names[TG_M_PEAK_TIMING], "peak_timing"), "names table");
+          !strcmp(tg_metric_names[TG_M_PEAK_TIMING], "peak_timing") &&
+          !strcmp(tg_metric_names[TG_M_BETA], "beta_ratio") &&
+          !strcmp(tg_metric_names[TG_M_BETA_NSE], "beta_nse") &&
+          !strcmp(tg_metric_names[TG_M_FMS], "FMS"), "names table");
     for (int k = 0; k < TG_METRIC_COUNT; k++)
         tg_metric_set(&m[0], k, k);
     CHECK(m[0].nse == TG_M_NSE && m[0].flv_pbias == TG_M_FLV_PBIAS &&
-          m[0].peak_timing == TG_M_PEAK_TIMING && m[0].gamma == TG_M_GAMMA, "offset table");
+          m[0].peak_timing == TG_M_PEAK_TIMING && m[0].gamma == TG_M_GAMMA &&
+          m[0].beta == TG_M_BETA && m[0].beta_nse == TG_M_BETA_NSE && m[0].fms == TG_M_FMS,
+          "offset table");
     m[0].nse = 0.5; m[1].nse = NAN; m[2].nse = 0.7; m[3].nse = 0.9;
     m[0].kge = 0.1; m[1].kge = 0.2; m[2].kge = 0.6; m[3].kge = -5;
     m[3].n = 10; /* too few days: left out */
@@ -258,6 +320,7 @@ int main(void)
 {
     test_hand_5();
     test_hand_50();
+    test_fms();
     test_flv_conventions();
     test_perfect_and_mean();
     test_missing();

@@ -21,7 +21,8 @@ typedef enum {
     TG_CFG_BOOL,     /* true/false/yes/no/on/off */
     TG_CFG_DATE,     /* YYYY-MM-DD */
     TG_CFG_LIST,     /* a sequence of scalars, or a single scalar (a list of one) */
-    TG_CFG_FLOATS    /* a sequence of numbers */
+    TG_CFG_FLOATS,   /* a sequence of numbers */
+    TG_CFG_PATH      /* a file or folder: relative values resolve against the config file's folder */
 } tg_cfg_type;
 
 typedef struct tg_cfg_key {
@@ -36,6 +37,18 @@ typedef struct tg_cfg_key {
 typedef struct tg_cfg tg_cfg;
 /* Parses and validates; NULL with the error message on failure. */
 TG_API tg_cfg *tg_cfg_load(const char *path, const tg_cfg_key *schema, int nkeys);
+/* As tg_cfg_load, then applies command-line overrides "key=value" (value a scalar, or a list
+ * "[a, b]"), each checked against the schema like a line of the file and named in errors as
+ * "--set key=value". In every value "${VAR}" and "${VAR:-default}" expand from the environment
+ * (an unset VAR without default is an error naming file, line and key); then relative
+ * TG_CFG_PATH values from the file resolve against the absolute folder of the file, relative
+ * ones from --set against the current directory. */
+TG_API tg_cfg *tg_cfg_load_with(const char *path, const tg_cfg_key *schema, int nkeys,
+                                const char *const *sets, int n_set);
+/* Writes the effective config (every key given in the file or by --set, after expansion and
+ * path resolution) as YAML that tg_cfg_load reads back to the same values; atomic
+ * (temporary file + rename). The header comment names the source file and the overrides. */
+TG_API int tg_cfg_save(const tg_cfg *cfg, const char *path);
 TG_API tg_cfg *tg_cfg_parse_string(const char *text, const char *name, const tg_cfg_key *schema, int nkeys);
 TG_API void tg_cfg_free(tg_cfg **cfg);
 TG_API const char *tg_cfg_path(const tg_cfg *cfg);

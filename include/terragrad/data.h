@@ -159,6 +159,21 @@ TG_API int tg_caravan_read_file(const char *path, const char *id, int start, tg_
  * missing. Callers check required columns with tg_basin_require. */
 TG_API int tg_csv_read(const char *dir, const char *id, tg_basin *out);
 TG_API int tg_csv_read_file(const char *path, const char *id, tg_basin *out);
+/* As tg_csv_read_file, with columns chosen by name: colmap[v] (TG_NVAR entries) is the header
+ * name read as variable v, NULL to leave v out; every other column is ignored. A named column
+ * missing from the header is an error naming file, line 1 and the column. */
+TG_API int tg_csv_read_mapped(const char *path, const char *id, const char *const *colmap, tg_basin *out);
+
+/* Caravan as published (Kratzert et al. 2023): <root>/timeseries/csv/<source>/<id>.csv, ids
+ * "<source>_<gauge>" (the source is the part before the first '_'), a `date` column and
+ * ERA5-Land columns chosen by name. colmap NULL: tg_caravan_default_columns, i.e.
+ * P = total_precipitation_sum, T = temperature_2m_mean, PET = potential_evaporation_sum,
+ * Q = streamflow, tmax/tmin = temperature_2m_max/_min. */
+TG_API const char *const *tg_caravan_default_columns(void);
+TG_API int tg_caravan_official_read(const char *root, const char *id, const char *const *colmap,
+                                    tg_basin *out);
+/* 1 if root holds the published layout (a timeseries/csv folder). */
+TG_API int tg_caravan_is_official(const char *root);
 /* Writes date + every present variable (NaN as NA), shortest round-trip decimals. */
 TG_API int tg_csv_write(const char *dir, const tg_basin *b);
 TG_API int tg_csv_write_file(const char *path, const tg_basin *b);
@@ -207,6 +222,13 @@ TG_API int tg_attributes_column(const tg_attributes *a, const char *name); /* co
 TG_API int tg_attributes_gather(const tg_attributes *a, const char (*ids)[TG_ID_MAX], int n,
                                 tg_real *out);
 TG_API void tg_attributes_free(tg_attributes *a);
+/* Caravan's attribute files (attributes/<source>/attributes_{caravan,hydroatlas,other}_<source>.csv)
+ * joined on gauge_id, for the sources of ids (the part before the first '_'); dir is the
+ * Caravan root or its attributes folder. Numeric columns only (gauge name, country dropped);
+ * a column name shared by two sources is one attribute, twice within a source an error. */
+TG_API int tg_caravan_attributes_read(const char *dir, const char (*ids)[TG_ID_MAX], int n, tg_attributes *out);
+/* 1 if dir (root or attributes folder) holds the attribute files of first_id's source. */
+TG_API int tg_caravan_attributes_found(const char *dir, const char *first_id);
 
 /* ===================================================================== basin lists */
 typedef struct tg_basin_list {
@@ -218,6 +240,9 @@ typedef struct tg_basin_list {
 TG_API int tg_basin_list_read(const char *path, tg_basin_list *out);
 TG_API int tg_basin_list_write(const char *path, const tg_basin_list *l);
 TG_API void tg_basin_list_free(tg_basin_list *l);
+/* The ids of every <root>/timeseries/csv/<source>/<id>.csv (Caravan as published), sorted;
+ * free with tg_basin_list_free. */
+TG_API int tg_caravan_official_ids(const char *root, tg_basin_list *ids);
 
 /* ===================================================================== normalisation */
 /* Per-feature z-score, optionally of log(x + eps) (precipitation, flow). NaN stays NaN.

@@ -24,7 +24,9 @@ extern "C" {
 /* Flow classes and peak search, as in neuralhydrology (Kratzert et al. 2019, 2021). */
 #define TG_METRIC_HIGH_FRAC 0.02   /* FHV, RMSE_high: top 2 % of flows */
 #define TG_METRIC_LOW_FRAC 0.3     /* FLV_*, RMSE_low: lowest 30 % of flows */
-#define TG_METRIC_FLV_EPS 1e-6     /* FLV_log: flows <= 0 are set to this before the log */
+#define TG_METRIC_FLV_EPS 1e-6     /* FLV_log, FMS: flows <= 0 are set to this before the log */
+#define TG_METRIC_FMS_LOWER 0.2    /* FMS: mid segment of the FDC from 20 % exceedance ... */
+#define TG_METRIC_FMS_UPPER 0.7    /* ... to 70 % exceedance (Yilmaz et al. 2008) */
 #define TG_PEAK_WINDOW 3           /* peak timing: sim peak searched within +-3 days */
 #define TG_PEAK_DISTANCE 100       /* observed peaks at least 100 days apart */
 
@@ -33,9 +35,13 @@ enum {
     TG_M_NSE, TG_M_KGE, TG_M_KGE_PRIME, TG_M_R, TG_M_ALPHA, TG_M_BETA, TG_M_GAMMA,
     TG_M_RMSE, TG_M_BIAS, TG_M_PBIAS, TG_M_FHV, TG_M_FLV_PBIAS, TG_M_FLV_LOG,
     TG_M_RMSE_LOW, TG_M_RMSE_HIGH, TG_M_PEAK_TIMING,
+    TG_M_BETA_NSE, TG_M_FMS, /* appended: existing column indices are unchanged */
     TG_METRIC_COUNT
 };
 TG_API extern const char *const tg_metric_names[TG_METRIC_COUNT];
+/* printf format of metric values in tables: they are doubles whatever tg_real is, and a table
+ * must round-trip them exactly (strtod of the text gives the same double). */
+#define TG_METRIC_FMT "%.17g"
 
 typedef struct tg_metrics {
     double nse;         /* Nash-Sutcliffe efficiency */
@@ -43,7 +49,7 @@ typedef struct tg_metrics {
     double kge_prime;   /* KGE', Kling et al. 2012 (r, gamma, beta) */
     double r;           /* Pearson correlation */
     double alpha;       /* sd(sim) / sd(obs) */
-    double beta;        /* mean(sim) / mean(obs) */
+    double beta;        /* mean(sim) / mean(obs); column "beta_ratio" */
     double gamma;       /* CV(sim) / CV(obs) */
     double rmse;        /* root mean squared error (flow units) */
     double bias;        /* mean(sim) - mean(obs) (flow units) */
@@ -57,6 +63,9 @@ typedef struct tg_metrics {
     int n;              /* days used (obs and sim both finite) */
     int n_sim_missing;  /* days with finite obs but non-finite sim (skipped) */
     int n_peaks;        /* observed peaks that entered peak_timing */
+    /* appended after the counts so the layout of the fields above is unchanged */
+    double beta_nse;    /* (mean(sim) - mean(obs)) / sd(obs), neuralhydrology's Beta-NSE */
+    double fms;         /* % bias of the FDC mid-segment slope in log space (Yilmaz 2008) */
 } tg_metrics;
 
 /* Fills *m from obs, sim (n days). Returns 0, or TG_EINVAL with *m filled as far as defined:

@@ -168,8 +168,11 @@ typedef struct tg_train_options {
     int overwrite;          /* remove a previous run's outputs first */
     const char *run_dir;    /* override output.dir */
     const char *command;    /* the command line, for the lock file (NULL: "terragrad train") */
+    const char *const *set; /* n_set overrides "key=value" (--set), checked against the schema */
+    int n_set;
 } tg_train_options;
-/* Trains the model of a YAML config file (config.yaml of the run folder is a copy of it). */
+/* Trains the model of a YAML config file. The run folder's config.yaml is the config as
+ * run: the overrides applied, relative paths made absolute. */
 TG_API int tg_train(const char *config_path, const tg_train_options *opt);
 /* Trains a config built in C (or loaded): config.yaml of the run folder is
  * tg_run_config_write's YAML. opt may be NULL; without opt->run_dir and cfg->output.dir

@@ -18,7 +18,8 @@ from . import _lib as L
 class _TrainOptions(ctypes.Structure):
     # the agreed public struct (include/terragrad/run.h); fields may be appended there
     _fields_ = [("resume", ctypes.c_int), ("overwrite", ctypes.c_int),
-                ("run_dir", ctypes.c_char_p), ("command", ctypes.c_char_p)]
+                ("run_dir", ctypes.c_char_p), ("command", ctypes.c_char_p),
+                ("set", ctypes.POINTER(ctypes.c_char_p)), ("n_set", ctypes.c_int)]
 
 
 L.lib.tg_train.argtypes = [ctypes.c_char_p, ctypes.POINTER(_TrainOptions)]

@@ -8,25 +8,9 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "terragrad.h"
+#include "config/config_internal.h"
 
-typedef struct {
-    char *key;
-    int line;
-    int is_list;
-    int n;          /* items (1 for a scalar) */
-    char **items;
-} entry;
-
-struct tg_cfg {
-    char *name;
-    entry *e;
-    int n, cap;
-    const tg_cfg_key *schema;
-    int nkeys;
-};
-
-static char *dupstr(const char *s)
+char *tg_cfg_dupstr(const char *s)
 {
     size_t n = strlen(s) + 1;
     char *d = tg_malloc(n);
@@ -35,7 +19,7 @@ static char *dupstr(const char *s)
     return d;
 }
 
-static void free_entry(entry *e)
+void tg_cfg_free_entry(entry *e)
 {
     for (int i = 0; i < e->n; i++)
         tg_free(e->items[i], strlen(e->items[i]) + 1);
@@ -49,14 +33,19 @@ void tg_cfg_free(tg_cfg **pc)
         return;
     tg_cfg *c = *pc;
     for (int i = 0; i < c->n; i++)
-        free_entry(&c->e[i]);
+        tg_cfg_free_entry(&c->e[i]);
     tg_free(c->e, (size_t)c->cap * sizeof(entry));
     tg_free(c->name, strlen(c->name) + 1);
+    if (c->base)
+        tg_free(c->base, strlen(c->base) + 1);
+    for (int i = 0; i < c->n_set; i++)
+        tg_free(c->sets[i], strlen(c->sets[i]) + 1);
+    tg_free(c->sets, (size_t)c->n_set * sizeof(char *));
     tg_free(c, sizeof *c);
     *pc = NULL;
 }
 
-static entry *add_entry(tg_cfg *c, const char *key, int line)
+entry *tg_cfg_add_entry(tg_cfg *c, const char *key, int line)
 {
     if (c->n == c->cap) {
         int cap = c->cap ? 2 * c->cap : 32;
@@ -68,7 +57,7 @@ static entry *add_entry(tg_cfg *c, const char *key, int line)
     }
     entry *e = &c->e[c->n];
     memset(e, 0, sizeof *e);
-    e->key = dupstr(key);
+    e->key = tg_cfg_dupstr(key);
     if (!e->key)
         return NULL;
     e->line = line;
@@ -76,19 +65,19 @@ static entry *add_entry(tg_cfg *c, const char *key, int line)
     return e;
 }
 
-static int push_item(entry *e, const char *v)
+int tg_cfg_push_item(entry *e, const char *v)
 {
     char **it = tg_realloc(e->items, (size_t)e->n * sizeof(char *), (size_t)(e->n + 1) * sizeof(char *));
     if (!it)
         return TG_ENOMEM;
     e->items = it;
-    if (!(e->items[e->n] = dupstr(v)))
+    if (!(e->items[e->n] = tg_cfg_dupstr(v)))
         return TG_ENOMEM;
     e->n++;
     return 0;
 }
 
-static entry *find(const tg_cfg *c, const char *key)
+entry *tg_cfg_find(const tg_cfg *c, const char *key)
 {
     for (int i = 0; i < c->n; i++)
         if (!strcmp(c->e[i].key, key))
@@ -96,7 +85,7 @@ static entry *find(const tg_cfg *c, const char *key)
     return NULL;
 }
 
-static const tg_cfg_key *schema_find(const tg_cfg *c, const char *key)
+const tg_cfg_key *tg_cfg_schema_find(const tg_cfg *c, const char *key)
 {
     for (int i = 0; i < c->nkeys; i++)
         if (!strcmp(c->schema[i].path, key))
@@ -105,7 +94,7 @@ static const tg_cfg_key *schema_find(const tg_cfg *c, const char *key)
 }
 
 /* Is `prefix` a group in the schema (some key starts with "prefix.")? */
-static int schema_is_group(const tg_cfg *c, const char *prefix)
+int tg_cfg_schema_is_group(const tg_cfg *c, const char *prefix)
 {
     size_t n = strlen(prefix);
     for (int i = 0; i < c->nkeys; i++)
@@ -136,7 +125,7 @@ static int edit_distance(const char *a, const char *b)
 }
 
 /* "unknown key" message with the nearest valid key, or the keys of the same section. */
-static int unknown_key_error(const tg_cfg *c, size_t line, const char *key)
+int tg_cfg_unknown_key_error(const tg_cfg *c, const char *where, const char *key)
 {
     const char *best = NULL;
     char best_buf[128] = "";
@@ -162,7 +151,7 @@ static int unknown_key_error(const tg_cfg *c, size_t line, const char *key)
         }
     }
     if (best && best_d <= 3)
-        return tg_error_set(TG_EINVAL, "%s:%zu: unknown key '%s' (did you mean '%s'?)", c->name, line, key, best_buf);
+        return tg_error_set(TG_EINVAL, "%s: unknown key '%s' (did you mean '%s'?)", where, key, best_buf);
     char list[512] = "";
     const char *dot = strrchr(key, '.');
     size_t sec = dot ? (size_t)(dot - key) + 1 : 0;
@@ -176,7 +165,7 @@ static int unknown_key_error(const tg_cfg *c, size_t line, const char *key)
             strcat(list, kp);
         }
     }
-    return tg_error_set(TG_EINVAL, "%s:%zu: unknown key '%s'%s%s%s", c->name, line, key, list[0] ? " (valid here: " : "",
+    return tg_error_set(TG_EINVAL, "%s: unknown key '%s'%s%s%s", where, key, list[0] ? " (valid here: " : "",
                         list, list[0] ? ")" : "");
 }
 
@@ -205,15 +194,15 @@ static int parse_value(parse_state *s, const char *key, yaml_event_t *ev)
 {
     int line = (int)ev->start_mark.line + 1;
     if (ev->type == YAML_SCALAR_EVENT) {
-        if (schema_is_group(s->c, key) && !schema_find(s->c, key))
+        if (tg_cfg_schema_is_group(s->c, key) && !tg_cfg_schema_find(s->c, key))
             return parse_error(s, "expected a mapping (nested keys) here", ev->start_mark.line);
-        entry *e = add_entry(s->c, key, line);
-        if (!e || push_item(e, (const char *)ev->data.scalar.value))
+        entry *e = tg_cfg_add_entry(s->c, key, line);
+        if (!e || tg_cfg_push_item(e, (const char *)ev->data.scalar.value))
             return TG_ENOMEM;
         return 0;
     }
     if (ev->type == YAML_SEQUENCE_START_EVENT) {
-        entry *e = add_entry(s->c, key, line);
+        entry *e = tg_cfg_add_entry(s->c, key, line);
         if (!e)
             return TG_ENOMEM;
         e->is_list = 1;
@@ -225,7 +214,7 @@ static int parse_value(parse_state *s, const char *key, yaml_event_t *ev)
                 yaml_event_delete(&it);
                 /* a group name (e.g. "inputs:") is not a key either: validate() needs each
                  * entry's key (checked after the list, so YAML syntax errors come first) */
-                if (schema_is_group(s->c, key) && !schema_find(s->c, key))
+                if (tg_cfg_schema_is_group(s->c, key) && !tg_cfg_schema_find(s->c, key))
                     return parse_error(s, "expected a mapping (nested keys) here, not a list", ev->start_mark.line);
                 return 0;
             }
@@ -234,7 +223,7 @@ static int parse_value(parse_state *s, const char *key, yaml_event_t *ev)
                 yaml_event_delete(&it);
                 return rc;
             }
-            int rc = push_item(e, (const char *)it.data.scalar.value);
+            int rc = tg_cfg_push_item(e, (const char *)it.data.scalar.value);
             yaml_event_delete(&it);
             if (rc)
                 return rc;
@@ -264,11 +253,15 @@ static int parse_mapping(parse_state *s, const char *prefix)
         snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", (const char *)kev.data.scalar.value);
         size_t kline = kev.start_mark.line;
         yaml_event_delete(&kev);
-        if (find(s->c, key))
+        if (tg_cfg_find(s->c, key))
             return parse_error(s, "duplicate key", kline) ? tg_error_set(TG_EINVAL, "%s:%zu: key '%s' given twice",
                                                                          s->c->name, kline + 1, key) : TG_EINVAL;
-        if (!schema_find(s->c, key) && !schema_is_group(s->c, key))
-            return unknown_key_error(s->c, kline + 1, key);
+        if (!tg_cfg_schema_find(s->c, key) && !tg_cfg_schema_is_group(s->c, key))
+        {
+            char where[4200];
+            snprintf(where, sizeof where, "%s:%zu", s->c->name, kline + 1);
+            return tg_cfg_unknown_key_error(s->c, where, key);
+        }
         yaml_event_t vev;
         if (next(s, &vev))
             return TG_EINVAL;
@@ -330,17 +323,27 @@ static int in_choices(const char *v, const char *choices)
 static const char *type_name(tg_cfg_type t)
 {
     static const char *n[] = {"a string", "an integer", "a number", "true or false", "a date YYYY-MM-DD",
-                              "a list", "a list of numbers"};
+                              "a list", "a list of numbers", "a path"};
     return n[t];
+}
+
+void tg_cfg_where(const tg_cfg *c, const entry *e, char *buf, size_t size)
+{
+    if (e->set)
+        snprintf(buf, size, "--set %s", e->set);
+    else
+        snprintf(buf, size, "%s:%d", c->name, e->line);
 }
 
 static int validate(tg_cfg *c)
 {
     for (int i = 0; i < c->n; i++) {
         entry *e = &c->e[i];
-        const tg_cfg_key *k = schema_find(c, e->key);
+        const tg_cfg_key *k = tg_cfg_schema_find(c, e->key);
+        char at[4200];
+        tg_cfg_where(c, e, at, sizeof at);
         if (e->is_list && k->type != TG_CFG_LIST && k->type != TG_CFG_FLOATS)
-            return tg_error_set(TG_EINVAL, "%s:%d: key '%s': expected %s, got a list", c->name, e->line, e->key,
+            return tg_error_set(TG_EINVAL, "%s: key '%s': expected %s, got a list", at, e->key,
                                 type_name(k->type));
         for (int j = 0; j < e->n; j++) {
             const char *v = e->items[j];
@@ -351,33 +354,34 @@ static int validate(tg_cfg *c)
             case TG_CFG_BOOL: ok = parse_bool(v, &b); break;
             case TG_CFG_DATE: ok = tg_date_parse(v, &d) == 0; break;
             case TG_CFG_STR: ok = !k->choices || in_choices(v, k->choices); break;
-            case TG_CFG_LIST: break;
+            case TG_CFG_LIST: case TG_CFG_PATH: break;
             }
             if (!ok && k->type == TG_CFG_INT && is_float(v, NULL) && strspn(v, "+-0123456789") == strlen(v))
-                return tg_error_set(TG_EINVAL, "%s:%d: key '%s': %s is out of range (integers must lie in [%d, %d])",
-                                    c->name, e->line, e->key, v, INT_MIN, INT_MAX);
+                return tg_error_set(TG_EINVAL, "%s: key '%s': %s is out of range (integers must lie in [%d, %d])",
+                                    at, e->key, v, INT_MIN, INT_MAX);
             if (!ok) {
                 if (k->type == TG_CFG_STR)
-                    return tg_error_set(TG_EINVAL, "%s:%d: key '%s': '%s' is not one of %s", c->name, e->line, e->key, v,
+                    return tg_error_set(TG_EINVAL, "%s: key '%s': '%s' is not one of %s", at, e->key, v,
                                         k->choices);
-                return tg_error_set(TG_EINVAL, "%s:%d: key '%s': expected %s, got '%s'", c->name, e->line, e->key,
+                return tg_error_set(TG_EINVAL, "%s: key '%s': expected %s, got '%s'", at, e->key,
                                     type_name(k->type), v);
             }
         }
     }
     for (int i = 0; i < c->nkeys; i++)
-        if (c->schema[i].required && !find(c, c->schema[i].path))
+        if (c->schema[i].required && !tg_cfg_find(c, c->schema[i].path))
             return tg_error_set(TG_EINVAL, "%s: missing required key '%s' (%s)", c->name, c->schema[i].path,
                                 c->schema[i].doc);
     return 0;
 }
 
-static tg_cfg *load(FILE *f, const char *text, const char *name, const tg_cfg_key *schema, int nkeys)
+static tg_cfg *load(FILE *f, const char *text, const char *name, const tg_cfg_key *schema, int nkeys,
+                    const char *const *sets, int n_set)
 {
     tg_cfg *c = tg_calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->name = dupstr(name);
+    c->name = tg_cfg_dupstr(name);
     c->schema = schema;
     c->nkeys = nkeys;
     parse_state s = {.c = c};
@@ -402,8 +406,16 @@ static tg_cfg *load(FILE *f, const char *text, const char *name, const tg_cfg_ke
         yaml_event_delete(&ev);
     }
     yaml_parser_delete(&s.p);
+    /* overrides replace file values, then ${VAR}s expand, then types are checked: a bad
+     * value is named where it came from (file line or --set) whichever way it arrived */
+    if (!rc)
+        rc = tg_cfg_apply_sets(c, sets, n_set);
+    if (!rc)
+        rc = tg_cfg_expand_env(c);
     if (!rc)
         rc = validate(c);
+    if (!rc)
+        rc = tg_cfg_resolve_paths(c, f ? name : NULL);
     if (rc) {
         tg_cfg_free(&c);
         return NULL;
@@ -413,36 +425,42 @@ static tg_cfg *load(FILE *f, const char *text, const char *name, const tg_cfg_ke
 
 tg_cfg *tg_cfg_load(const char *path, const tg_cfg_key *schema, int nkeys)
 {
+    return tg_cfg_load_with(path, schema, nkeys, NULL, 0);
+}
+
+tg_cfg *tg_cfg_load_with(const char *path, const tg_cfg_key *schema, int nkeys, const char *const *sets,
+                         int n_set)
+{
     FILE *f = fopen(path, "rb");
     if (!f) {
         tg_error_set(TG_EIO, "%s: cannot open config: %s", path, strerror(errno));
         return NULL;
     }
-    tg_cfg *c = load(f, NULL, path, schema, nkeys);
+    tg_cfg *c = load(f, NULL, path, schema, nkeys, sets, n_set);
     fclose(f);
     return c;
 }
 
 tg_cfg *tg_cfg_parse_string(const char *text, const char *name, const tg_cfg_key *schema, int nkeys)
 {
-    return load(NULL, text, name, schema, nkeys);
+    return load(NULL, text, name, schema, nkeys, NULL, 0);
 }
 
 /* ---------------------------------------------------------------- getters */
 const char *tg_cfg_path(const tg_cfg *c) { return c->name; }
-int tg_cfg_has(const tg_cfg *c, const char *key) { return find(c, key) != NULL; }
+int tg_cfg_has(const tg_cfg *c, const char *key) { return tg_cfg_find(c, key) != NULL; }
 int tg_cfg_line(const tg_cfg *c, const char *key)
 {
-    entry *e = find(c, key);
+    entry *e = tg_cfg_find(c, key);
     return e ? e->line : 0;
 }
 
 const char *tg_cfg_str(const tg_cfg *c, const char *key)
 {
-    entry *e = find(c, key);
+    entry *e = tg_cfg_find(c, key);
     if (e && e->n)
         return e->items[0];
-    const tg_cfg_key *k = schema_find(c, key);
+    const tg_cfg_key *k = tg_cfg_schema_find(c, key);
     return k ? k->def : NULL;
 }
 
@@ -476,10 +494,10 @@ int tg_cfg_date(const tg_cfg *c, const char *key)
 
 int tg_cfg_list_len(const tg_cfg *c, const char *key)
 {
-    entry *e = find(c, key);
+    entry *e = tg_cfg_find(c, key);
     if (e)
         return e->n;
-    const tg_cfg_key *k = schema_find(c, key);
+    const tg_cfg_key *k = tg_cfg_schema_find(c, key);
     if (!k || !k->def || !*k->def)
         return 0;
     int n = 1; /* defaults of lists are comma-separated */
@@ -490,10 +508,10 @@ int tg_cfg_list_len(const tg_cfg *c, const char *key)
 
 const char *tg_cfg_list_item(const tg_cfg *c, const char *key, int i)
 {
-    entry *e = find(c, key);
+    entry *e = tg_cfg_find(c, key);
     if (e)
         return i >= 0 && i < e->n ? e->items[i] : NULL;
-    const tg_cfg_key *k = schema_find(c, key);
+    const tg_cfg_key *k = tg_cfg_schema_find(c, key);
     if (!k || !k->def)
         return NULL;
     static _Thread_local char buf[256];

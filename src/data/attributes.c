@@ -21,6 +21,8 @@ typedef struct table {
     int F, Fcap;
     column *col;              /* (F) */
     int guess;                /* next row: files list basins in the same order */
+    int reuse_below;          /* columns [0, reuse_below) came from another source's files:
+                               * the same name there is the same attribute (Caravan join) */
 } table;
 
 static void table_free(table *tb)
@@ -71,6 +73,8 @@ static int table_column(table *tb, const char *name, const char *path)
 {
     for (int j = 0; j < tb->F; j++)
         if (!strcmp(tb->col[j].name, name)) {
+            if (j < tb->reuse_below)
+                return column_fit(tb, j) ? -1 : j;
             tg_error_set(TG_EINVAL, "%s: column '%s' appears twice (also in an earlier file)", path, name);
             return -1;
         }
@@ -368,4 +372,54 @@ int tg_attributes_gather(const tg_attributes *a, const char (*ids)[TG_ID_MAX], i
         memcpy(out + (size_t)k * a->F, a->value + (size_t)i * a->F, (size_t)a->F * sizeof(tg_real));
     }
     return 0;
+}
+
+/* ---------------------------------------------------------------- Caravan as published */
+/* dir is <root>/attributes or <root>; *base gets the folder holding the <source> folders. */
+static int caravan_base(const char *dir, const char *id, char *base, size_t size)
+{
+    char path[4600];
+    size_t sl = strcspn(id, "_");
+    const char *tries[2] = {"/attributes", ""};
+    for (int k = 0; k < 2; k++) {
+        snprintf(base, size, "%s%s", dir, tries[k]);
+        snprintf(path, sizeof path, "%s/%.*s/attributes_caravan_%.*s.csv", base, (int)sl, id, (int)sl, id);
+        if (tg_file_exists(path)) return 1;
+    }
+    return 0;
+}
+
+int tg_caravan_attributes_found(const char *dir, const char *first_id)
+{
+    char base[4200];
+    return caravan_base(dir, first_id, base, sizeof base);
+}
+
+int tg_caravan_attributes_read(const char *dir, const char (*ids)[TG_ID_MAX], int n, tg_attributes *out)
+{
+    static const char *kinds[3] = {"caravan", "hydroatlas", "other"};
+    memset(out, 0, sizeof *out);
+    if (n < 1) return tg_error_set(TG_EINVAL, "%s: no basins to read attributes for", dir);
+    char base[4200], path[4800];
+    if (!caravan_base(dir, ids[0], base, sizeof base))
+        return tg_error_set(TG_EIO, "%s: no attributes/<source>/attributes_caravan_<source>.csv for basin '%s'", dir,
+                            ids[0]);
+    table tb = {0};
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        size_t sl = strcspn(ids[i], "_");
+        int seen = 0; /* each source once, in the order of first appearance */
+        for (int k = 0; k < i && !seen; k++)
+            seen = strcspn(ids[k], "_") == sl && !strncmp(ids[k], ids[i], sl);
+        if (seen) continue;
+        tb.reuse_below = tb.F;
+        for (int k = 0; k < 3 && !rc; k++) {
+            snprintf(path, sizeof path, "%s/%.*s/attributes_%s_%.*s.csv", base, (int)sl, ids[i], kinds[k], (int)sl,
+                     ids[i]);
+            rc = read_table(&tb, path, ',', "gauge_id", 0, TG_CAT_DROP);
+        }
+    }
+    if (!rc) rc = table_pack(&tb, NULL, 0, out);
+    table_free(&tb);
+    return rc;
 }

@@ -31,7 +31,9 @@ typedef struct csv_rows {
     double *val;      /* (cap, TG_NVAR) */
 } csv_rows;
 
-static int parse(tg_text *t, const char *id, tg_basin *out)
+/* colmap (TG_NVAR entries, may be NULL): colmap[v] names the column read as variable v
+ * (NULL: v not read); without a map, columns are matched by the variable names. */
+static int parse(tg_text *t, const char *id, const char *const *colmap, tg_basin *out)
 {
     char *line = tg_text_next(t);
     while (line && tg_is_blank(line)) line = tg_text_next(t);
@@ -53,7 +55,13 @@ static int parse(tg_text *t, const char *id, tg_basin *out)
             date_col = j;
             continue;
         }
-        int v = tg_var_find(names[j]);
+        int v = -1;
+        if (!colmap)
+            v = tg_var_find(names[j]);
+        else
+            for (int k = 0; k < TG_NVAR && v < 0; k++)
+                if (colmap[k] && !strcmp(colmap[k], names[j]))
+                    v = k;
         for (int i = 0; i < j && v >= 0; i++)
             if (col_var[i] == v)
                 return tg_error_set(TG_EINVAL, "%s: line %d, field '%s': column appears twice", t->path,
@@ -67,6 +75,14 @@ static int parse(tg_text *t, const char *id, tg_basin *out)
     if (date_col < 0)
         return tg_error_set(TG_EINVAL, "%s: line %d, field 'date': no 'date' column in the header",
                             t->path, t->line);
+    for (int k = 0; colmap && k < TG_NVAR; k++) { /* every mapped column must be there */
+        int found = 0;
+        for (int j = 0; j < ncol && !found; j++)
+            found = col_var[j] == k;
+        if (colmap[k] && !found)
+            return tg_error_set(TG_EINVAL, "%s: line %d, field '%s': no such column (wanted for variable %s)",
+                                t->path, t->line, colmap[k], tg_var_name(k));
+    }
 
     csv_rows r = {0};
     r.cap = tg_text_count_rows(t);
@@ -142,7 +158,19 @@ int tg_csv_read_file(const char *path, const char *id, tg_basin *out)
     memset(out, 0, sizeof *out);
     int rc = tg_text_open(&t, path);
     if (rc) return rc;
-    rc = parse(&t, id, out);
+    rc = parse(&t, id, NULL, out);
+    tg_text_close(&t);
+    if (rc) tg_basin_free(out);
+    return rc;
+}
+
+int tg_csv_read_mapped(const char *path, const char *id, const char *const *colmap, tg_basin *out)
+{
+    tg_text t;
+    memset(out, 0, sizeof *out);
+    int rc = tg_text_open(&t, path);
+    if (rc) return rc;
+    rc = parse(&t, id, colmap, out);
     tg_text_close(&t);
     if (rc) tg_basin_free(out);
     return rc;

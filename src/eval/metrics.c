@@ -12,9 +12,9 @@
 #define DNAN ((double)NAN)
 
 const char *const tg_metric_names[TG_METRIC_COUNT] = {
-    "NSE", "KGE", "KGE_prime", "r", "alpha", "beta", "gamma",
+    "NSE", "KGE", "KGE_prime", "r", "alpha", "beta_ratio", "gamma",
     "RMSE", "bias", "pbias", "FHV", "FLV_pbias", "FLV_log",
-    "RMSE_low", "RMSE_high", "peak_timing",
+    "RMSE_low", "RMSE_high", "peak_timing", "beta_nse", "FMS",
 };
 
 /* Same order as the enum, so CSV writers and summaries loop over k. */
@@ -25,6 +25,7 @@ static const size_t metric_offset[TG_METRIC_COUNT] = {
     offsetof(tg_metrics, pbias), offsetof(tg_metrics, fhv), offsetof(tg_metrics, flv_pbias),
     offsetof(tg_metrics, flv_log), offsetof(tg_metrics, rmse_low),
     offsetof(tg_metrics, rmse_high), offsetof(tg_metrics, peak_timing),
+    offsetof(tg_metrics, beta_nse), offsetof(tg_metrics, fms),
 };
 
 double tg_metric_get(const tg_metrics *m, int k)
@@ -84,6 +85,23 @@ static double log_spread(const double *q, int k)
     for (int i = 0; i < k; i++)
         s += log(q[i] <= 0.0 ? TG_METRIC_FLV_EPS : q[i]) - lmin;
     return s;
+}
+
+/* log of a flow for the FDC slope, zero and negative flows at eps as for FLV_log */
+static double log_flow(double q) { return log(q <= 0.0 ? TG_METRIC_FLV_EPS : q); }
+
+/* FMS (Yilmaz et al. 2008): percent bias of the slope of the mid segment of the flow duration
+ * curve in log space, between exceedance probabilities lower and upper. asc_o, asc_s are sorted
+ * ascending; exceedance index i of the descending FDC (i = round(p n), half to even, as
+ * neuralhydrology's fdc_fms) is ascending index n - 1 - i. */
+static double fdc_mid_slope_bias(const double *asc_o, const double *asc_s, int nv)
+{
+    int il = class_size(TG_METRIC_FMS_LOWER, nv), iu = class_size(TG_METRIC_FMS_UPPER, nv);
+    if (iu > nv - 1 || il >= iu)
+        return DNAN; /* too few days for two distinct points on the curve */
+    double so = log_flow(asc_o[nv - 1 - il]) - log_flow(asc_o[nv - 1 - iu]);
+    double ss = log_flow(asc_s[nv - 1 - il]) - log_flow(asc_s[nv - 1 - iu]);
+    return 100.0 * div_or_nan(ss - so, so);
 }
 
 /* RMSE over the days listed in r[0..k). NaN for an empty class. */
@@ -220,6 +238,7 @@ int tg_metrics_compute(const double *obs, const double *sim, int n, tg_metrics *
     m->r = (vo == 0.0 || vs == 0.0) ? DNAN : cov / sqrt(vo * vs);
     m->alpha = div_or_nan(sds, sdo);
     m->beta = div_or_nan(ms, mo);
+    m->beta_nse = div_or_nan(ms - mo, sdo);
     m->gamma = div_or_nan(div_or_nan(sds, ms), div_or_nan(sdo, mo));
     m->kge = 1.0 - sqrt((m->r - 1) * (m->r - 1) + (m->alpha - 1) * (m->alpha - 1) +
                         (m->beta - 1) * (m->beta - 1));
@@ -255,6 +274,7 @@ int tg_metrics_compute(const double *obs, const double *sim, int n, tg_metrics *
         double lo = log_spread(so, klo), ls = log_spread(ss, klo);
         m->flv_log = -100.0 * div_or_nan(ls - lo, lo);
     }
+    m->fms = fdc_mid_slope_bias(so, ss, nv);
     m->rmse_low = class_rmse(rk, klo, o, s);
     m->rmse_high = class_rmse(rk + (nv - khi), khi, o, s);
     tg_free(o, bytes);

@@ -100,7 +100,9 @@ int tg_dataset_basin_ids(const tg_run_config *c, tg_basin_list *ids)
         ids->n = n;
     } else if (c->data.basin_file)
         rc = tg_basin_list_read(c->data.basin_file, ids);
-    else if (!strcmp(src, "caravan"))
+    else if (!strcmp(src, "caravan") && tg_caravan_is_official(path))
+        rc = tg_caravan_official_ids(path, ids);
+    else if (!strcmp(src, "caravan") || !strcmp(src, "caravan_derived"))
         rc = ids_from_caravan(path, ids);
     else if (!strcmp(src, "csv"))
         rc = ids_from_folder(path, ids);
@@ -118,8 +120,22 @@ int tg_dataset_basin_ids(const tg_run_config *c, tg_basin_list *ids)
 static int read_basin(const tg_run_config *c, const char *id, tg_basin *b)
 {
     const char *src = c->data.source, *path = c->data.path;
-    if (!strcmp(src, "caravan"))
+    /* data.variables.* (variables.c): read from the parsed YAML; a config built in C
+     * (no YAML behind it) uses each source's default columns */
+    const tg_cfg *cfg = tg_run_config_cfg(c);
+    const char *colmap[TG_NVAR];
+    if (!strcmp(src, "caravan") && tg_caravan_is_official(path)) {
+        tg_dataset_columns(cfg, tg_caravan_default_columns(), colmap);
+        return tg_caravan_official_read(path, id, colmap, b);
+    }
+    int mapped = tg_dataset_columns(cfg, NULL, colmap);
+    if (!strcmp(src, "caravan") || !strcmp(src, "caravan_derived"))
         return tg_caravan_read(path, id, b);
+    if (!strcmp(src, "csv") && mapped) {
+        char file[4200];
+        snprintf(file, sizeof file, "%s/%s.csv", path, id);
+        return tg_csv_read_mapped(file, id, colmap, b);
+    }
     if (!strcmp(src, "csv"))
         return tg_csv_read(path, id, b);
     if (!strcmp(src, "camels_us")) {
@@ -190,10 +206,18 @@ static int load_statics(tg_dataset *d, const tg_run_config *c, tg_runlog *rl)
     tg_attributes a;
     memset(&a, 0, sizeof a);
     size_t len = strlen(apath);
-    int rc;
-    if (len > 4 && !strcmp(apath + len - 4, ".csv"))
+    int rc, by_name = len > 4 && !strcmp(apath + len - 4, ".csv"); /* columns picked below */
+    if (by_name)
         rc = tg_attributes_read_csv(apath, &a);
-    else {
+    else if (d->B > 0 && tg_caravan_attributes_found(apath, d->raw[0].id)) {
+        char (*ids)[TG_ID_MAX] = calloc((size_t)d->B, TG_ID_MAX);
+        for (int b = 0; ids && b < d->B; b++)
+            snprintf(ids[b], TG_ID_MAX, "%s", d->raw[b].id);
+        rc = ids ? tg_caravan_attributes_read(apath, (const char (*)[TG_ID_MAX])ids, d->B, &a)
+                 : tg_error_set(TG_ENOMEM, "out of memory");
+        free(ids);
+        by_name = 1;
+    } else {
         tg_attr_options o = {.columns = cols, .n_columns = ncol, .include_hydro = 0, .categorical = TG_CAT_ONEHOT};
         rc = tg_camels_attributes_read(apath, &o, &a);
     }
@@ -202,7 +226,7 @@ static int load_statics(tg_dataset *d, const tg_run_config *c, tg_runlog *rl)
     int S = a.F;
     if (!rc) {
         pick = malloc((size_t)(a.F > 0 ? a.F : 1) * sizeof(int));
-        if (ncol && len > 4 && !strcmp(apath + len - 4, ".csv")) {
+        if (ncol && by_name) {
             S = ncol;
             for (int i = 0; i < ncol && !rc; i++) {
                 pick[i] = tg_attributes_column(&a, cols[i]);

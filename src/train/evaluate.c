@@ -101,7 +101,7 @@ static int write_metrics(const char *path, const tg_dataset *d, const tg_metrics
     for (int b = 0; b < d->B; b++) {
         fprintf(f, "%s", d->raw[b].id);
         for (int k = 0; k < TG_METRIC_COUNT; k++)
-            fprintf(f, "," TG_REAL_FMT_CSV, tg_metric_get(&m[b], k));
+            fprintf(f, "," TG_METRIC_FMT, tg_metric_get(&m[b], k));
         fprintf(f, ",%d", m[b].n);
         if (wb)
             fprintf(f, "," TG_REAL_FMT_CSV, wb[b]);

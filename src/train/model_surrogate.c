@@ -33,7 +33,7 @@
 #include "train_internal.h"
 
 static const tg_cfg_key surr_keys[] = {
-    {"surrogate.file", TG_CFG_STR, 0, NULL,
+    {"surrogate.file", TG_CFG_PATH, 0, NULL,
      "model.type surrogate: the frozen surrogate (PATH and PATH.meta written by `terragrad surrogate fit`, "
      "e.g. runs/x/surrogate.tgck); its parameter ranges bound what is learned",
      NULL},

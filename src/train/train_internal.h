@@ -172,6 +172,10 @@ int tg_runstate_restore_sampler(const char *text, const char *ckpt, tg_sampler *
 int tg_run_config_from_cfg(const tg_cfg *cfg, tg_run_config *rc);
 /* The parsed config behind a loaded typed config (NULL when filled in C). */
 const tg_cfg *tg_run_config_cfg(const tg_run_config *rc);
+/* colmap[v] = data.variables.<name of v> if given ("" = leave v out), else defaults[v] (or
+ * NULL); returns how many data.variables keys the config gives (variables.c). cfg may be
+ * NULL (a config built in C): the defaults. */
+int tg_dataset_columns(const tg_cfg *cfg, const char *const *defaults, const char **colmap);
 
 /* tg_twin_run (the synthetic-twin experiment of `terragrad demo`): public, terragrad/run.h. */
 

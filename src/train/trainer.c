@@ -169,8 +169,8 @@ static int write_run_config(const train_run *t)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/config.yaml", t->run_dir);
-    if (t->src_path)
-        return tg_copy_file(t->src_path, path);
+    if (t->src_path) /* the config as run: --set overrides applied, paths absolute */
+        return tg_cfg_save(t->cfg, path);
     char tmp[4300];
     FILE *f;
     int rc = tg_io_begin(path, tmp, sizeof tmp, &f);
@@ -578,7 +578,8 @@ int tg_train(const char *config_path, const tg_train_options *opt)
 {
     int n_schema;
     const tg_cfg_key *schema = tg_train_schema_all(&n_schema);
-    tg_cfg *cfg = tg_train_cfg_check(tg_cfg_load(config_path, schema, n_schema));
+    tg_cfg *cfg = tg_train_cfg_check(
+        tg_cfg_load_with(config_path, schema, n_schema, opt ? opt->set : NULL, opt ? opt->n_set : 0));
     if (!cfg)
         return tg_error_code();
     char run_dir[4096];
