@@ -8,7 +8,8 @@
 
 /* Writes one basin's predictions CSV (temp file + rename). */
 static int write_predictions(const char *dir, const char *id, int first_day, int n, const tg_real *obs,
-                             const tg_real *sim, const tg_real *fluxes /* (n, NOUT) or NULL */, const tg_real *pet)
+                             const tg_real *sim, const tg_real *fluxes /* (n, nout) or NULL */, const tg_real *pet,
+                             int nout /* 16, or 17 with the 1.1p "cap" */)
 {
     char path[4400], tmp[4500], date[16];
     snprintf(path, sizeof path, "%s/%s.csv", dir, id);
@@ -19,7 +20,7 @@ static int write_predictions(const char *dir, const char *id, int first_day, int
     fprintf(f, "date,Q_obs,Q");
     if (fluxes) {
         fprintf(f, ",PET");
-        for (int k = 1; k < TG_HBV_NOUT; k++)
+        for (int k = 1; k < nout; k++)
             fprintf(f, ",%s", tg_hbv_output_names[k]);
     }
     fputc('\n', f);
@@ -32,8 +33,8 @@ static int write_predictions(const char *dir, const char *id, int first_day, int
         fprintf(f, "," TG_REAL_FMT_CSV, (double)sim[t]);
         if (fluxes) {
             fprintf(f, "," TG_REAL_FMT_CSV, (double)pet[t]);
-            for (int k = 1; k < TG_HBV_NOUT; k++)
-                fprintf(f, "," TG_REAL_FMT_CSV, (double)fluxes[(size_t)t * TG_HBV_NOUT + k]);
+            for (int k = 1; k < nout; k++)
+                fprintf(f, "," TG_REAL_FMT_CSV, (double)fluxes[(size_t)t * (size_t)nout + (size_t)k]);
         }
         fputc('\n', f);
     }
@@ -44,18 +45,18 @@ static int write_predictions(const char *dir, const char *id, int first_day, int
  * (inputs - ET - runoff - change in storage) / inputs. States are end-of-day, so day 0's
  * state is the starting storage. Closes to round-off for the explicit HBV; shows the
  * Newton tolerance for implicit models. */
-static double water_balance_error(const tg_real *fl /* (n, NOUT) */, int n)
+static double water_balance_error(const tg_real *fl /* (n, nout) */, int n, int nout)
 {
     double in = 0, out = 0, s0 = 0, s1 = 0;
     static const int stores[] = {TG_HBV_SWE, TG_HBV_MELTWATER, TG_HBV_SM, TG_HBV_SUZ, TG_HBV_SLZ};
     for (int t = 1; t < n; t++) {
-        const tg_real *r = fl + (size_t)t * TG_HBV_NOUT;
+        const tg_real *r = fl + (size_t)t * (size_t)nout;
         in += (double)r[TG_HBV_RAIN] + (double)r[TG_HBV_SNOW];
         out += (double)r[TG_HBV_ET] + (double)r[TG_HBV_Q0] + (double)r[TG_HBV_Q1] + (double)r[TG_HBV_Q2];
     }
     for (int i = 0; i < 5; i++) {
         s0 += (double)fl[stores[i]];
-        s1 += (double)fl[(size_t)(n - 1) * TG_HBV_NOUT + stores[i]];
+        s1 += (double)fl[(size_t)(n - 1) * (size_t)nout + (size_t)stores[i]];
     }
     return in > 0 ? (in - out - (s1 - s0)) / in : (double)NAN;
 }
@@ -63,7 +64,7 @@ static double water_balance_error(const tg_real *fl /* (n, NOUT) */, int n)
 /* Learned static parameters per basin (mean over components, physical units) and the
  * routing parameters: <run>/params_<period>.csv. */
 static int write_params(const char *path, const tg_dataset *d, const double *par /* (B, stride) */, int routing,
-                        int stride)
+                        int stride, int cap /* the 1.1p C, at column stride - 1 */)
 {
     char tmp[4300];
     FILE *f;
@@ -71,12 +72,16 @@ static int write_params(const char *path, const tg_dataset *d, const double *par
     if (rc)
         return rc;
     fprintf(f, "basin");
-    for (int p = 0; p < TG_HBV_NPARAM; p++)
+    for (int p = 0; p < TG_HBV_NPARAM + (cap ? 1 : 0); p++)
         fprintf(f, ",%s", tg_hbv_param_names[p]);
     fprintf(f, routing ? ",route_a,route_theta\n" : "\n");
     for (int b = 0; b < d->B; b++) {
         fprintf(f, "%s", d->raw[b].id);
-        for (int p = 0; p < TG_HBV_NPARAM + (routing ? 2 : 0); p++)
+        for (int p = 0; p < TG_HBV_NPARAM; p++)
+            fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + p]);
+        if (cap)
+            fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + stride - 1]);
+        for (int p = TG_HBV_NPARAM; p < TG_HBV_NPARAM + (routing ? 2 : 0); p++)
             fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + p]);
         fputc('\n', f);
     }
@@ -150,8 +155,10 @@ int tg_evaluate(const char *run_dir, const char *period)
     tg_real *x = NULL, *forc = NULL, *obs = NULL, *sim = NULL, *flux = NULL, *pet = NULL, *obs_b = NULL, *qfull = NULL;
     tg_basin *sl_norm = NULL, *sl_raw = NULL;
     tg_basin *sims = NULL;
-    /* per basin: learned static parameters (NP), routing a and theta, water-balance error */
-    enum { NEXTRA = TG_HBV_NPARAM + 3 };
+    /* per basin: learned static parameters (13), routing a and theta, water-balance error,
+     * the 1.1p C (0 without capillary rise) */
+    enum { NEXTRA = TG_HBV_NPARAM + 4 };
+    const int nout = tg_hbv_nout(&m.hbv);
     double *extra = NULL;
     int has_fluxes = 0, has_routing = 0;
     if (!rc) {
@@ -159,7 +166,7 @@ int tg_evaluate(const char *run_dir, const char *period)
         forc = malloc((size_t)L * chunk * 3 * sizeof(tg_real));
         obs = malloc((size_t)L * chunk * sizeof(tg_real));
         sim = malloc((size_t)n * sizeof(tg_real));
-        flux = malloc((size_t)n * TG_HBV_NOUT * sizeof(tg_real));
+        flux = malloc((size_t)n * TG_HBV_NOUT_MAX * sizeof(tg_real));
         pet = malloc((size_t)n * sizeof(tg_real));
         obs_b = malloc((size_t)n * sizeof(tg_real));
         qfull = malloc((size_t)L * chunk * sizeof(tg_real));
@@ -250,21 +257,21 @@ int tg_evaluate(const char *run_dir, const char *period)
                 s[t] = (double)sim[t];
                 pet[t] = forc[((size_t)(warm + t) * nb + k) * 3 + 2];
                 if (mo.fluxes)
-                    for (int j = 0; j < TG_HBV_NOUT; j++)
-                        flux[(size_t)t * TG_HBV_NOUT + j] =
-                            mo.fluxes->data[((size_t)(Lq - n + t) * TG_HBV_NOUT + j) * nb + k];
+                    for (int j = 0; j < nout; j++)
+                        flux[(size_t)t * (size_t)nout + (size_t)j] =
+                            mo.fluxes->data[((size_t)(Lq - n + t) * (size_t)nout + (size_t)j) * nb + k];
             }
             tg_metrics_compute(o, s, n, &met[b]); /* NaN metrics for basins without data */
             if (mo.fluxes) {
                 double *e = extra + (size_t)b * NEXTRA;
-                e[TG_HBV_NPARAM + 2] = water_balance_error(flux, n);
+                e[TG_HBV_NPARAM + 2] = water_balance_error(flux, n, nout);
                 if (mo.par_static) { /* (NP, nb, M): mean over components */
                     const int Mc = mo.par_static->shape[2];
-                    for (int p = 0; p < TG_HBV_NPARAM; p++) {
+                    for (int p = 0; p < mo.par_static->shape[0]; p++) {
                         double acc = 0;
                         for (int c = 0; c < Mc; c++)
                             acc += (double)mo.par_static->data[((size_t)p * nb + k) * Mc + c];
-                        e[p] = acc / Mc;
+                        e[p == TG_HBV_C ? NEXTRA - 1 : p] = acc / Mc;
                     }
                 }
                 if (mo.routing) /* (2, nb) */
@@ -274,7 +281,7 @@ int tg_evaluate(const char *run_dir, const char *period)
             free(o);
             free(s);
             rc = write_predictions(pred_dir, d.raw[b].id, first, n, obs_b, sim,
-                                   mo.fluxes ? flux : NULL, pet);
+                                   mo.fluxes ? flux : NULL, pet, nout);
             /* the simulated series for the NetCDF file */
             if (!rc && !(rc = tg_basin_init(&sims[b], d.raw[b].id, first, n))) {
                 tg_real *qv2 = tg_basin_add_var(&sims[b], TG_VAR_Q);
@@ -350,7 +357,7 @@ int tg_evaluate(const char *run_dir, const char *period)
         free(wb);
         if (!rc && has_fluxes) {
             snprintf(path, sizeof path, "%s/params_%s.csv", run_dir, period);
-            rc = write_params(path, &d, extra, has_routing, NEXTRA);
+            rc = write_params(path, &d, extra, has_routing, NEXTRA, m.hbv.capillary);
         }
     }
     if (!rc && tg_dist_is_root()) {
