@@ -9,6 +9,8 @@
  *      warm-up stores, which is exactly what "no gradient through warm-up" means;
  *   B. the same with gradient through the warm-up (FD of the whole run);
  *   C. smooth thresholds, all 13 parameters dynamic, warm-up gradient;
+ *   E. δHBV 1.1p (capillary rise), hard, BETA/BETAET/K0/C dynamic, no warm-up gradient;
+ *   F. δHBV 1.1p, smooth, all 14 parameters (C included) dynamic, warm-up gradient;
  * and that smoothing gives UZL/TT gradient where the hard model has none.
  * Forcing: real Caravan days (a Maine basin, winter and summer starts) so snow, melt,
  * refreeze and overflow all occur. Double build: rel err < 1e-6, where entries below 1e-3 of
@@ -20,8 +22,8 @@
 
 typedef struct setup {
     tg_hbv_config c;
-    int L, nd;
-    tg_real *forcing, *ps, *pd, *s0;   /* (T,B,3) (13,L) (T-W,nd,L) (5,L) */
+    int L, nd, np, nout;               /* np, nout: 13, 16 (1.0) or 14, 17 (1.1p) */
+    tg_real *forcing, *ps, *pd, *s0;   /* (T,B,3) (np,L) (T-W,nd,L) (5,L) */
     tg_real *wb, *wl, *wf;             /* loss weights (T-W,NOUT,B) (T-W,NOUT,L) (5,L) */
     tg_real *ob, *ol, *sf, *hist;      /* work */
 } setup;
@@ -38,7 +40,7 @@ static double run_loss(setup *S, const tg_hbv_config *c, const tg_real *f, const
 {
     int ok = tg_hbv_forward(S->ob, S->ol, S->sf, NULL, f, S->ps, S->pd, s0, c) == 0;
     CHECK(ok, "forward failed");
-    size_t no = (size_t)(c->T - c->warmup) * TG_HBV_NOUT;
+    size_t no = (size_t)(c->T - c->warmup) * (size_t)S->nout;
     return dot(S->ob, S->wb, no * (size_t)S->c.B) + dot(S->ol, S->wl, no * (size_t)S->L) +
            dot(S->sf, S->wf, (size_t)TG_HBV_NSTATE * (size_t)S->L);
 }
@@ -61,7 +63,7 @@ static void warm_states(setup *S, tg_real *warm)
     c1.T = S->c.warmup;
     c1.warmup = 0;
     c1.dynamic = 0;     /* warm-up uses the static values of every parameter */
-    tg_real *ob = hbvt_alloc((size_t)c1.T * TG_HBV_NOUT * (size_t)S->c.B);
+    tg_real *ob = hbvt_alloc((size_t)c1.T * (size_t)S->nout * (size_t)S->c.B);
     CHECK(tg_hbv_forward(ob, NULL, warm, NULL, S->forcing, S->ps, NULL, S->s0, &c1) == 0, "warm-up run");
     free(ob);
 }
@@ -95,11 +97,15 @@ static double maxabs(const tg_real *g, size_t n)
 }
 #endif
 
-static void make_setup(setup *S, int T, int W, uint32_t dyn, int wgrad, double wT, double wS, uint64_t seed)
+static void make_setup(setup *S, int T, int W, uint32_t dyn, int wgrad, double wT, double wS, uint64_t seed,
+                       int cap)
 {
     const int B = 2, M = 3;
     memset(S, 0, sizeof *S);
     tg_hbv_config_init(&S->c, T, W, B, M);
+    S->c.capillary = cap;
+    S->np = tg_hbv_nparam(&S->c);
+    S->nout = tg_hbv_nout(&S->c);
     S->c.dynamic = dyn;
     S->c.warmup_grad = wgrad;
     S->c.smooth_temp = (tg_real)wT;
@@ -113,8 +119,10 @@ static void make_setup(setup *S, int T, int W, uint32_t dyn, int wgrad, double w
     CHECK(hbvt_load_forcing("caravan_camels_us/timeseries/01022500.csv", 365 * 3 + 90, T, S->forcing, B, 1) == 0, "forcing");
     tg_rng r;
     tg_rng_seed(&r, seed);
-    S->ps = hbvt_alloc(TG_HBV_NPARAM * L);
+    S->ps = hbvt_alloc((size_t)S->np * L);
     hbvt_random_params(S->ps, S->L, &r, 0.1, 0.9);
+    if (cap)   /* C in [0.1, 0.9]: capillary rise on in every lane */
+        for (size_t l = 0; l < L; l++) S->ps[TG_HBV_C * L + l] = (tg_real)(0.1 + 0.8 * tg_rng_uniform(&r));
     /* a small FC and UZL in lane 0 so overflow and Q0 really happen */
     S->ps[TG_HBV_FC * L] = TG_R(80.0);
     S->ps[TG_HBV_UZL * L] = TG_R(3.0);
@@ -126,7 +134,7 @@ static void make_setup(setup *S, int T, int W, uint32_t dyn, int wgrad, double w
     S->pd = hbvt_alloc(Tw * (size_t)(S->nd ? S->nd : 1) * L);
     for (size_t t = 0; t < Tw; t++) {
         int k = 0;
-        for (int p = 0; p < TG_HBV_NPARAM; p++) {
+        for (int p = 0; p < S->np; p++) {
             if (!((dyn >> p) & 1u)) continue;
             for (size_t l = 0; l < L; l++) {
                 /* static value times a slow seasonal-looking wiggle */
@@ -139,14 +147,15 @@ static void make_setup(setup *S, int T, int W, uint32_t dyn, int wgrad, double w
     }
     S->s0 = hbvt_alloc(TG_HBV_NSTATE * L);
     for (size_t i = 0; i < TG_HBV_NSTATE * L; i++) S->s0[i] = (tg_real)(1.0 + 20.0 * tg_rng_uniform(&r));
-    S->wb = hbvt_alloc(Tw * TG_HBV_NOUT * B);
-    S->wl = hbvt_alloc(Tw * TG_HBV_NOUT * L);
+    const size_t no = (size_t)S->nout;
+    S->wb = hbvt_alloc(Tw * no * B);
+    S->wl = hbvt_alloc(Tw * no * L);
     S->wf = hbvt_alloc(TG_HBV_NSTATE * L);
-    for (size_t i = 0; i < Tw * TG_HBV_NOUT * B; i++) S->wb[i] = (tg_real)(2 * tg_rng_uniform(&r) - 1);
-    for (size_t i = 0; i < Tw * TG_HBV_NOUT * L; i++) S->wl[i] = (tg_real)(0.3 * (2 * tg_rng_uniform(&r) - 1));
+    for (size_t i = 0; i < Tw * no * B; i++) S->wb[i] = (tg_real)(2 * tg_rng_uniform(&r) - 1);
+    for (size_t i = 0; i < Tw * no * L; i++) S->wl[i] = (tg_real)(0.3 * (2 * tg_rng_uniform(&r) - 1));
     for (size_t i = 0; i < TG_HBV_NSTATE * L; i++) S->wf[i] = (tg_real)(2 * tg_rng_uniform(&r) - 1);
-    S->ob = hbvt_alloc((size_t)T * TG_HBV_NOUT * B);
-    S->ol = hbvt_alloc((size_t)T * TG_HBV_NOUT * L);
+    S->ob = hbvt_alloc((size_t)T * no * B);
+    S->ol = hbvt_alloc((size_t)T * no * L);
     S->sf = hbvt_alloc(TG_HBV_NSTATE * L);
     S->hist = hbvt_alloc(tg_hbv_hist_size(&S->c));
 }
@@ -164,7 +173,7 @@ static grads backward(setup *S)
 {
     size_t L = (size_t)S->L, Tw = (size_t)(S->c.T - S->c.warmup);
     grads g;
-    g.gps = hbvt_alloc(TG_HBV_NPARAM * L);
+    g.gps = hbvt_alloc((size_t)S->np * L);
     g.gpd = hbvt_alloc(Tw * (size_t)(S->nd ? S->nd : 1) * L);
     g.gf = hbvt_alloc((size_t)S->c.T * (size_t)S->c.B * 3);
     g.gs0 = hbvt_alloc(TG_HBV_NSTATE * L);
@@ -192,8 +201,8 @@ static void check_all(const char *cfg, setup *S)
     grads g = backward(S);
 
     /* every static parameter of every lane (dynamic ones: only warm-up matters) */
-    group Gs = {"static params", 0, maxabs(g.gps, TG_HBV_NPARAM * L), 0, 0, 0, 0};
-    for (int p = 0; p < TG_HBV_NPARAM; p++)
+    group Gs = {"static params", 0, maxabs(g.gps, (size_t)S->np * L), 0, 0, 0, 0};
+    for (int p = 0; p < S->np; p++)
         for (size_t l = 0; l < L; l++) {
             /* a static parameter acts on every step: small steps keep the stencil off the
              * kinks; smooth thresholds leave fewer kinks and allow a larger step */
@@ -203,7 +212,7 @@ static void check_all(const char *cfg, setup *S)
         }
     report(cfg, &Gs, tol);
     if (!S->c.warmup_grad)
-        for (int p = 0; p < TG_HBV_NPARAM; p++)
+        for (int p = 0; p < S->np; p++)
             if ((S->c.dynamic >> p) & 1u)
                 CHECK(g.gps[p * L] == TG_R(0.0), "static value of dynamic %s has gradient without warm-up gradient",
                       tg_hbv_param_names[p]);
@@ -213,7 +222,7 @@ static void check_all(const char *cfg, setup *S)
         group Gd = {"dynamic params", 0, maxabs(g.gpd, Tw * (size_t)S->nd * L), 0, 0, 0, 0};
         size_t steps[3] = {0, Tw / 2 + 3, Tw - 1};
         int k = 0;
-        for (int p = 0; p < TG_HBV_NPARAM; p++) {
+        for (int p = 0; p < S->np; p++) {
             if (!((S->c.dynamic >> p) & 1u)) continue;
             double h = 1e-4 * (tg_hbv_param_range[p][1] - tg_hbv_param_range[p][0]);
             for (int si = 0; si < 3; si++)
@@ -256,22 +265,25 @@ static void check_all(const char *cfg, setup *S)
  * an absolute floor of 1e-3 of the largest per-parameter derivative (float FD noise). */
 static void check_all(const char *cfg, setup *S)
 {
-    size_t L = (size_t)S->L, n = TG_HBV_NPARAM * L;
+    size_t L = (size_t)S->L, n = (size_t)S->np * L;
     tg_real *warm = hbvt_alloc(TG_HBV_NSTATE * L);
     warm_states(S, warm);
     grads g = backward(S);
     tg_rng r;
     tg_rng_seed(&r, 5);
-    double *dir = calloc(n, sizeof(double)), dd[TG_HBV_NPARAM] = {0}, fd[TG_HBV_NPARAM], big = 0;
+    double *dir = calloc(n, sizeof(double)), dd[TG_HBV_NPARAM_MAX] = {0}, fd[TG_HBV_NPARAM_MAX], big = 0;
     tg_real *p0 = hbvt_alloc(n);
     memcpy(p0, S->ps, n * sizeof(tg_real));
-    for (int p = 0; p < TG_HBV_NPARAM; p++)
+    for (int p = 0; p < S->np; p++)
         for (size_t l = 0; l < L; l++) {
             dir[p * L + l] = (2 * tg_rng_uniform(&r) - 1) * (tg_hbv_param_range[p][1] - tg_hbv_param_range[p][0]);
             dd[p] += dir[p * L + l] * (double)g.gps[p * L + l];
         }
-    const double h = 2e-3;
-    for (int p = 0; p < TG_HBV_NPARAM; p++) {
+    /* 1e-3 of the range along dir: with 2e-3 case E's TT stencil crossed a kink (analytic
+     * -461.4, fd -487.1; at 1e-3, 5e-4, 2.5e-4: -461.4, -461.1, -461.5); below 5e-4 float
+     * noise takes over (case F's tiny TT derivative) */
+    const double h = 1e-3;
+    for (int p = 0; p < S->np; p++) {
         double lp, lm;
         for (size_t l = 0; l < L; l++) S->ps[p * L + l] = (tg_real)((double)p0[p * L + l] + h * dir[p * L + l]);
         lp = loss(S, warm);
@@ -281,7 +293,7 @@ static void check_all(const char *cfg, setup *S)
         fd[p] = (lp - lm) / (2 * h);
         big = fmax(big, fmax(fabs(dd[p]), fabs(fd[p])));
     }
-    for (int p = 0; p < TG_HBV_NPARAM; p++) {
+    for (int p = 0; p < S->np; p++) {
         printf("  %s %-6s directional derivative: analytic %.6g, fd %.6g\n", cfg, tg_hbv_param_names[p], dd[p], fd[p]);
         CHECK_CLOSE(dd[p], fd[p], 2e-2, 1e-3 * big);
     }
@@ -294,7 +306,7 @@ static void check_all(const char *cfg, setup *S)
 static void test_smooth_both_sides(void)
 {
     setup S;
-    make_setup(&S, 120, 20, 0, 0, 0.0, 0.0, 3);
+    make_setup(&S, 120, 20, 0, 0, 0.0, 0.0, 3, 0);
     size_t L = (size_t)S.L;
     for (size_t l = 0; l < L; l++) S.ps[TG_HBV_UZL * L + l] = TG_R(95.0);
     /* loss = total Q0 of basin 0 */
@@ -316,7 +328,7 @@ int main(void)
 {
     setup S;
     printf("A: hard, BETA/BETAET dynamic, no warm-up gradient\n");
-    make_setup(&S, 150, 40, TG_HBV_DYNAMIC_DEFAULT, 0, 0.0, 0.0, 1);
+    make_setup(&S, 150, 40, TG_HBV_DYNAMIC_DEFAULT, 0, 0.0, 0.0, 1, 0);
 #ifndef TG_DOUBLE
     S.c.smooth_temp = TG_R(0.5);   /* float: FD steps are large, stay differentiable */
     S.c.smooth_store = TG_R(1.0);
@@ -325,7 +337,7 @@ int main(void)
     free_setup(&S);
 
     printf("B: hard, BETA/BETAET dynamic, warm-up gradient\n");
-    make_setup(&S, 150, 40, TG_HBV_DYNAMIC_DEFAULT, 1, 0.0, 0.0, 2);
+    make_setup(&S, 150, 40, TG_HBV_DYNAMIC_DEFAULT, 1, 0.0, 0.0, 2, 0);
 #ifndef TG_DOUBLE
     S.c.smooth_temp = TG_R(0.5);
     S.c.smooth_store = TG_R(1.0);
@@ -334,17 +346,31 @@ int main(void)
     free_setup(&S);
 
     printf("C: smooth (0.5 C, 1 mm), all parameters dynamic, warm-up gradient\n");
-    make_setup(&S, 120, 30, TG_HBV_ALL_PARAMS, 1, 0.5, 1.0, 4);
+    make_setup(&S, 120, 30, TG_HBV_ALL_PARAMS, 1, 0.5, 1.0, 4, 0);
     check_all("C", &S);
     free_setup(&S);
 
     printf("D: hard, no warm-up at all\n");
-    make_setup(&S, 90, 0, 1u << TG_HBV_K0, 0, 0.0, 0.0, 5);
+    make_setup(&S, 90, 0, 1u << TG_HBV_K0, 0, 0.0, 0.0, 5, 0);
 #ifndef TG_DOUBLE
     S.c.smooth_temp = TG_R(0.5);
     S.c.smooth_store = TG_R(1.0);
 #endif
     check_all("D", &S);
+    free_setup(&S);
+
+    printf("E: 1.1p capillary rise, hard, BETA/BETAET/K0/C dynamic, no warm-up gradient\n");
+    make_setup(&S, 150, 40, TG_HBV_DYNAMIC_DEFAULT | 1u << TG_HBV_K0 | 1u << TG_HBV_C, 0, 0.0, 0.0, 6, 1);
+#ifndef TG_DOUBLE
+    S.c.smooth_temp = TG_R(0.5);
+    S.c.smooth_store = TG_R(1.0);
+#endif
+    check_all("E", &S);
+    free_setup(&S);
+
+    printf("F: 1.1p capillary rise, smooth, all 14 parameters dynamic, warm-up gradient\n");
+    make_setup(&S, 120, 30, TG_HBV_ALL_PARAMS_CAP, 1, 0.5, 1.0, 7, 1);
+    check_all("F", &S);
     free_setup(&S);
 
     test_smooth_both_sides();

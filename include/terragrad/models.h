@@ -12,6 +12,9 @@
  *                              order, one row per step AFTER the warm-up
  *   out_basin (T-W, NOUT, B)   outputs averaged over the M components
  *   out_lane  (T-W, NOUT, L)   per-component outputs
+ * NPARAM and NOUT here mean tg_hbv_nparam(c) and tg_hbv_nout(c): 13 and 16 (δHBV 1.0), or
+ * 14 and 17 with cfg.capillary (δHBV 1.1p: C appended as the last parameter row, the
+ * capillary flux "cap" as the last output row; every other row keeps its index).
  *
  * Warm-up: the first W = cfg.warmup steps initialise the stores and produce no output.
  * They use par_static for EVERY parameter (dynamic ones included: the caller puts the
@@ -38,6 +41,9 @@
  *   SUZ += recharge + excess; perc = min(SUZ, PERC); SUZ -= perc
  *   Q0 = K0 relu(SUZ - UZL); SUZ -= Q0; Q1 = K1 SUZ; SUZ -= Q1
  *   SLZ += perc; Q2 = K2 SLZ; SLZ -= Q2; Q = Q0 + Q1 + Q2
+ * δHBV 1.1p (cfg.capillary = 1) inserts, right after the ET line (as hydrodl2's HBV_1_1p):
+ *   cap = min(SLZ, C SLZ (1 - min(SM/FC, 1))); SM += cap; SLZ -= cap
+ * with SM the value after ET and SLZ the start-of-step store (before perc is added).
  * Gradient conventions at kinks as in core.h: relu'(0) = 0, min at a tie -> first
  * argument, clamp passes the gradient with the bounds included, the step has none.
  *
@@ -77,7 +83,10 @@ extern "C" {
 enum tg_hbv_param {
     TG_HBV_BETA = 0, TG_HBV_FC, TG_HBV_K0, TG_HBV_K1, TG_HBV_K2, TG_HBV_LP, TG_HBV_PERC,
     TG_HBV_UZL, TG_HBV_TT, TG_HBV_CFMAX, TG_HBV_CFR, TG_HBV_CWH, TG_HBV_BETAET,
-    TG_HBV_NPARAM
+    TG_HBV_NPARAM,                 /* 13: the δHBV 1.0 parameter set and array layout */
+    /* δHBV 1.1p (cfg.capillary = 1) only: capillary-rise coefficient, row 13 */
+    TG_HBV_C = TG_HBV_NPARAM,
+    TG_HBV_NPARAM_MAX              /* 14: rows of a 1.1p parameter array */
 };
 enum tg_hbv_state {
     TG_HBV_S_SNOWPACK = 0, TG_HBV_S_MELTWATER, TG_HBV_S_SM, TG_HBV_S_SUZ, TG_HBV_S_SLZ,
@@ -87,7 +96,10 @@ enum tg_hbv_output {
     TG_HBV_Q = 0, TG_HBV_Q0, TG_HBV_Q1, TG_HBV_Q2, TG_HBV_ET, TG_HBV_RAIN, TG_HBV_SNOW,
     TG_HBV_MELT, TG_HBV_SWE, TG_HBV_MELTWATER, TG_HBV_SM, TG_HBV_SUZ, TG_HBV_SLZ,
     TG_HBV_RECHARGE, TG_HBV_EXCESS, TG_HBV_PERC_OUT,
-    TG_HBV_NOUT
+    TG_HBV_NOUT,                   /* 16: the δHBV 1.0 outputs and array layout */
+    /* δHBV 1.1p (cfg.capillary = 1) only: capillary rise SLZ -> SM, mm/d, row 16 */
+    TG_HBV_CAP = TG_HBV_NOUT,
+    TG_HBV_NOUT_MAX                /* 17: rows of a 1.1p output array */
 };
 /* Forcing columns of the (T, B, 3) array. */
 enum { TG_HBV_F_P = 0, TG_HBV_F_T, TG_HBV_F_PET, TG_HBV_NFORCING };
@@ -97,11 +109,13 @@ enum { TG_HBV_F_P = 0, TG_HBV_F_T, TG_HBV_F_PET, TG_HBV_NFORCING };
 /* BETA and BETAET: the δHBV default dynamic parameters. */
 #define TG_HBV_DYNAMIC_DEFAULT ((1u << TG_HBV_BETA) | (1u << TG_HBV_BETAET))
 
-TG_API extern const char *const tg_hbv_param_names[TG_HBV_NPARAM];   /* "BETA", "FC", ... */
-TG_API extern const double tg_hbv_param_range[TG_HBV_NPARAM][2];      /* physical [lo, hi] */
-TG_API extern const char *const tg_hbv_param_units[TG_HBV_NPARAM];   /* "-", "mm", "1/d", ... */
-TG_API extern const char *const tg_hbv_output_names[TG_HBV_NOUT];    /* "Q", "Q0", ... "perc" */
-TG_API extern const char *const tg_hbv_output_units[TG_HBV_NOUT];    /* "mm/d" (fluxes), "mm" (stores) */
+/* Indexed up to TG_HBV_NPARAM_MAX / TG_HBV_NOUT_MAX: the 1.1p entries ("C", "cap") follow
+ * the 13 / 16 entries of δHBV 1.0 unchanged. */
+TG_API extern const char *const tg_hbv_param_names[TG_HBV_NPARAM_MAX];   /* "BETA", ..., "C" */
+TG_API extern const double tg_hbv_param_range[TG_HBV_NPARAM_MAX][2];      /* physical [lo, hi] */
+TG_API extern const char *const tg_hbv_param_units[TG_HBV_NPARAM_MAX];   /* "-", "mm", "1/d", ... */
+TG_API extern const char *const tg_hbv_output_names[TG_HBV_NOUT_MAX];    /* "Q", ..., "perc", "cap" */
+TG_API extern const char *const tg_hbv_output_units[TG_HBV_NOUT_MAX];    /* "mm/day" (fluxes), "mm" (stores) */
 
 /* Valid domains (src/models/hbv_domain.c, docs/hbv_domain.md): where the equations make
  * sense, wider than tg_hbv_param_range. Outside = input error; inside but outside the
@@ -111,7 +125,7 @@ typedef struct tg_domain {
     int lo_open, hi_open;
     const char *why;        /* one line: what breaks outside */
 } tg_domain;
-TG_API extern const tg_domain tg_hbv_param_domain[TG_HBV_NPARAM];
+TG_API extern const tg_domain tg_hbv_param_domain[TG_HBV_NPARAM_MAX];
 TG_API int tg_domain_contains(const tg_domain *d, double x);   /* 1: finite and inside */
 /* "FC > 0", "0 <= K0 <= 1", "TT finite" into buf; returns buf. */
 TG_API const char *tg_domain_format(const tg_domain *d, const char *name, char *buf, size_t n);
@@ -129,6 +143,11 @@ typedef struct tg_hbv_config {
     uint32_t basin_outputs; /* bit k: compute row k of out_basin (component mean); 0 = all.
                              * Training needs only Q (1u << TG_HBV_Q): the other rows are then
                              * left untouched (forward) and their seeds ignored (backward). */
+    int capillary;       /* 1: δHBV 1.1p — capillary rise from SLZ into SM with parameter C
+                          * (row TG_HBV_C, bit TG_HBV_C of `dynamic` allowed) and output row
+                          * TG_HBV_CAP: parameter arrays have tg_hbv_nparam(c) = 14 rows and
+                          * output arrays tg_hbv_nout(c) = 17. 0 (default): δHBV 1.0, 13 and
+                          * 16 rows, results bit-identical to the code without this option. */
 } tg_hbv_config;
 
 /* Defaults: all parameters static, no warm-up gradient, hard thresholds, all outputs. */
@@ -136,6 +155,12 @@ TG_API void tg_hbv_config_init(tg_hbv_config *c, int T, int warmup, int B, int M
 /* Validates sizes and options; TG_EINVAL with a message naming the field. */
 TG_API int tg_hbv_config_check(const tg_hbv_config *c);
 TG_API int tg_hbv_ndynamic(const tg_hbv_config *c);       /* popcount of c->dynamic */
+/* Rows of the parameter arrays (13, or 14 with capillary) and of the output arrays (16, or
+ * 17 with capillary): use these, not TG_HBV_NPARAM / TG_HBV_NOUT, for a run that may be 1.1p. */
+TG_API int tg_hbv_nparam(const tg_hbv_config *c);
+TG_API int tg_hbv_nout(const tg_hbv_config *c);
+/* Mask of every parameter of the config: TG_HBV_ALL_PARAMS, plus bit TG_HBV_C with capillary. */
+TG_API uint32_t tg_hbv_param_mask(const tg_hbv_config *c);
 /* Number of tg_real in the state history that forward saves for backward:
  * (warmup_grad ? T : T - W) * NSTATE * L. */
 TG_API size_t tg_hbv_hist_size(const tg_hbv_config *c);
@@ -190,8 +215,10 @@ TG_API int tg_hbv_backward_ckpt(tg_real *g_par_static, tg_real *g_par_dyn, tg_re
 /* Parameters in [0,1] -> physical units: phys = lo + u (hi - lo), for arrays (R, np, L)
  * where the np rows of each of the R blocks are the parameters whose bit is set in
  * `mask`, in ascending order (mask = all 13 bits and R = 1 for par_static;
- * mask = cfg.dynamic and R = T-W for par_dyn). backward: g_u += g_phys (hi - lo). */
-#define TG_HBV_ALL_PARAMS ((1u << TG_HBV_NPARAM) - 1u)
+ * mask = cfg.dynamic and R = T-W for par_dyn; bit TG_HBV_C may be set, C is then the last
+ * row). backward: g_u += g_phys (hi - lo). */
+#define TG_HBV_ALL_PARAMS ((1u << TG_HBV_NPARAM) - 1u)          /* the 13 of δHBV 1.0 */
+#define TG_HBV_ALL_PARAMS_CAP ((1u << TG_HBV_NPARAM_MAX) - 1u)  /* the 14 of δHBV 1.1p */
 TG_API void tg_hbv_scale_forward(tg_real *phys, const tg_real *u, int R, uint32_t mask, int L);
 TG_API void tg_hbv_scale_backward(tg_real *g_u, const tg_real *g_phys, int R, uint32_t mask, int L);
 

@@ -115,6 +115,7 @@ typedef struct tg_run_config {
         long warmup;                    /* hbv.warmup: (read by no kind: training.warmup is used) */
         int warmup_grad;                /* hbv.warmup_grad: gradient through the warm-up */
         int routing;                    /* hbv.routing: learned gamma unit hydrograph */
+        int capillary;                  /* hbv.capillary: δHBV 1.1p capillary rise (parameter C, flux cap) */
         int smooth;                     /* hbv.smooth: smooth thresholds */
     } hbv;
     struct {

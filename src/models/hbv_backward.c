@@ -33,7 +33,7 @@ int tg_hbv_backward_ckpt(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_f
     const int every = tg_hbv_ckpt_segment(c, checkpoint);
     const int T = c->T, W = c->warmup;
     const int t_stop = c->warmup_grad ? 0 : W;
-    int row[TG_HBV_NPARAM];
+    int row[TG_HBV_NPARAM_MAX];
     hbv_dyn_rows(c, row);
     const int nd = tg_hbv_ndynamic(c);
     const uint32_t omask = hbv_basin_output_mask(c);
@@ -52,12 +52,12 @@ int tg_hbv_backward_ckpt(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_f
         tg_real *q = scratch + (size_t)omp_get_thread_num() * per_thread;
         bw_scratch w;
         w.st = q; q += TG_HBV_NSTATE * ls;
-        w.par = q; q += TG_HBV_NPARAM * ls;
+        w.par = q; q += TG_HBV_NPARAM_MAX * ls;
         w.frc = q; q += TG_HBV_NFORCING * ls;
-        w.gout = q; q += TG_HBV_NOUT * ls;
+        w.gout = q; q += TG_HBV_NOUT_MAX * ls;
         w.ast = q; q += TG_HBV_NSTATE * ls;
         w.gjunk = q; q += ls;
-        w.gacc = q; q += TG_HBV_NPARAM * ls;
+        w.gacc = q; q += TG_HBV_NPARAM_MAX * ls;
         w.gfrc = q; q += TG_HBV_NFORCING * ls;
         tg_real *fscr = q, *seg = q + HBV_FW_ROWS * ls;   /* checkpointed only */
         const size_t step = TG_HBV_NSTATE * (size_t)ls;
@@ -87,14 +87,14 @@ int tg_hbv_backward_ckpt(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_f
             /* output seeds: warm-up steps have no outputs */
             if (dyn_step && g_out_lane) {
                 size_t tt = (size_t)(t - W);
-                hbv_block_load_rows(w.gout, g_out_lane + tt * TG_HBV_NOUT * k.L, TG_HBV_NOUT, &k);
+                hbv_block_load_rows(w.gout, g_out_lane + tt * (size_t)k.nout * k.L, k.nout, &k);
             } else {   /* the Q-only kernel reads just the Q row */
-                memset(w.gout + (all_seed ? 0 : TG_HBV_Q * ls), 0, sizeof(tg_real) * (all_seed ? TG_HBV_NOUT : 1) * (size_t)ls);
+                memset(w.gout + (all_seed ? 0 : TG_HBV_Q * ls), 0, sizeof(tg_real) * (size_t)(all_seed ? k.nout : 1) * (size_t)ls);
             }
             if (dyn_step && g_out_basin)
                 hbv_block_add_basin_mean_seeds(w.gout, g_out_basin, (size_t)(t - W), omask, &k);
 
-            tg_real *gdst[TG_HBV_NPARAM];
+            tg_real *gdst[TG_HBV_NPARAM_MAX];
             hbv_block_param_grad_rows(gdst, w.gacc, w.gjunk, g_par_dyn, t, W, row, nd, &k);
             bk_step(n, ls, &w, gdst, c, all_seed);
             if (g_forcing)

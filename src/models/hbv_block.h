@@ -17,6 +17,7 @@ typedef struct hbv_block {
     int b0, nbb;     /* first basin, basins of the block */
     int n, ls;       /* lanes used (nbb M), lane stride of the scratch rows */
     size_t L, l0;    /* lanes of the run (B M), first lane of the block */
+    int np, nout;    /* parameter and output rows: tg_hbv_nparam, tg_hbv_nout of the config */
 } hbv_block;
 
 static inline hbv_block hbv_block_of(const tg_hbv_config *c, int ls, int b0, int nbb)
@@ -30,6 +31,8 @@ static inline hbv_block hbv_block_of(const tg_hbv_config *c, int ls, int b0, int
     k.ls = ls;
     k.L = (size_t)c->B * (size_t)c->M;
     k.l0 = (size_t)b0 * (size_t)c->M;
+    k.np = tg_hbv_nparam(c);
+    k.nout = tg_hbv_nout(c);
     return k;
 }
 
@@ -91,7 +94,7 @@ static inline size_t hbv_block_dyn_offset(size_t tt, int nd, int row, const hbv_
 static inline void hbv_block_load_dyn_params(tg_real *par, const tg_real *par_dyn, size_t tt, const int *row,
                                              int nd, const hbv_block *k)
 {
-    for (int p = 0; p < TG_HBV_NPARAM; p++)
+    for (int p = 0; p < k->np; p++)
         if (row[p] >= 0)
             memcpy(par + p * k->ls, par_dyn + hbv_block_dyn_offset(tt, nd, row[p], k), (size_t)k->n * sizeof(tg_real));
 }
@@ -104,7 +107,7 @@ static inline void hbv_block_load_params_reverse(tg_real *par, const tg_real *pa
     if (t >= W)
         hbv_block_load_dyn_params(par, par_dyn, (size_t)(t - W), row, nd, k);
     else if (t == W - 1)
-        for (int p = 0; p < TG_HBV_NPARAM; p++)
+        for (int p = 0; p < k->np; p++)
             if (row[p] >= 0)
                 memcpy(par + p * k->ls, par_static + (size_t)p * k->L + k->l0, (size_t)k->n * sizeof(tg_real));
 }
@@ -139,13 +142,13 @@ static inline void hbv_block_gather_forcing_grad(tg_real *g_forcing, const tg_re
 static inline void hbv_block_write_basin_means(tg_real *out_basin, size_t tt, const tg_real *out, uint32_t omask,
                                                const hbv_block *k)
 {
-    for (int o = 0; o < TG_HBV_NOUT; o++) {
+    for (int o = 0; o < k->nout; o++) {
         if (!((omask >> o) & 1u)) continue;
         for (int bb = 0; bb < k->nbb; bb++) {
             const tg_real *x = out + o * k->ls + bb * k->M;
             tg_real sum = TG_R(0.0);
             for (int m = 0; m < k->M; m++) sum += x[m];
-            out_basin[(tt * TG_HBV_NOUT + (size_t)o) * (size_t)k->B + (size_t)(k->b0 + bb)] = sum / (tg_real)k->M;
+            out_basin[(tt * (size_t)k->nout + (size_t)o) * (size_t)k->B + (size_t)(k->b0 + bb)] = sum / (tg_real)k->M;
         }
     }
 }
@@ -154,10 +157,10 @@ static inline void hbv_block_write_basin_means(tg_real *out_basin, size_t tt, co
 static inline void hbv_block_add_basin_mean_seeds(tg_real *gout, const tg_real *g_out_basin, size_t tt,
                                                   uint32_t omask, const hbv_block *k)
 {
-    for (int o = 0; o < TG_HBV_NOUT; o++) {
+    for (int o = 0; o < k->nout; o++) {
         if (!((omask >> o) & 1u)) continue;
         for (int bb = 0; bb < k->nbb; bb++) {
-            tg_real gb = g_out_basin[(tt * TG_HBV_NOUT + (size_t)o) * (size_t)k->B + (size_t)(k->b0 + bb)] / (tg_real)k->M;
+            tg_real gb = g_out_basin[(tt * (size_t)k->nout + (size_t)o) * (size_t)k->B + (size_t)(k->b0 + bb)] / (tg_real)k->M;
             tg_real *dst = gout + o * k->ls + bb * k->M;
             for (int m = 0; m < k->M; m++) dst[m] += gb;
         }
@@ -170,7 +173,7 @@ static inline void hbv_block_add_basin_mean_seeds(tg_real *gout, const tg_real *
 static inline void hbv_block_param_grad_rows(tg_real **gdst, tg_real *gacc, tg_real *gjunk, tg_real *g_par_dyn,
                                              int t, int W, const int *row, int nd, const hbv_block *k)
 {
-    for (int p = 0; p < TG_HBV_NPARAM; p++)
+    for (int p = 0; p < k->np; p++)
         gdst[p] = !(row[p] >= 0 && t >= W) ? gacc + p * k->ls
                   : g_par_dyn ? g_par_dyn + hbv_block_dyn_offset((size_t)(t - W), nd, row[p], k)
                               : gjunk;
@@ -179,7 +182,7 @@ static inline void hbv_block_param_grad_rows(tg_real **gdst, tg_real *gacc, tg_r
 /* The output mask of the basin outputs (0 in the config: all). */
 static inline uint32_t hbv_basin_output_mask(const tg_hbv_config *c)
 {
-    return c->basin_outputs ? c->basin_outputs : (1u << TG_HBV_NOUT) - 1u;
+    return c->basin_outputs ? c->basin_outputs : (1u << tg_hbv_nout(c)) - 1u;
 }
 
 /* Slot of hist holding the stores at the start of step t (without checkpointing). */
@@ -195,7 +198,7 @@ static inline void hbv_block_start_forward(tg_real *st, tg_real *par, const tg_r
                                            const tg_real *par_static, const hbv_block *k)
 {
     hbv_block_load_rows_or(st, state_init, TG_R(TG_HBV_INIT_STORE), TG_HBV_NSTATE, k);
-    hbv_block_load_rows(par, par_static, TG_HBV_NPARAM, k);
+    hbv_block_load_rows(par, par_static, k->np, k);
 }
 
 /* Forward, inputs of step t: the dynamic parameter rows after the warm-up W, and the
@@ -214,7 +217,7 @@ static inline void hbv_block_write_outputs(tg_real *out_lane, tg_real *out_basin
                                            uint32_t omask, const hbv_block *k)
 {
     if (out_lane)
-        hbv_block_save_rows(out_lane + tt * TG_HBV_NOUT * k->L, out, TG_HBV_NOUT, k);
+        hbv_block_save_rows(out_lane + tt * (size_t)k->nout * k->L, out, k->nout, k);
     if (out_basin)
         hbv_block_write_basin_means(out_basin, tt, out, omask, k);
 }
@@ -225,8 +228,8 @@ static inline void hbv_block_start_backward(tg_real *ast, tg_real *gacc, tg_real
                                             const tg_real *par_static, const hbv_block *k)
 {
     hbv_block_load_rows_or(ast, g_state_final, TG_R(0.0), TG_HBV_NSTATE, k);
-    memset(gacc, 0, sizeof(tg_real) * TG_HBV_NPARAM * (size_t)k->ls);
-    hbv_block_load_rows(par, par_static, TG_HBV_NPARAM, k);
+    memset(gacc, 0, sizeof(tg_real) * (size_t)k->np * (size_t)k->ls);
+    hbv_block_load_rows(par, par_static, k->np, k);
 }
 
 /* Backward, inputs of step t (reverse time): parameters as hbv_block_load_params_reverse,
@@ -245,7 +248,7 @@ static inline void hbv_block_finish_backward(tg_real *g_par_static, tg_real *g_s
                                              const tg_real *ast, const hbv_block *k)
 {
     if (g_par_static)
-        hbv_block_add_rows(g_par_static, gacc, TG_HBV_NPARAM, k);
+        hbv_block_add_rows(g_par_static, gacc, k->np, k);
     if (g_state_init)
         hbv_block_add_rows(g_state_init, ast, TG_HBV_NSTATE, k);
 }

@@ -2,11 +2,12 @@
  * map from [0,1] to physical parameter ranges (with its backward). */
 #include "terragrad/models.h"
 
-const char *const tg_hbv_param_names[TG_HBV_NPARAM] = {
-    "BETA", "FC", "K0", "K1", "K2", "LP", "PERC", "UZL", "TT", "CFMAX", "CFR", "CWH", "BETAET"};
+const char *const tg_hbv_param_names[TG_HBV_NPARAM_MAX] = {
+    "BETA", "FC", "K0", "K1", "K2", "LP", "PERC", "UZL", "TT", "CFMAX", "CFR", "CWH", "BETAET", "C"};
 
-/* δHBV 1.0 ranges (Feng et al. 2022), the same as the PyTorch peer. */
-const double tg_hbv_param_range[TG_HBV_NPARAM][2] = {
+/* δHBV 1.0 ranges (Feng et al. 2022), the same as the PyTorch peer; C as hydrodl2's
+ * HBV_1_1p (δHBV 1.1p). */
+const double tg_hbv_param_range[TG_HBV_NPARAM_MAX][2] = {
     {1.0, 6.0},     /* BETA   - */
     {50.0, 1000.0}, /* FC     mm */
     {0.05, 0.9},    /* K0     1/d */
@@ -20,20 +21,21 @@ const double tg_hbv_param_range[TG_HBV_NPARAM][2] = {
     {0.0, 0.1},     /* CFR    - */
     {0.0, 0.2},     /* CWH    - */
     {0.3, 5.0},     /* BETAET - */
+    {0.0, 1.0},     /* C      1/d (1.1p only) */
 };
 
 /* Units for figure axes and file metadata; "-" is dimensionless. */
-const char *const tg_hbv_param_units[TG_HBV_NPARAM] = {
-    "-", "mm", "1/d", "1/d", "1/d", "-", "mm/d", "mm", "°C", "mm/(°C d)", "-", "-", "-"};
+const char *const tg_hbv_param_units[TG_HBV_NPARAM_MAX] = {
+    "-", "mm", "1/d", "1/d", "1/d", "-", "mm/d", "mm", "°C", "mm/(°C d)", "-", "-", "-", "-"};
 
-const char *const tg_hbv_output_names[TG_HBV_NOUT] = {
+const char *const tg_hbv_output_names[TG_HBV_NOUT_MAX] = {
     "Q", "Q0", "Q1", "Q2", "ET", "rain", "snow", "melt", "SWE", "MELTWATER", "SM", "SUZ",
-    "SLZ", "recharge", "excess", "perc"};
+    "SLZ", "recharge", "excess", "perc", "cap"};
 
-/* Fluxes are daily rates (mm/d), stores are depths (mm). */
-const char *const tg_hbv_output_units[TG_HBV_NOUT] = {
-    "mm/d", "mm/d", "mm/d", "mm/d", "mm/d", "mm/d", "mm/d", "mm/d", "mm", "mm", "mm", "mm",
-    "mm", "mm/d", "mm/d", "mm/d"};
+/* Fluxes are daily rates, stores are depths (units as udunits spells them). */
+const char *const tg_hbv_output_units[TG_HBV_NOUT_MAX] = {
+    "mm/day", "mm/day", "mm/day", "mm/day", "mm/day", "mm/day", "mm/day", "mm/day", "mm", "mm", "mm", "mm",
+    "mm", "mm/day", "mm/day", "mm/day", "mm/day"};
 
 void tg_hbv_config_init(tg_hbv_config *c, int T, int warmup, int B, int M)
 {
@@ -46,6 +48,7 @@ void tg_hbv_config_init(tg_hbv_config *c, int T, int warmup, int B, int M)
     c->smooth_temp = TG_R(0.0);
     c->smooth_store = TG_R(0.0);
     c->basin_outputs = 0;
+    c->capillary = 0;
 }
 
 int tg_hbv_config_check(const tg_hbv_config *c)
@@ -58,12 +61,15 @@ int tg_hbv_config_check(const tg_hbv_config *c)
         return tg_error_set(TG_EINVAL, "hbv: B = %d, M = %d, need >= 1", c->B, c->M);
     if ((size_t)c->B * (size_t)c->M > (size_t)1 << 30)
         return tg_error_set(TG_EINVAL, "hbv: B*M = %zu lanes is too many", (size_t)c->B * (size_t)c->M);
-    if (c->dynamic & ~TG_HBV_ALL_PARAMS)
-        return tg_error_set(TG_EINVAL, "hbv: dynamic mask 0x%x has bits beyond the %d parameters",
-                            (unsigned)c->dynamic, TG_HBV_NPARAM);
-    if (c->basin_outputs & ~((1u << TG_HBV_NOUT) - 1u))
+    if (c->capillary != 0 && c->capillary != 1)
+        return tg_error_set(TG_EINVAL, "hbv: capillary = %d, need 0 (δHBV 1.0) or 1 (δHBV 1.1p)", c->capillary);
+    if (c->dynamic & ~tg_hbv_param_mask(c))
+        return tg_error_set(TG_EINVAL, "hbv: dynamic mask 0x%x has bits beyond the %d parameters%s",
+                            (unsigned)c->dynamic, tg_hbv_nparam(c),
+                            c->capillary ? "" : " (C needs capillary = 1)");
+    if (c->basin_outputs & ~((1u << tg_hbv_nout(c)) - 1u))
         return tg_error_set(TG_EINVAL, "hbv: basin_outputs mask 0x%x has bits beyond the %d outputs",
-                            (unsigned)c->basin_outputs, TG_HBV_NOUT);
+                            (unsigned)c->basin_outputs, tg_hbv_nout(c));
     if (!(c->smooth_temp >= TG_R(0.0)) || !(c->smooth_store >= TG_R(0.0)))
         return tg_error_set(TG_EINVAL, "hbv: smoothing widths must be >= 0 (smooth_temp = %g, smooth_store = %g)",
                             (double)c->smooth_temp, (double)c->smooth_store);
@@ -73,8 +79,23 @@ int tg_hbv_config_check(const tg_hbv_config *c)
 int tg_hbv_ndynamic(const tg_hbv_config *c)
 {
     int n = 0;
-    for (int p = 0; p < TG_HBV_NPARAM; p++) n += (int)((c->dynamic >> p) & 1u);
+    for (int p = 0; p < TG_HBV_NPARAM_MAX; p++) n += (int)((c->dynamic >> p) & 1u);
     return n;
+}
+
+int tg_hbv_nparam(const tg_hbv_config *c)
+{
+    return c->capillary ? TG_HBV_NPARAM_MAX : TG_HBV_NPARAM;
+}
+
+int tg_hbv_nout(const tg_hbv_config *c)
+{
+    return c->capillary ? TG_HBV_NOUT_MAX : TG_HBV_NOUT;
+}
+
+uint32_t tg_hbv_param_mask(const tg_hbv_config *c)
+{
+    return c->capillary ? TG_HBV_ALL_PARAMS_CAP : TG_HBV_ALL_PARAMS;
 }
 
 size_t tg_hbv_hist_size(const tg_hbv_config *c)
@@ -87,7 +108,7 @@ void tg_hbv_scale_forward(tg_real *phys, const tg_real *u, int R, uint32_t mask,
 {
     size_t i = 0;
     for (int r = 0; r < R; r++)
-        for (int p = 0; p < TG_HBV_NPARAM; p++) {
+        for (int p = 0; p < TG_HBV_NPARAM_MAX; p++) {
             if (!((mask >> p) & 1u)) continue;
             tg_real lo = (tg_real)tg_hbv_param_range[p][0];
             tg_real span = (tg_real)(tg_hbv_param_range[p][1] - tg_hbv_param_range[p][0]);
@@ -99,7 +120,7 @@ void tg_hbv_scale_backward(tg_real *g_u, const tg_real *g_phys, int R, uint32_t 
 {
     size_t i = 0;
     for (int r = 0; r < R; r++)
-        for (int p = 0; p < TG_HBV_NPARAM; p++) {
+        for (int p = 0; p < TG_HBV_NPARAM_MAX; p++) {
             if (!((mask >> p) & 1u)) continue;
             tg_real span = (tg_real)(tg_hbv_param_range[p][1] - tg_hbv_param_range[p][0]);
             for (int l = 0; l < L; l++, i++) g_u[i] += g_phys[i] * span;

@@ -13,7 +13,7 @@
 
 /* {lo, hi, lo_open, hi_open, why}; ±INFINITY = unbounded. The reasons refer to the
  * update numbers of hbv_step_forward. */
-const tg_domain tg_hbv_param_domain[TG_HBV_NPARAM] = {
+const tg_domain tg_hbv_param_domain[TG_HBV_NPARAM_MAX] = {
     {0.0, INFINITY, OPEN, SHUT,
      "shape exponent of recharge = infil (SM/FC)^BETA: 0 removes the soil-moisture dependence, "
      "< 0 makes wetter soil recharge less"},
@@ -36,6 +36,9 @@ const tg_domain tg_hbv_param_domain[TG_HBV_NPARAM] = {
     {0.0, INFINITY, OPEN, SHUT,
      "shape exponent of ET = PET (SM/(LP FC))^BETAET: 0 removes the soil-moisture dependence, < 0 "
      "makes drier soil evaporate more"},
+    {0.0, INFINITY, SHUT, SHUT,
+     "capillary-rise coefficient (1.1p): cap = min(SLZ, C SLZ (1 - min(SM/FC, 1))) stays in [0, SLZ] "
+     "for any C >= 0; < 0 drains the soil into the lower store"},
 };
 
 int tg_domain_contains(const tg_domain *d, double x)

@@ -39,12 +39,12 @@ void tg__hbv_fw_segment(tg_real *seg, tg_real *fscr, int ls, int t0, int len, in
     const hbv_block k = hbv_block_of(c, ls, b0, nbb);
     const int n = k.n;
     const size_t step = TG_HBV_NSTATE * (size_t)ls;
-    int row[TG_HBV_NPARAM];
+    int row[TG_HBV_NPARAM_MAX];
     hbv_dyn_rows(c, row);
-    fw_scratch w = {fscr, fscr + TG_HBV_NSTATE * ls, fscr + (TG_HBV_NSTATE + TG_HBV_NPARAM) * ls,
-                    fscr + (TG_HBV_NSTATE + TG_HBV_NPARAM + TG_HBV_NFORCING) * ls};
+    fw_scratch w = {fscr, fscr + TG_HBV_NSTATE * ls, fscr + (TG_HBV_NSTATE + TG_HBV_NPARAM_MAX) * ls,
+                    fscr + (TG_HBV_NSTATE + TG_HBV_NPARAM_MAX + TG_HBV_NFORCING) * ls};
     memcpy(w.st, seg, sizeof(tg_real) * step);
-    hbv_block_load_rows(w.par, par_static, TG_HBV_NPARAM, &k);
+    hbv_block_load_rows(w.par, par_static, k.np, &k);
     for (int j = 0; j < len; j++) {
         const int t = t0 + j;
         if (t >= W)
@@ -73,7 +73,7 @@ int tg_hbv_forward_ckpt(tg_real *out_basin, tg_real *out_lane, tg_real *state_fi
 {
     const size_t every = (size_t)tg_hbv_ckpt_segment(c, checkpoint);
     const int T = c->T, W = c->warmup;
-    int row[TG_HBV_NPARAM];
+    int row[TG_HBV_NPARAM_MAX];
     hbv_dyn_rows(c, row);
     const int nd = tg_hbv_ndynamic(c);
     const uint32_t omask = hbv_basin_output_mask(c);
@@ -81,7 +81,7 @@ int tg_hbv_forward_ckpt(tg_real *out_basin, tg_real *out_lane, tg_real *state_fi
     const int nthreads = omp_get_max_threads();
     const hbv_fw_kernel fk = tg__hbv_fw_kernel_select();
     const hbv_blocking bk = hbv_blocking_make(c, nthreads);
-    const size_t per_thread = (size_t)(TG_HBV_NSTATE + TG_HBV_NPARAM + TG_HBV_NFORCING + TG_HBV_NOUT) * (size_t)bk.ls;
+    const size_t per_thread = (size_t)HBV_FW_ROWS * (size_t)bk.ls;
     tg_real *scratch = tg_malloc((size_t)nthreads * per_thread * sizeof(tg_real));
     if (!scratch) return tg_error_set(TG_ENOMEM, "hbv forward: no memory for %d x %zu scratch values", nthreads, per_thread);
 
@@ -89,8 +89,8 @@ int tg_hbv_forward_ckpt(tg_real *out_basin, tg_real *out_lane, tg_real *state_fi
     for (int blk = 0; blk < bk.nblocks; blk++) {
         const int ls = bk.ls;
         tg_real *base = scratch + (size_t)omp_get_thread_num() * per_thread;
-        fw_scratch w = {base, base + TG_HBV_NSTATE * ls, base + (TG_HBV_NSTATE + TG_HBV_NPARAM) * ls,
-                        base + (TG_HBV_NSTATE + TG_HBV_NPARAM + TG_HBV_NFORCING) * ls};
+        fw_scratch w = {base, base + TG_HBV_NSTATE * ls, base + (TG_HBV_NSTATE + TG_HBV_NPARAM_MAX) * ls,
+                        base + (TG_HBV_NSTATE + TG_HBV_NPARAM_MAX + TG_HBV_NFORCING) * ls};
         const hbv_block k = hbv_block_nth(c, bk, blk);
         const int n = k.n;
 

@@ -81,11 +81,11 @@ static void step_a(int n, int ls, hy_scratch *w, const tg_hybrid_mlp *net, tg_re
     const tg_real *restrict par = w->par, *restrict frc = w->frc;
 #pragma omp simd
     for (int i = 0; i < n; i++) {
-        const hbv_par p = hbv_load_par(par, ls, i);
+        const hbv_par p = hbv_load_par(par, ls, i, 0);
         hbv_fw v = hbv_step_forward(frc[i], frc[ls + i], frc[2 * ls + i], p, hbv_load_st(st, ls, i), wT, wS,
-                                    smT, smS);
+                                    smT, smS, 0);
         hbv_store_st(st, ls, i, hbv_step_stores(v));
-        hbv_store_out(out, ls, i, hbv_step_outputs(v));
+        hbv_store_out(out, ls, i, hbv_step_outputs(v), 0);
         sm2[i] = v.SM2;
         x0[i] = v.SM2 / p.FC;
         x1[i] = (frc[ls + i] - ts) / tsc;
@@ -147,7 +147,7 @@ int tg_hbv_hybrid_forward(tg_real *out_basin, tg_real *out_lane, tg_real *state_
                           const tg_hbv_config *c)
 {
     const int T = c->T, W = c->warmup;
-    int row[TG_HBV_NPARAM];
+    int row[TG_HBV_NPARAM_MAX];
     hbv_dyn_rows(c, row);
     const int nd = tg_hbv_ndynamic(c);
     const uint32_t omask = hbv_basin_output_mask(c);
@@ -216,18 +216,18 @@ TG_VINLINE void bw_step(int n, int ls, hy_scratch *w, tg_real *const *gdst, tg_r
     tg_real *restrict ast = w->ast, *restrict gfrc = w->gfrc;
 #pragma omp simd
     for (int i = 0; i < n; i++) {
-        hbv_par p = hbv_load_par(par, ls, i);
+        hbv_par p = hbv_load_par(par, ls, i, 0);
         const tg_real FC = p.FC;
         p.BETAET = R0; /* y2 = 1: the formula's factor is constant, its input gradients exactly 0 */
-        hbv_fw v = hbv_step_forward(frc[i], frc[ls + i], frc[2 * ls + i], p, hbv_load_st(st, ls, i), wT, wS, smT, smS);
+        hbv_fw v = hbv_step_forward(frc[i], frc[ls + i], frc[2 * ls + i], p, hbv_load_st(st, ls, i), wT, wS, smT, smS, 0);
         v.d3 = R1;            /* SM3 = d3: floor branch off */
         v.ETp = v.SM2 - R1;   /* ET = ETp: the SM2 branch of the min off; aSM2 = aSM3 */
-        hbv_out g = hbv_load_out(gout, ls, i);
+        hbv_out g = hbv_load_out(gout, ls, i, 0);
         g.ET = R0;
         g.SM = R0;
         hbv_st a = hbv_load_st(ast, ls, i);
         a.SM = asm2[i] + ax0[i] / FC;
-        hbv_adj r = hbv_step_adjoint(v, p, frc[i], R0, g, a, wT, smT, smS);
+        hbv_adj r = hbv_step_adjoint(v, p, frc[i], R0, g, a, wT, smT, smS, 0);
         hbv_store_st(ast, ls, i, r.a);
         gdst[TG_HBV_BETA][i] += r.gp.BETA;
         gdst[TG_HBV_FC][i] += r.gp.FC - ax0[i] * sm2[i] / (FC * FC);
@@ -247,7 +247,7 @@ int tg_hbv_hybrid_backward(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g
 {
     const int T = c->T, W = c->warmup;
     const int t_stop = c->warmup_grad ? 0 : W;
-    int row[TG_HBV_NPARAM];
+    int row[TG_HBV_NPARAM_MAX];
     hbv_dyn_rows(c, row);
     const int nd = tg_hbv_ndynamic(c);
     const uint32_t omask = hbv_basin_output_mask(c);

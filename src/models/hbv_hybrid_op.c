@@ -57,6 +57,8 @@ int tg_hbv_hybrid_op(tg_ctx *ctx, const tg_hbv_config *c, const tg_hybrid_mlp *n
     if (!ctx) return tg_error_set(TG_EINVAL, "hybrid hbv op: no context");
     if (tg_ctx_status(ctx)) return tg_ctx_status(ctx);
     int rc = tg_hbv_config_check(c);
+    if (!rc && c->capillary) /* the learned-ET step is written for the δHBV 1.0 soil only */
+        rc = tg_error_set(TG_EINVAL, "hybrid hbv op: capillary rise (δHBV 1.1p) is not supported");
     if (!rc) rc = tg_hybrid_mlp_check(net);
     if (rc) return rc;
     if (!w) return tg_error_set(TG_EINVAL, "hybrid hbv op: the network weights must be given");
@@ -64,7 +66,7 @@ int tg_hbv_hybrid_op(tg_ctx *ctx, const tg_hbv_config *c, const tg_hybrid_mlp *n
         return tg_error_set(TG_ESHAPE, "hybrid hbv op: weights have %zu values, the network needs %zu", w->n,
                             tg_hybrid_mlp_size(net));
     tg_hbv_io io;
-    const tg_hbv_io_dims dm = {c->T, c->T - c->warmup, c->B, c->M, TG_HBV_NFORCING, tg_hbv_ndynamic(c)};
+    const tg_hbv_io_dims dm = {c->T, c->T - c->warmup, c->B, c->M, TG_HBV_NFORCING, tg_hbv_ndynamic(c), 0, 0};
     rc = tg_hbv_io_setup(&io, "hybrid hbv op", dm, forcing, par_static, par_dyn, state_init, out_basin, out_lane,
                          state_final);
     if (rc) return rc;

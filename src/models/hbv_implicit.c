@@ -39,6 +39,8 @@ int tg_hbvi_config_check(const tg_hbvi_config *c)
     int rc = tg_hbv_config_check(&c->hbv);
     if (rc)
         return tg_error_prefix(rc, "hbv_implicit: ");
+    if (c->hbv.capillary) /* the implicit residuals are those of δHBV 1.0 */
+        return tg_error_set(TG_EINVAL, "hbv_implicit: capillary rise (δHBV 1.1p) is not supported");
     if (c->scheme != TG_HBVI_EULER && c->scheme != TG_HBVI_CN)
         return tg_error_set(TG_EINVAL, "hbv_implicit: scheme = %d, need euler (0) or cn (1)", c->scheme);
     if (!(c->w_temp > 0) || !(c->w_store > 0) || !(c->w_et > 0))
@@ -603,7 +605,7 @@ int tg_hbvi_op(tg_ctx *ctx, const tg_hbvi_config *c, tg_tensor *forcing, tg_tens
         return rc;
     hbvi_dyn dy;
     tg__hbvi_dyn_make(c, &dy);
-    const tg_hbv_io_dims dm = {c->hbv.T, c->hbv.T - c->hbv.warmup, c->hbv.B, c->hbv.M, TG_HBV_NFORCING, dy.U - 3};
+    const tg_hbv_io_dims dm = {c->hbv.T, c->hbv.T - c->hbv.warmup, c->hbv.B, c->hbv.M, TG_HBV_NFORCING, dy.U - 3, 0, 0};
     tg_hbv_io io;
     rc = tg_hbv_io_setup(&io, "hbv_implicit op", dm, forcing, par_static, par_dyn, state_init, out_basin, out_lane,
                          state_final);

@@ -9,7 +9,8 @@
 
 #include "terragrad/models.h"
 
-/* Scratch of one thread, all (rows, ls). */
+/* Scratch of one thread, all (rows, ls). Parameter and output rows are sized for δHBV
+ * 1.1p (TG_HBV_NPARAM_MAX, TG_HBV_NOUT_MAX); a 1.0 run uses the first 13 / 16. */
 typedef struct fw_scratch {
     tg_real *st;   /* (NSTATE, ls) stores */
     tg_real *par;  /* (NPARAM, ls) parameters of the current step */
@@ -27,7 +28,7 @@ typedef struct bw_scratch {
     tg_real *gacc;  /* (NPARAM, ls) accumulated dL/d static parameters */
     tg_real *gfrc;  /* (3, ls) dL/d forcing of the step per lane */
 } bw_scratch;
-#define BW_ROWS (2 * TG_HBV_NSTATE + 2 * TG_HBV_NPARAM + 1 + 2 * TG_HBV_NFORCING + TG_HBV_NOUT)
+#define BW_ROWS (2 * TG_HBV_NSTATE + 2 * TG_HBV_NPARAM_MAX + 1 + 2 * TG_HBV_NFORCING + TG_HBV_NOUT_MAX)
 
 /* One step for lanes [0, n) of a block; all = 0: only the Q output (seed). */
 typedef void (*hbv_fw_kernel)(int n, int ls, fw_scratch *w, const tg_hbv_config *c, int all);
@@ -52,6 +53,6 @@ hbv_bw_kernel tg__hbv_bw_kernel_select(void);
  * + NOUT) ls scalars. Same arithmetic as the forward, so the same bits. */
 void tg__hbv_fw_segment(tg_real *seg, tg_real *fscr, int ls, int t0, int len, int b0, int nbb, const tg_real *forcing,
                     const tg_real *par_static, const tg_real *par_dyn, const tg_hbv_config *c, hbv_fw_kernel fk);
-#define HBV_FW_ROWS (TG_HBV_NSTATE + TG_HBV_NPARAM + TG_HBV_NFORCING + TG_HBV_NOUT)
+#define HBV_FW_ROWS (TG_HBV_NSTATE + TG_HBV_NPARAM_MAX + TG_HBV_NFORCING + TG_HBV_NOUT_MAX)
 
 #endif

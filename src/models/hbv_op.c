@@ -63,7 +63,8 @@ int tg_hbv_op_ckpt(tg_ctx *ctx, const tg_hbv_config *c, int checkpoint, tg_tenso
         return tg_error_set(TG_EINVAL, "hbv op: checkpoint = %d, want 0 (off), -1 (auto) or a segment length > 0",
                             checkpoint);
     tg_hbv_io io;
-    const tg_hbv_io_dims dm = {c->T, c->T - c->warmup, c->B, c->M, TG_HBV_NFORCING, tg_hbv_ndynamic(c)};
+    const tg_hbv_io_dims dm = {c->T, c->T - c->warmup, c->B, c->M, TG_HBV_NFORCING, tg_hbv_ndynamic(c),
+                               tg_hbv_nparam(c), tg_hbv_nout(c)};
     rc = tg_hbv_io_setup(&io, "hbv op", dm, forcing, par_static, par_dyn, state_init, out_basin, out_lane, state_final);
     if (rc) return rc;
 
@@ -87,8 +88,8 @@ tg_tensor *tg_hbv_scale_op(tg_ctx *ctx, tg_tensor *u, uint32_t mask)
 {
     if (!ctx || !u) return NULL;
     int np = 0;
-    tg_real lo[TG_HBV_NPARAM], span[TG_HBV_NPARAM];
-    for (int p = 0; p < TG_HBV_NPARAM; p++)
+    tg_real lo[TG_HBV_NPARAM_MAX], span[TG_HBV_NPARAM_MAX];
+    for (int p = 0; p < TG_HBV_NPARAM_MAX; p++)
         if ((mask >> p) & 1u) {
             lo[np] = (tg_real)tg_hbv_param_range[p][0];
             span[np] = (tg_real)(tg_hbv_param_range[p][1] - tg_hbv_param_range[p][0]);

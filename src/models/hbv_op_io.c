@@ -47,7 +47,8 @@ int tg_hbv_io_setup(tg_hbv_io *io, const char *name, tg_hbv_io_dims dm, tg_tenso
                             nd > 0 ? " and dynamic parameters" : "");
     if (!out_basin && !out_lane && !state_final)
         return tg_error_set(TG_EINVAL, "%s: no output requested", name);
-    const int sf[3] = {dm.T, dm.B, dm.nforcing}, sp[3] = {TG_HBV_NPARAM, dm.B, dm.M};
+    const int np = dm.np ? dm.np : TG_HBV_NPARAM, nout = dm.nout ? dm.nout : TG_HBV_NOUT;
+    const int sf[3] = {dm.T, dm.B, dm.nforcing}, sp[3] = {np, dm.B, dm.M};
     const int sd[4] = {dm.TW, nd, dm.B, dm.M}, ss[3] = {TG_HBV_NSTATE, dm.B, dm.M};
     int rc;
     if ((rc = shape_check(name, "forcing", forcing, 3, sf)) ||
@@ -63,9 +64,9 @@ int tg_hbv_io_setup(tg_hbv_io *io, const char *name, tg_hbv_io_dims dm, tg_tenso
 
     io->s.o_basin = io->s.o_lane = io->s.o_final = -1;
     if (out_basin)
-        add_output(io, &io->s.o_basin, 3, dm.TW, TG_HBV_NOUT, dm.B, 1);
+        add_output(io, &io->s.o_basin, 3, dm.TW, nout, dm.B, 1);
     if (out_lane)
-        add_output(io, &io->s.o_lane, 4, dm.TW, TG_HBV_NOUT, dm.B, dm.M);
+        add_output(io, &io->s.o_lane, 4, dm.TW, nout, dm.B, dm.M);
     if (state_final)
         add_output(io, &io->s.o_final, 3, TG_HBV_NSTATE, dm.B, dm.M, 1);
     return TG_OK;

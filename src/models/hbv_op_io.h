@@ -32,6 +32,7 @@ typedef struct tg_hbv_io {
 /* The run's sizes as the op sees them. */
 typedef struct tg_hbv_io_dims {
     int T, TW, B, M, nforcing, ndyn;
+    int np, nout;   /* parameter / output rows (tg_hbv_nparam, tg_hbv_nout); 0: δHBV 1.0's 13 / 16 */
 } tg_hbv_io_dims;
 
 /* Clears the requested outputs, checks that the inputs are there with the right shapes and

@@ -20,10 +20,12 @@
  * the loads through them; by-value structs are scalarised into registers. */
 typedef struct hbv_par {
     tg_real BETA, FC, K0, K1, K2, LP, PERC, UZL, TT, CFMAX, CFR, CWH, BETAET;
+    tg_real C;   /* δHBV 1.1p only (capr = 1); 0 and unused otherwise */
 } hbv_par;
 typedef struct hbv_st { tg_real SP, MW, SM, SUZ, SLZ; } hbv_st;
 typedef struct hbv_out {
     tg_real Q, Q0, Q1, Q2, ET, rain, snow, melt, SWE, MW, SM, SUZ, SLZ, rech, exc, perc;
+    tg_real cap;   /* δHBV 1.1p only */
 } hbv_out;
 
 /* Everything one step computes (names follow the equations; suffix = update number). */
@@ -32,6 +34,10 @@ typedef struct hbv_fw {
     tg_real rpot, refr, SP3, MW2, zt, tosoil, MW3;
     tg_real x1, lx1, y1, wet, infil, rech, SM1, exc, SM2;
     tg_real lpfc, x2, lx2, y2, ef, ETp, ET, d3, SM3;
+    /* capillary rise (1.1p): x3 = SM3/FC, f3 = 1 - min(x3, 1), cpot = C SLZ0 f3,
+     * cap = min(SLZ0, cpot); SM4 = SM3 + cap, SLZc = SLZ0 - cap. Without it SM4 = SM3,
+     * SLZc = SLZ0 (copies: the 1.0 arithmetic is untouched). */
+    tg_real SLZ0, x3, f3, cpot, cap, SM4, SLZc;
     tg_real SUZ1, perc, SUZ2, r0, Q0, SUZ3, Q1, SUZ4, SLZ1, Q2, SLZ2;
     /* smooth mode: slopes of the smoothed kinks */
     tg_real sigT, spT, spnT, sigE, sigE0, sigU, sigU0;
@@ -44,10 +50,11 @@ typedef struct hbv_adj {
     tg_real gP, gT, gPET;
 } hbv_adj;
 
-/* p: parameters (physical), s: stores at the start of the step. */
+/* p: parameters (physical), s: stores at the start of the step. smT, smS, capr are
+ * compile-time constants at every call site (capr = 1: δHBV 1.1p capillary rise). */
 TG_VINLINE hbv_fw hbv_step_forward(tg_real P, tg_real Ta, tg_real E, const hbv_par p,
                                    const hbv_st s, tg_real wT, tg_real wS, const int smT,
-                                   const int smS)
+                                   const int smS, const int capr)
 {
     hbv_fw v;
     /* precipitation split and snow */
@@ -109,6 +116,22 @@ TG_VINLINE hbv_fw hbv_step_forward(tg_real P, tg_real Ta, tg_real E, const hbv_p
     v.ET = v.SM2 <= v.ETp ? v.SM2 : v.ETp;
     v.d3 = v.SM2 - v.ET;
     v.SM3 = v.d3 >= TG_R(TG_HBV_SM_FLOOR) ? v.d3 : TG_R(TG_HBV_SM_FLOOR);
+    /* capillary rise from the lower zone after ET (hydrodl2 HBV_1_1p order). cap <= SLZ0
+     * (the min; for C <= 1 also C f3 <= 1), so SLZc >= 0 and SM4 >= SM3 >= floor: unlike
+     * hydrodl2 no clamps follow, which keeps the water balance exact. */
+    v.SLZ0 = s.SLZ;
+    if (capr) {
+        v.x3 = v.SM3 / p.FC;
+        v.f3 = R1 - (v.x3 <= R1 ? v.x3 : R1);
+        v.cpot = p.C * s.SLZ * v.f3;
+        v.cap = s.SLZ <= v.cpot ? s.SLZ : v.cpot;   /* min at a tie: first argument */
+        v.SM4 = v.SM3 + v.cap;
+        v.SLZc = s.SLZ - v.cap;
+    } else {
+        v.x3 = v.f3 = v.cpot = v.cap = R0;
+        v.SM4 = v.SM3;
+        v.SLZc = s.SLZ;
+    }
     /* response */
     v.SUZ1 = s.SUZ + v.rech + v.exc;
     v.perc = v.SUZ1 <= p.PERC ? v.SUZ1 : p.PERC;
@@ -127,7 +150,7 @@ TG_VINLINE hbv_fw hbv_step_forward(tg_real P, tg_real Ta, tg_real E, const hbv_p
     v.SUZ3 = v.SUZ2 - v.Q0;
     v.Q1 = p.K1 * v.SUZ3;
     v.SUZ4 = v.SUZ3 - v.Q1;
-    v.SLZ1 = s.SLZ + v.perc;
+    v.SLZ1 = v.SLZc + v.perc;
     v.Q2 = p.K2 * v.SLZ1;
     v.SLZ2 = v.SLZ1 - v.Q2;
     return v;
@@ -135,14 +158,14 @@ TG_VINLINE hbv_fw hbv_step_forward(tg_real P, tg_real Ta, tg_real E, const hbv_p
 
 TG_VINLINE hbv_st hbv_step_stores(const hbv_fw v)
 {
-    hbv_st s = {v.SP3, v.MW3, v.SM3, v.SUZ4, v.SLZ2};
+    hbv_st s = {v.SP3, v.MW3, v.SM4, v.SUZ4, v.SLZ2};
     return s;
 }
 
 TG_VINLINE hbv_out hbv_step_outputs(const hbv_fw v)
 {
     hbv_out o = {v.Q0 + v.Q1 + v.Q2, v.Q0, v.Q1, v.Q2, v.ET, v.rain, v.snow, v.melt,
-                 v.SP3, v.MW3, v.SM3, v.SUZ4, v.SLZ2, v.rech, v.exc, v.perc};
+                 v.SP3, v.MW3, v.SM4, v.SUZ4, v.SLZ2, v.rech, v.exc, v.perc, v.cap};
     return o;
 }
 
@@ -151,7 +174,7 @@ TG_VINLINE hbv_out hbv_step_outputs(const hbv_fw v)
  * step and dL/d (P, Ta, PET) of this lane. */
 TG_VINLINE hbv_adj hbv_step_adjoint(const hbv_fw v, const hbv_par p, tg_real P, tg_real E,
                                     const hbv_out g, const hbv_st a, tg_real wT,
-                                    const int smT, const int smS)
+                                    const int smT, const int smS, const int capr)
 {
     hbv_adj r;
     tg_real gFC = R0, gCFMAX = R0;
@@ -162,7 +185,7 @@ TG_VINLINE hbv_adj hbv_step_adjoint(const hbv_fw v, const hbv_par p, tg_real P, 
     tg_real cQ2 = aQ2 - aSLZ2;                        /* total adjoint of the Q2 flux */
     tg_real aSLZ1 = aSLZ2 + cQ2 * p.K2;
     r.gp.K2 = cQ2 * v.SLZ1;
-    /* SLZ1 = SLZ + perc */
+    /* SLZ1 = SLZc + perc (SLZc = SLZ without capillary rise) */
     tg_real aperc = aSLZ1 + g.perc;
     r.a.SLZ = aSLZ1;
     /* SUZ4 = SUZ3 - Q1, Q1 = K1 SUZ3 */
@@ -192,8 +215,22 @@ TG_VINLINE hbv_adj hbv_step_adjoint(const hbv_fw v, const hbv_par p, tg_real P, 
     tg_real arech = aSUZ1 + g.rech;
     tg_real aexc = aSUZ1 + g.exc;
 
+    /* ---- capillary rise (1.1p): SM4 = SM3 + cap, SLZc = SLZ0 - cap,
+     * cap = min(SLZ0, C SLZ0 f3), f3 = 1 - min(SM3/FC, 1) */
+    tg_real aSM3 = a.SM + g.SM;   /* the end-of-step SM: SM4 (= SM3 without capillary rise) */
+    if (capr) {
+        tg_real ccap = aSM3 - aSLZ1 + g.cap;          /* total adjoint of the cap flux */
+        tg_real pickC = v.SLZ0 <= v.cpot ? R1 : R0;
+        tg_real acpot = ccap * (R1 - pickC);
+        r.gp.C = acpot * v.SLZ0 * v.f3;
+        r.a.SLZ = aSLZ1 + ccap * pickC + acpot * p.C * v.f3;
+        tg_real ax3 = v.x3 <= R1 ? -acpot * p.C * v.SLZ0 : R0;   /* clamp: bound included */
+        aSM3 += ax3 / p.FC;
+        gFC -= ax3 * v.x3 / p.FC;
+    } else {
+        r.gp.C = R0;
+    }
     /* ---- soil, ET: SM3 = max(SM2 - ET, floor), ET = min(SM2, PET ef) */
-    tg_real aSM3 = a.SM + g.SM;
     tg_real ad3 = v.d3 >= TG_R(TG_HBV_SM_FLOOR) ? aSM3 : R0;
     tg_real aSM2 = ad3;
     tg_real cET = g.ET - ad3;
@@ -282,12 +319,13 @@ TG_VINLINE hbv_adj hbv_step_adjoint(const hbv_fw v, const hbv_par p, tg_real P, 
     return r;
 }
 
-/* Loads and stores of the (rows, ls) block scratch arrays, one lane i. */
-TG_VINLINE hbv_par hbv_load_par(const tg_real *restrict x, int ls, int i)
+/* Loads and stores of the (rows, ls) block scratch arrays, one lane i. capr: the 1.1p row
+ * (C, cap) too. */
+TG_VINLINE hbv_par hbv_load_par(const tg_real *restrict x, int ls, int i, const int capr)
 {
     hbv_par p = {x[i], x[ls + i], x[2 * ls + i], x[3 * ls + i], x[4 * ls + i], x[5 * ls + i],
                  x[6 * ls + i], x[7 * ls + i], x[8 * ls + i], x[9 * ls + i], x[10 * ls + i],
-                 x[11 * ls + i], x[12 * ls + i]};
+                 x[11 * ls + i], x[12 * ls + i], capr ? x[TG_HBV_C * ls + i] : TG_R(0.0)};
     return p;
 }
 TG_VINLINE hbv_st hbv_load_st(const tg_real *restrict x, int ls, int i)
@@ -299,15 +337,17 @@ TG_VINLINE void hbv_store_st(tg_real *restrict x, int ls, int i, const hbv_st s)
 {
     x[i] = s.SP; x[ls + i] = s.MW; x[2 * ls + i] = s.SM; x[3 * ls + i] = s.SUZ; x[4 * ls + i] = s.SLZ;
 }
-TG_VINLINE hbv_out hbv_load_out(const tg_real *restrict x, int ls, int i)
+TG_VINLINE hbv_out hbv_load_out(const tg_real *restrict x, int ls, int i, const int capr)
 {
     hbv_out o = {x[i], x[ls + i], x[2 * ls + i], x[3 * ls + i], x[4 * ls + i], x[5 * ls + i],
                  x[6 * ls + i], x[7 * ls + i], x[8 * ls + i], x[9 * ls + i], x[10 * ls + i],
-                 x[11 * ls + i], x[12 * ls + i], x[13 * ls + i], x[14 * ls + i], x[15 * ls + i]};
+                 x[11 * ls + i], x[12 * ls + i], x[13 * ls + i], x[14 * ls + i], x[15 * ls + i],
+                 capr ? x[TG_HBV_CAP * ls + i] : TG_R(0.0)};
     return o;
 }
-TG_VINLINE void hbv_store_out(tg_real *restrict x, int ls, int i, const hbv_out o)
+TG_VINLINE void hbv_store_out(tg_real *restrict x, int ls, int i, const hbv_out o, const int capr)
 {
+    if (capr) x[TG_HBV_CAP * ls + i] = o.cap;
     x[i] = o.Q; x[ls + i] = o.Q0; x[2 * ls + i] = o.Q1; x[3 * ls + i] = o.Q2;
     x[4 * ls + i] = o.ET; x[5 * ls + i] = o.rain; x[6 * ls + i] = o.snow; x[7 * ls + i] = o.melt;
     x[8 * ls + i] = o.SWE; x[9 * ls + i] = o.MW; x[10 * ls + i] = o.SM; x[11 * ls + i] = o.SUZ;
@@ -348,10 +388,11 @@ static inline int hbv_parallel_worth(const tg_hbv_config *c, hbv_blocking bk)
     return bk.nblocks > 1 && (double)c->T * (double)c->B * (double)c->M >= 1e5;
 }
 
-/* Row of parameter p in the dynamic array, or -1 if p is static. */
+/* Row of parameter p in the dynamic array, or -1 if p is static; row has
+ * TG_HBV_NPARAM_MAX entries (C: -1 unless capillary and dynamic). */
 static inline void hbv_dyn_rows(const tg_hbv_config *c, int *row)
 {
     int k = 0;
-    for (int p = 0; p < TG_HBV_NPARAM; p++) row[p] = (c->dynamic >> p) & 1u ? k++ : -1;
+    for (int p = 0; p < TG_HBV_NPARAM_MAX; p++) row[p] = (c->dynamic >> p) & 1u ? k++ : -1;
 }
 #endif

@@ -9,9 +9,9 @@
 /* Writes one basin's predictions CSV (temp file + rename). */
 static int write_predictions(const char *dir, const char *id, int first_day, int n, const tg_real *obs,
                              const tg_real *sim, const tg_model_kind_info *kind,
-                             const tg_real *fluxes /* (n, kind->n_outputs) or NULL */, const tg_real *pet)
+                             const tg_real *fluxes /* (n, nout) or NULL */, const tg_real *pet,
+                             int nout /* the kind's outputs; 17 with the 1.1p "cap" */)
 {
-    const int nout = kind->n_outputs; /* the kind's declared outputs; [0] is Q */
     char path[4400], tmp[4500], date[16];
     snprintf(path, sizeof path, "%s/%s.csv", dir, id);
     FILE *f;
@@ -22,7 +22,7 @@ static int write_predictions(const char *dir, const char *id, int first_day, int
     if (fluxes) {
         fprintf(f, ",PET");
         for (int k = 1; k < nout; k++)
-            fprintf(f, ",%s", kind->outputs[k]);
+            fprintf(f, ",%s", k < kind->n_outputs ? kind->outputs[k] : tg_hbv_output_names[k]);
     }
     fputc('\n', f);
     for (int t = 0; t < n; t++) {
@@ -35,7 +35,7 @@ static int write_predictions(const char *dir, const char *id, int first_day, int
         if (fluxes) {
             fprintf(f, "," TG_REAL_FMT_CSV, (double)pet[t]);
             for (int k = 1; k < nout; k++)
-                fprintf(f, "," TG_REAL_FMT_CSV, (double)fluxes[(size_t)t * nout + k]);
+                fprintf(f, "," TG_REAL_FMT_CSV, (double)fluxes[(size_t)t * (size_t)nout + (size_t)k]);
         }
         fputc('\n', f);
     }
@@ -46,18 +46,18 @@ static int write_predictions(const char *dir, const char *id, int first_day, int
  * (inputs - ET - runoff - change in storage) / inputs. States are end-of-day, so day 0's
  * state is the starting storage. Closes to round-off for the explicit HBV; shows the
  * Newton tolerance for implicit models. */
-static double water_balance_error(const tg_real *fl /* (n, NOUT) */, int n)
+static double water_balance_error(const tg_real *fl /* (n, nout) */, int n, int nout)
 {
     double in = 0, out = 0, s0 = 0, s1 = 0;
     static const int stores[] = {TG_HBV_SWE, TG_HBV_MELTWATER, TG_HBV_SM, TG_HBV_SUZ, TG_HBV_SLZ};
     for (int t = 1; t < n; t++) {
-        const tg_real *r = fl + (size_t)t * TG_HBV_NOUT;
+        const tg_real *r = fl + (size_t)t * (size_t)nout;
         in += (double)r[TG_HBV_RAIN] + (double)r[TG_HBV_SNOW];
         out += (double)r[TG_HBV_ET] + (double)r[TG_HBV_Q0] + (double)r[TG_HBV_Q1] + (double)r[TG_HBV_Q2];
     }
     for (int i = 0; i < 5; i++) {
         s0 += (double)fl[stores[i]];
-        s1 += (double)fl[(size_t)(n - 1) * TG_HBV_NOUT + stores[i]];
+        s1 += (double)fl[(size_t)(n - 1) * (size_t)nout + (size_t)stores[i]];
     }
     return in > 0 ? (in - out - (s1 - s0)) / in : (double)NAN;
 }
@@ -65,7 +65,8 @@ static double water_balance_error(const tg_real *fl /* (n, NOUT) */, int n)
 /* Learned static parameters per basin (mean over components, physical units) and the
  * routing parameters: <run>/params_<period>.csv. */
 static int write_params(const char *path, const tg_dataset *d, const tg_model_kind_info *kind,
-                        const double *par /* (B, stride) */, int routing, int stride)
+                        const double *par /* (B, stride) */, int routing, int stride,
+                        int cap /* the 1.1p C, at column stride - 1 */)
 {
     char tmp[4300];
     FILE *f;
@@ -75,11 +76,15 @@ static int write_params(const char *path, const tg_dataset *d, const tg_model_ki
     fprintf(f, "basin");
     for (int p = 0; p < kind->n_params; p++)
         fprintf(f, ",%s", kind->params[p]);
+    if (cap)
+        fprintf(f, ",%s", tg_hbv_param_names[TG_HBV_C]);
     fprintf(f, routing ? ",route_a,route_theta\n" : "\n");
     for (int b = 0; b < d->B; b++) {
         fprintf(f, "%s", d->raw[b].id);
         for (int p = 0; p < kind->n_params; p++)
             fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + p]);
+        if (cap)
+            fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + stride - 1]);
         for (int p = 0; p < (routing ? 2 : 0); p++) /* after the kind's parameters */
             fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + TG_HBV_NPARAM + p]);
         fputc('\n', f);
@@ -114,7 +119,8 @@ static int write_metrics(const char *path, const tg_dataset *d, const tg_metrics
  * tg_evaluate: the run's config, data, model and checkpoint; then chunks of basins (shared
  * out over the ranks), each run forward over warm-up + period; per basin the metrics,
  * learned parameters and predictions; finally the files and the summary. */
-enum { NEXTRA = TG_HBV_NPARAM + 3 }; /* per basin: static parameters (<= NP), route a, theta, water balance */
+/* per basin: static parameters (<= NP), route a, theta, water balance, the 1.1p C */
+enum { NEXTRA = TG_HBV_NPARAM + 4 };
 enum { MAX_CHUNK = 1024 };
 
 typedef struct eval_run {
@@ -175,6 +181,8 @@ static int eval_open(eval_run *e)
     if (e->chunk > MAX_CHUNK) e->chunk = MAX_CHUNK;
     const tg_model_kind_info *k = e->m.info;
     e->nout = k ? k->n_outputs : 1;
+    if (e->nout == TG_HBV_NOUT) /* an HBV kind: 17 outputs with the 1.1p capillary rise */
+        e->nout = tg_hbv_nout(&e->m.hbv);
     if (!rc && (k->n_params > TG_HBV_NPARAM || (k->n_outputs > 1 && k->n_outputs != TG_HBV_NOUT)))
         rc = tg_error_set(TG_EINVAL, "model.type %s: evaluation handles up to %d parameters and %d outputs", k->name,
                           TG_HBV_NPARAM, TG_HBV_NOUT);
@@ -294,14 +302,15 @@ static int eval_basin(eval_run *e, int b, int k, int nb, const tg_model_out *mo,
     free(s);
     if (mo->fluxes) {
         double *x = e->extra + (size_t)b * NEXTRA;
-        x[TG_HBV_NPARAM + 2] = kind->water_balance ? water_balance_error(e->flux, n) : (double)NAN;
+        x[TG_HBV_NPARAM + 2] = kind->water_balance ? water_balance_error(e->flux, n, nout) : (double)NAN;
         if (mo->par_static) { /* (NP, nb, M): mean over components */
             const int Mc = mo->par_static->shape[2];
-            for (int p = 0; p < kind->n_params; p++) {
+            const int np = mo->par_static->shape[0]; /* kind->n_params, + C with capillary rise */
+            for (int p = 0; p < np && (p < kind->n_params || p == TG_HBV_C); p++) {
                 double acc = 0;
                 for (int c = 0; c < Mc; c++)
                     acc += (double)mo->par_static->data[((size_t)p * nb + k) * Mc + c];
-                x[p] = acc / Mc;
+                x[p == TG_HBV_C ? NEXTRA - 1 : p] = acc / Mc;
             }
         }
         if (mo->routing) /* (2, nb) */
@@ -309,7 +318,7 @@ static int eval_basin(eval_run *e, int b, int k, int nb, const tg_model_out *mo,
                 x[TG_HBV_NPARAM + j] = (double)mo->routing->data[(size_t)j * nb + k];
     }
     int rc = write_predictions(e->pred_dir, e->d.raw[b].id, e->first, n, e->obs_b, e->sim, kind,
-                               mo->fluxes ? e->flux : NULL, e->pet);
+                               mo->fluxes ? e->flux : NULL, e->pet, nout);
     /* the simulated series for the NetCDF file */
     if (!rc && !(rc = tg_basin_init(&e->sims[b], e->d.raw[b].id, e->first, n))) {
         tg_real *qv2 = tg_basin_add_var(&e->sims[b], TG_VAR_Q);
@@ -420,7 +429,7 @@ static int eval_write(eval_run *e)
     free(wb);
     if (!rc && e->has_fluxes) {
         snprintf(e->path, sizeof e->path, "%s/params_%s.csv", e->run_dir, e->period);
-        rc = write_params(e->path, &e->d, e->m.info, e->extra, e->has_routing, NEXTRA);
+        rc = write_params(e->path, &e->d, e->m.info, e->extra, e->has_routing, NEXTRA, e->m.hbv.capillary);
     }
     if (!rc) {
         snprintf(e->path, sizeof e->path, "%s/predictions_%s.nc", e->run_dir, e->period);

@@ -20,18 +20,16 @@ extern const tg_loss_extension tg_loss_extension_physics;
 static const char *const hbv_forcing[] = {"P", "T", "PET"}; /* columns of the (L, nb, 3) forcing */
 static const char *const q_only[] = {"Q"};
 static const char *const q_unit[] = {"mm/day"};
-/* units of tg_hbv_output_names, in its order */
-static const char *const hbv_output_units[TG_HBV_NOUT] = {
-    "mm/day", "mm/day", "mm/day", "mm/day", "mm/day", "mm/day", "mm/day", "mm/day",
-    "mm", "mm", "mm", "mm", "mm", "mm/day", "mm/day", "mm/day"};
 static const char *const lstm_uses[] = {"model.dropout"};
 #define HBV_KEYS "hbv.components", "hbv.dynamic", "hbv.warmup_grad", "hbv.routing", "hbv.smooth"
-static const char *const dhbv_uses[] = {HBV_KEYS, "physics."};
+static const char *const dhbv_uses[] = {HBV_KEYS, "hbv.capillary", "physics."};
 static const char *const dhbv_adj_uses[] = {HBV_KEYS, "hbv_adj."};
 static const char *const hybrid_uses[] = {HBV_KEYS, "hybrid.", "physics."};
 static const char *const surrogate_uses[] = {"surrogate."};
 #define LIST(a) a, (int)(sizeof a / sizeof a[0])
-#define HBV_OUTPUTS tg_hbv_output_names, hbv_output_units, TG_HBV_NOUT, 1
+/* δHBV 1.0's 16 outputs and 13 parameters; with hbv.capillary (dhbv only) the 1.1p flux
+ * "cap" and parameter "C" follow them (tg_hbv_nout / tg_hbv_nparam of the model's config) */
+#define HBV_OUTPUTS tg_hbv_output_names, tg_hbv_output_units, TG_HBV_NOUT, 1
 #define HBV_PARAMS tg_hbv_param_names, tg_hbv_param_range, TG_HBV_NPARAM, 1
 
 static const struct kind_entry {

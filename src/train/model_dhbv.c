@@ -18,14 +18,17 @@ static int read_hbv(tg_model *m, const tg_cfg *cfg, const tg_run_config *c)
     m->hbv_warmup = (int)c->training.warmup;
     tg_hbv_config_init(&m->hbv, 1, 0, 1, m->M);
     m->hbv.dynamic = 0;
+    m->hbv.capillary = c->hbv.capillary; /* δHBV 1.1p: parameter C, flux cap */
+    const int NP = tg_hbv_nparam(&m->hbv);
     for (int i = 0; i < c->hbv.dynamic.n; i++) {
         const char *name = c->hbv.dynamic.items[i];
         int p = 0;
-        while (p < TG_HBV_NPARAM && strcmp(tg_hbv_param_names[p], name))
+        while (p < NP && strcmp(tg_hbv_param_names[p], name))
             p++;
-        if (p == TG_HBV_NPARAM)
-            return tg_error_set(TG_EINVAL, "%s:%d: hbv.dynamic: '%s' is not an HBV parameter", tg_cfg_path(cfg),
-                                tg_cfg_line(cfg, "hbv.dynamic"), name);
+        if (p == NP)
+            return tg_error_set(TG_EINVAL, "%s:%d: hbv.dynamic: '%s' is not an HBV parameter%s", tg_cfg_path(cfg),
+                                tg_cfg_line(cfg, "hbv.dynamic"), name,
+                                strcmp(name, "C") ? "" : " (C needs hbv.capillary: true)");
         m->hbv.dynamic |= 1u << p;
     }
     m->hbv.warmup_grad = c->hbv.warmup_grad;
@@ -33,7 +36,7 @@ static int read_hbv(tg_model *m, const tg_cfg *cfg, const tg_run_config *c)
         m->hbv.smooth_temp = TG_R(0.5);
         m->hbv.smooth_store = TG_R(1.0);
     }
-    m->n_out_params = TG_HBV_NPARAM * m->M + (m->routing ? 2 : 0);
+    m->n_out_params = NP * m->M + (m->routing ? 2 : 0);
     return 0;
 }
 
@@ -70,22 +73,22 @@ static void dhbv_free(tg_model *m)
 int tg_model_dhbv_params(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor *h, int L, int nb,
                          tg_tensor **par_static, tg_tensor **par_dyn, tg_tensor **last)
 {
-    const int M = m->M, NP = TG_HBV_NPARAM, W = m->hbv_warmup;
+    const int M = m->M, NP = tg_hbv_nparam(&m->hbv), W = m->hbv_warmup;
     if (W >= L)
         return tg_error_set(TG_EINVAL, "dhbv: window of %d days is not longer than the warm-up (%d)", L, W);
-    /* The head is evaluated only where its outputs are used: all 13·M + 2 columns on the
+    /* The head is evaluated only where its outputs are used: all NP·M + 2 columns on the
      * window's last day (static parameters, routing), and each dynamic parameter's M columns
      * on the days after the warm-up — instead of every column on every day. */
     tg_tensor *w = tg_param(ctx, ps, m->head.w), *b = tg_param(ctx, ps, m->head.b); /* (K, H), (K) */
     *last = tg_sigmoid(ctx, tg_linear_op(ctx, tg_select(ctx, h, 0, L - 1), w, b)); /* (nb, K) */
     /* static parameters: (nb, NP, M) -> (NP, nb, M) */
     tg_tensor *us = tg_reshape(ctx, tg_slice(ctx, *last, 1, 0, NP * M), TG_SHAPE(nb, NP, M));
-    *par_static = tg_hbv_scale_op(ctx, tg_transpose(ctx, us, 0, 1), TG_HBV_ALL_PARAMS);
+    *par_static = tg_hbv_scale_op(ctx, tg_transpose(ctx, us, 0, 1), tg_hbv_param_mask(&m->hbv));
     /* dynamic parameters on the days after the warm-up: (L-W, ndyn, nb, M) */
     *par_dyn = NULL;
     if (m->hbv.dynamic) {
         tg_tensor *hd = tg_slice(ctx, h, 0, W, L - W); /* (L-W, nb, H) */
-        tg_tensor *rows[TG_HBV_NPARAM];
+        tg_tensor *rows[TG_HBV_NPARAM_MAX];
         int nd = 0;
         for (int p = 0; p < NP; p++)
             if (m->hbv.dynamic & (1u << p)) /* columns p·M .. p·M + M - 1 */
@@ -102,7 +105,7 @@ int tg_model_dhbv_route(const tg_model *m, tg_ctx *ctx, tg_tensor *last, tg_tens
     out->routing = NULL;
     if (m->routing) {
         tg_tensor *a = NULL, *theta = NULL;
-        int rc = tg_routing_params_op(ctx, tg_slice(ctx, last, 1, TG_HBV_NPARAM * m->M, 2), &a, &theta);
+        int rc = tg_routing_params_op(ctx, tg_slice(ctx, last, 1, tg_hbv_nparam(&m->hbv) * m->M, 2), &a, &theta);
         if (rc)
             return rc;
         out->routing = tg_stack(ctx, (tg_tensor *[]){a, theta}, 2, 0);
@@ -128,7 +131,7 @@ static int dhbv_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor
     c.B = nb;
     c.M = m->M;
     tg_tensor *fluxes = NULL;
-    /* (L-W, NOUT, nb); training.checkpoint (kept in m->lstm.checkpoint) also checkpoints HBV */
+    /* (L-W, NOUT, nb), NOUT = 17 with hbv.capillary; training.checkpoint (kept in m->lstm.checkpoint) also checkpoints HBV */
     rc = tg_hbv_op_ckpt(ctx, &c, m->lstm.checkpoint, forcing, par_static, par_dyn, NULL, &fluxes, NULL, NULL);
     if (rc)
         return rc;
@@ -138,6 +141,12 @@ static int dhbv_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor
     const tg_physics_weights *pw = m->impl;
     if (!pw || !tg_physics_any(pw))
         return 0;
+    /* the physics penalties see the δHBV 1.0 rows (C is bounded by its sigmoid; cap moves water
+     * between two stores and leaves the balance as it is) */
+    if (c.capillary) {
+        fluxes = tg_slice(ctx, fluxes, 1, 0, TG_HBV_NOUT);
+        par_static = tg_slice(ctx, par_static, 0, 0, TG_HBV_NPARAM);
+    }
     tg_physics_terms terms = {.fluxes = fluxes, .par_static = par_static, .range_mask = TG_HBV_ALL_PARAMS};
     return tg_physics_penalty(ctx, pw, &terms, &out->penalty);
 }

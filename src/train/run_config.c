@@ -47,6 +47,7 @@ static const field fields[] = {
     FLD("hbv.warmup_grad", F_BOOL, hbv.warmup_grad),
     FLD("hbv.routing", F_BOOL, hbv.routing),
     FLD("hbv.smooth", F_BOOL, hbv.smooth),
+    FLD("hbv.capillary", F_BOOL, hbv.capillary),
     FLD("loss.type", F_STR, loss.type),
     FLD("loss.log_weight", F_DOUBLE, loss.log_weight),
     FLD("optim.type", F_STR, optim.type),

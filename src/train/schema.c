@@ -47,6 +47,7 @@ const tg_cfg_key tg_train_schema[] = {
     {"hbv.warmup_grad", TG_CFG_BOOL, 0, "false", "let the gradient flow through the warm-up", NULL},
     {"hbv.routing", TG_CFG_BOOL, 0, "true", "route runoff with a learned gamma unit hydrograph", NULL},
     {"hbv.smooth", TG_CFG_BOOL, 0, "false", "smooth thresholds (rain/snow, melt onset, FC, UZL)", NULL},
+    {"hbv.capillary", TG_CFG_BOOL, 0, "false", "δHBV 1.1p: capillary rise SLZ -> SM with learned C (C may be in hbv.dynamic)", NULL},
     {"loss.type", TG_CFG_STR, 0, "nse",
      "training loss (masked; nse = NSE* of Kratzert et al. 2019; kge = mean of 1 - KGE over the batch's windows, which trained the 200-basin LSTM worse than nse: docs/results.md)",
      "nse|mse|rmse|rmse_comb|kge"},
