@@ -36,10 +36,7 @@ static void usage(FILE *f)
 static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
-        if (tg_cmd_demo)
-            return tg_cmd_demo(1, (char *[]){"demo", NULL});
-        usage(stderr);
-        return 2;
+        return tg_cmd_demo(1, (char *[]){"demo", NULL});
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") || !strcmp(argv[1], "version")) {
         printf("terragrad %s (%s build, %s)\n", tg_version(), TG_REAL_NAME,

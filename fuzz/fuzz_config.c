@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)tg_cfg_has(cfg, key);
             (void)tg_cfg_line(cfg, key);
             switch (schema[k].type) {
-            case TG_CFG_STR: (void)tg_cfg_str(cfg, key); break;
+            case TG_CFG_STR:
+            case TG_CFG_PATH: (void)tg_cfg_str(cfg, key); break;
             case TG_CFG_INT: (void)tg_cfg_int(cfg, key); break;
             case TG_CFG_FLOAT: (void)tg_cfg_float(cfg, key); break;
             case TG_CFG_BOOL: (void)tg_cfg_bool(cfg, key); break;

@@ -168,7 +168,7 @@ def _sig(name, res, *args):
 class HbvConfig(ctypes.Structure):
     _fields_ = [("T", I), ("warmup", I), ("B", I), ("M", I), ("dynamic", U32),
                 ("warmup_grad", I), ("smooth_temp", real), ("smooth_store", real),
-                ("basin_outputs", U32)]
+                ("basin_outputs", U32), ("capillary", I)]   # δHBV 1.1p, off here (1.0 layout)
 
 
 NPARAM, NSTATE, NOUT, UH_LEN = 13, 5, 16, 15
