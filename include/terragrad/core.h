@@ -4,6 +4,7 @@
 #ifndef TERRAGRAD_CORE_H
 #define TERRAGRAD_CORE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,20 @@ TG_API void *tg_calloc(size_t count, size_t size);
 TG_API void *tg_realloc(void *p, size_t old_size, size_t new_size);
 TG_API void tg_free(void *p, size_t size);
 
+/* ===================================================================== messages */
+/* Library code never prints: warnings (a parameter outside its usual range, a solver that
+ * fell back to sub-steps), a training run's report and its progress line go to one
+ * handler. msg is the complete text as the command-line tool prints it (newline included;
+ * a TG_LOG_PROGRESS message may start with "\r\033[K" to rewrite a terminal line). The
+ * default handler (also restored by fn = NULL) writes TG_LOG_INFO to stdout and the
+ * others to stderr, flushing each. One handler per process: set it before starting work
+ * on several threads. Errors are not logged: they are returned (tg_error_message). */
+enum { TG_LOG_INFO = 0, TG_LOG_WARN = 1, TG_LOG_PROGRESS = 2 };
+typedef void (*tg_log_fn)(void *user, int level, const char *msg);
+TG_API void tg_set_log_handler(tg_log_fn fn, void *user);
+TG_API void tg_log_message(int level, const char *fmt, ...) TG_PRINTF(2, 3);
+TG_API void tg_log_vmessage(int level, const char *fmt, va_list ap);
+
 /* ===================================================================== version and ABI */
 /* The library's version ("0.2.0"), as a number (major*10000 + minor*100 + patch), and the
  * size of its tg_real (4: float build, 8: double build). */
@@ -107,7 +122,10 @@ typedef struct tg_tensor {
 /* A context owns the step arena (tensors, tape nodes, saved values of one step) and the
  * tape. Reset it at the end of every training step: O(1), memory is kept for reuse. */
 typedef struct tg_ctx tg_ctx;
-TG_API tg_ctx *tg_ctx_create(void);
+TG_API tg_ctx *tg_ctx_create(void);               /* allocates through the process-wide hook */
+/* A context whose arena, tape and kernel scratch are allocated by fn(ud, ...) (Lua's
+ * lua_newstate): two users of the library need not share one hook. fn NULL = tg_ctx_create. */
+TG_API tg_ctx *tg_ctx_create_with_allocator(tg_alloc_fn fn, void *ud);
 TG_API void tg_ctx_free(tg_ctx **ctx);           /* frees and sets *ctx = NULL */
 TG_API void tg_ctx_reset(tg_ctx *ctx);           /* drops all tensors and the tape */
 TG_API void *tg_ctx_alloc(tg_ctx *ctx, size_t bytes); /* 64-byte aligned, lives until reset */

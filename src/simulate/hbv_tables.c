@@ -153,7 +153,7 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
                 break;
             }
             if (x < tg_hbv_param_range[p][0] - 1e-9 || x > tg_hbv_param_range[p][1] + 1e-9)
-                fprintf(stderr, "warning: %s: line %d, field '%s': %g outside the usual range [%g, %g]\n", path,
+                tg_log_message(TG_LOG_WARN, "warning: %s: line %d, field '%s': %g outside the usual range [%g, %g]\n", path,
                         lineno, tg_hbv_param_names[p], x, tg_hbv_param_range[p][0], tg_hbv_param_range[p][1]);
             rv[(size_t)nrows * TG_HBV_NPARAM + p] = x;
         }
