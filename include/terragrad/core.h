@@ -66,8 +66,16 @@ TG_API const char *tg_error_message(void);
 TG_API int tg_error_code(void);
 TG_API void tg_error_clear(void);
 
-/* One allocator hook for everything the library allocates outside the step arena, so tests
- * can install a failing allocator and prove every error path. NULL restores malloc/free. */
+/* The process-wide allocator hook (Lua-style: fn(ud, ptr, old_size, new_size); new_size 0
+ * frees, and every free passes the size the block was allocated with). NULL restores
+ * malloc/free. It serves the engine, the data readers, config, metrics, surrogates,
+ * calibration and simulation, and every context made by tg_ctx_create; a context can have
+ * its own allocator (tg_ctx_create_with_allocator). Not through it (docs/autodiff.md,
+ * "Allocation", has the exact list): the training layer (src/train) that still uses
+ * malloc, tg_checkpoint_load_ex's `extra` (free() it), and what libc, BLAS, OpenMP,
+ * NetCDF and libyaml allocate for themselves. After its first step a training step
+ * allocates nothing (tests/test_alloc_steps.c). Set it before any allocation it must
+ * free: a block is freed by the hook that is installed when it is freed. */
 typedef void *(*tg_alloc_fn)(void *ud, void *ptr, size_t old_size, size_t new_size);
 TG_API void tg_set_allocator(tg_alloc_fn fn, void *ud);
 TG_API void *tg_malloc(size_t n);
@@ -119,8 +127,10 @@ typedef struct tg_tensor {
 } tg_tensor;
 
 /* ===================================================================== context */
-/* A context owns the step arena (tensors, tape nodes, saved values of one step) and the
- * tape. Reset it at the end of every training step: O(1), memory is kept for reuse. */
+/* A context owns the step arena (tensors, tape nodes, saved values of one step), the tape
+ * and the scratch of the fused kernels run in its ops. Reset it at the end of every
+ * training step: O(1), memory is kept for reuse, so steps after the first allocate nothing
+ * while the shapes stay the same. A context is used by one thread at a time. */
 typedef struct tg_ctx tg_ctx;
 TG_API tg_ctx *tg_ctx_create(void);               /* allocates through the process-wide hook */
 /* A context whose arena, tape and kernel scratch are allocated by fn(ud, ...) (Lua's

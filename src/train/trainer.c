@@ -150,9 +150,8 @@ int tg_train(const char *config_path, const tg_train_options *opt)
         tg_cfg_free(&cfg);
         return rc ? rc : tg_error_set(TG_EIO, "%s: the root rank could not set up the run folder", run_dir);
     }
-    int threads = (int)tg_cfg_int(cfg, "training.threads");
-    if (threads > 0)
-        omp_set_num_threads(threads);
+    /* training.threads is applied by the caller (terragrad train) before this call: the
+     * library only reads the thread count */
     tg_runlog_printf(&rl, "terragrad train %s -> %s (%s build, %d threads, %d rank%s, %s)\n", config_path, run_dir,
                      TG_REAL_NAME, omp_get_max_threads(), nranks, nranks > 1 ? "s" : "", tg_dist_backend());
 
