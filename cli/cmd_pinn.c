@@ -3,6 +3,7 @@
  * history and figures. Config keys: docs/pinn.md (or --print-schema). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,7 +134,12 @@ int tg_cmd_pinn(int argc, char **argv)
     progress_state ps = {quiet, 0, 0, 0};
     if (threads > 0) /* --threads wins over the config */
         tg_pinn_run_set_threads(run, threads);
+    /* the library only reads the thread count: the command sets it, and puts it back */
+    const int keep_threads = omp_get_max_threads();
+    if (tg_pinn_run_threads(run) > 0)
+        omp_set_num_threads(tg_pinn_run_threads(run));
     rc = tg_pinn_run_train(run, progress, &ps);
+    omp_set_num_threads(keep_threads);
     if (rc)
         fprintf(stderr, "terragrad pinn: training failed: %s\n", tg_error_message());
     int wrc = tg_pinn_run_write(run, out, plots && tg_cfg_bool(cfg, "output.plots"));

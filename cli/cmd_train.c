@@ -1,10 +1,28 @@
 /* cmd_train.c — `terragrad train CONFIG [--resume | --overwrite] [--out DIR] [--set KEY=VALUE]...
  * [--print-schema]`. */
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
 #include "terragrad.h"
+
+/* training.threads: the library only reads the thread count, the command sets it. A
+ * config that does not load is left to tg_train, which reports it. */
+static void set_threads(const char *config)
+{
+    int n_schema;
+    const tg_cfg_key *schema = tg_train_schema_all(&n_schema);
+    tg_cfg *cfg = tg_cfg_load(config, schema, n_schema);
+    if (!cfg) {
+        tg_error_clear();
+        return;
+    }
+    const int threads = (int)tg_cfg_int(cfg, "training.threads");
+    if (threads > 0)
+        omp_set_num_threads(threads);
+    tg_cfg_free(&cfg);
+}
 
 int tg_cmd_train(int argc, char **argv)
 {
@@ -82,6 +100,7 @@ int tg_cmd_train(int argc, char **argv)
     opt.command = command;
     opt.set = sets;
     opt.n_set = n_set;
+    set_threads(config);
     if (tg_train(config, &opt)) {
         fprintf(stderr, "terragrad train: %s\n", tg_error_message());
         return 1;

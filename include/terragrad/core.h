@@ -4,6 +4,7 @@
 #ifndef TERRAGRAD_CORE_H
 #define TERRAGRAD_CORE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,14 +66,36 @@ TG_API const char *tg_error_message(void);
 TG_API int tg_error_code(void);
 TG_API void tg_error_clear(void);
 
-/* One allocator hook for everything the library allocates outside the step arena, so tests
- * can install a failing allocator and prove every error path. NULL restores malloc/free. */
+/* The process-wide allocator hook (Lua-style: fn(ud, ptr, old_size, new_size); new_size 0
+ * frees, and every free passes the size the block was allocated with). NULL restores
+ * malloc/free. It serves the engine, the data readers, config, metrics, surrogates,
+ * calibration and simulation, and every context made by tg_ctx_create; a context can have
+ * its own allocator (tg_ctx_create_with_allocator). Not through it (docs/autodiff.md,
+ * "Allocation", has the exact list): the training layer (src/train) that still uses
+ * malloc, tg_checkpoint_load_ex's `extra` (free() it), and what libc, BLAS, OpenMP,
+ * NetCDF and libyaml allocate for themselves. After its first step a training step
+ * allocates nothing (tests/test_alloc_steps.c). Set it before any allocation it must
+ * free: a block is freed by the hook that is installed when it is freed. */
 typedef void *(*tg_alloc_fn)(void *ud, void *ptr, size_t old_size, size_t new_size);
 TG_API void tg_set_allocator(tg_alloc_fn fn, void *ud);
 TG_API void *tg_malloc(size_t n);
 TG_API void *tg_calloc(size_t count, size_t size);
 TG_API void *tg_realloc(void *p, size_t old_size, size_t new_size);
 TG_API void tg_free(void *p, size_t size);
+
+/* ===================================================================== messages */
+/* Library code never prints: warnings (a parameter outside its usual range, a solver that
+ * fell back to sub-steps), a training run's report and its progress line go to one
+ * handler. msg is the complete text as the command-line tool prints it (newline included;
+ * a TG_LOG_PROGRESS message may start with "\r\033[K" to rewrite a terminal line). The
+ * default handler (also restored by fn = NULL) writes TG_LOG_INFO to stdout and the
+ * others to stderr, flushing each. One handler per process: set it before starting work
+ * on several threads. Errors are not logged: they are returned (tg_error_message). */
+enum { TG_LOG_INFO = 0, TG_LOG_WARN = 1, TG_LOG_PROGRESS = 2 };
+typedef void (*tg_log_fn)(void *user, int level, const char *msg);
+TG_API void tg_set_log_handler(tg_log_fn fn, void *user);
+TG_API void tg_log_message(int level, const char *fmt, ...) TG_PRINTF(2, 3);
+TG_API void tg_log_vmessage(int level, const char *fmt, va_list ap);
 
 /* ===================================================================== version and ABI */
 /* The library's version ("0.2.0"), as a number (major*10000 + minor*100 + patch), and the
@@ -104,10 +127,15 @@ typedef struct tg_tensor {
 } tg_tensor;
 
 /* ===================================================================== context */
-/* A context owns the step arena (tensors, tape nodes, saved values of one step) and the
- * tape. Reset it at the end of every training step: O(1), memory is kept for reuse. */
+/* A context owns the step arena (tensors, tape nodes, saved values of one step), the tape
+ * and the scratch of the fused kernels run in its ops. Reset it at the end of every
+ * training step: O(1), memory is kept for reuse, so steps after the first allocate nothing
+ * while the shapes stay the same. A context is used by one thread at a time. */
 typedef struct tg_ctx tg_ctx;
-TG_API tg_ctx *tg_ctx_create(void);
+TG_API tg_ctx *tg_ctx_create(void);               /* allocates through the process-wide hook */
+/* A context whose arena, tape and kernel scratch are allocated by fn(ud, ...) (Lua's
+ * lua_newstate): two users of the library need not share one hook. fn NULL = tg_ctx_create. */
+TG_API tg_ctx *tg_ctx_create_with_allocator(tg_alloc_fn fn, void *ud);
 TG_API void tg_ctx_free(tg_ctx **ctx);           /* frees and sets *ctx = NULL */
 TG_API void tg_ctx_reset(tg_ctx *ctx);           /* drops all tensors and the tape */
 TG_API void *tg_ctx_alloc(tg_ctx *ctx, size_t bytes); /* 64-byte aligned, lives until reset */

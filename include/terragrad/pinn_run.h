@@ -61,7 +61,11 @@ TG_API int tg_pinn_run_coefficients(const tg_pinn_run *run, int max, const char 
 TG_API double tg_pinn_run_seconds(const tg_pinn_run *run);           /* wall time of training */
 TG_API const char *tg_pinn_run_reference(const tg_pinn_run *run);    /* path, "analytic" or NULL */
 TG_API tg_params *tg_pinn_run_params(tg_pinn_run *run);
-TG_API void tg_pinn_run_set_threads(tg_pinn_run *run, int threads);  /* 0 = OpenMP default */
+/* The OpenMP thread count the run asks for (config key `threads`, or set here; 0 = OpenMP
+ * default). The library never changes the thread count: the caller applies it with
+ * omp_set_num_threads before tg_pinn_run_train (as `terragrad pinn` does). */
+TG_API void tg_pinn_run_set_threads(tg_pinn_run *run, int threads);
+TG_API int tg_pinn_run_threads(const tg_pinn_run *run);
 /* DIR/solution.csv (coordinates and u on the reference points, or a 256 x 100 grid),
  * DIR/coefficients.csv (name,value), DIR/loss_history.csv, DIR/summary.txt, and with
  * plots = 1 PNG figures of the field, its error and the loss if gnuplot is installed. */

@@ -1,7 +1,7 @@
 /* arena.c — the step arena: a list of chunks, bump allocation, O(1) reset.
  * Why chunks and not realloc: tensors hold raw pointers into the arena, so memory must
  * never move; a new chunk is added when the current one is full and kept for reuse. */
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "internal.h"
@@ -9,19 +9,26 @@
 #define TG_ALIGN 64
 #define TG_CHUNK_MIN ((size_t)1 << 20)
 
-void tg_arena_init(tg_arena *a) { memset(a, 0, sizeof *a); }
-
-static tg_chunk *chunk_new(size_t size)
+void tg_arena_init(tg_arena *a, tg_ctx *ctx)
 {
-    tg_chunk *c = tg_malloc(sizeof *c);
+    memset(a, 0, sizeof *a);
+    a->ctx = ctx;
+}
+
+/* Chunks come from the context's allocator, which promises no alignment beyond malloc's:
+ * TG_ALIGN - 1 bytes more, and mem is the first aligned address inside. */
+static tg_chunk *chunk_new(tg_arena *a, size_t size)
+{
+    tg_chunk *c = tg__ctx_realloc(a->ctx, NULL, 0, sizeof *c);
     if (!c)
         return NULL;
-    c->mem = NULL;
-    if (posix_memalign((void **)&c->mem, TG_ALIGN, size) != 0) {
-        tg_free(c, sizeof *c);
+    c->raw = size <= SIZE_MAX - TG_ALIGN ? tg__ctx_realloc(a->ctx, NULL, 0, size + TG_ALIGN - 1) : NULL;
+    if (!c->raw) {
+        tg__ctx_realloc(a->ctx, c, sizeof *c, 0);
         tg_error_set(TG_ENOMEM, "arena: out of memory (chunk of %zu bytes)", size);
         return NULL;
     }
+    c->mem = (unsigned char *)(((uintptr_t)c->raw + TG_ALIGN - 1) & ~(uintptr_t)(TG_ALIGN - 1));
     c->size = size;
     c->used = 0;
     c->next = NULL;
@@ -46,7 +53,7 @@ void *tg_arena_alloc(tg_arena *a, size_t bytes)
             size = a->reserved; /* geometric growth: each new chunk doubles the total */
         if (need > size)
             size = need;
-        tg_chunk *c = chunk_new(size);
+        tg_chunk *c = chunk_new(a, size);
         if (!c)
             return NULL;
         if (!a->head)
@@ -80,9 +87,9 @@ void tg_arena_free(tg_arena *a)
     tg_chunk *c = a->head;
     while (c) {
         tg_chunk *n = c->next;
-        free(c->mem);
-        tg_free(c, sizeof *c);
+        tg__ctx_realloc(a->ctx, c->raw, c->size + TG_ALIGN - 1, 0);
+        tg__ctx_realloc(a->ctx, c, sizeof *c, 0);
         c = n;
     }
-    memset(a, 0, sizeof *a);
+    tg_arena_init(a, a->ctx);
 }

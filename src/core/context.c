@@ -5,12 +5,18 @@
 
 #include "internal.h"
 
-tg_ctx *tg_ctx_create(void)
+tg_ctx *tg_ctx_create(void) { return tg_ctx_create_with_allocator(NULL, NULL); }
+
+tg_ctx *tg_ctx_create_with_allocator(tg_alloc_fn fn, void *ud)
 {
-    tg_ctx *ctx = tg_calloc(1, sizeof *ctx);
+    tg_ctx tmp = {.alloc = fn, .alloc_ud = ud};
+    tg_ctx *ctx = tg__ctx_realloc(&tmp, NULL, 0, sizeof *ctx);
     if (!ctx)
         return NULL;
-    tg_arena_init(&ctx->arena);
+    memset(ctx, 0, sizeof *ctx);
+    ctx->alloc = fn;
+    ctx->alloc_ud = ud;
+    tg_arena_init(&ctx->arena, ctx);
     ctx->grad_enabled = 1;
     return ctx;
 }
@@ -21,8 +27,13 @@ void tg_ctx_free(tg_ctx **pctx)
         return;
     tg_ctx *ctx = *pctx;
     tg_arena_free(&ctx->arena);
-    tg_free(ctx->tape, ctx->tape_cap * sizeof *ctx->tape);
-    tg_free(ctx, sizeof *ctx);
+    if (ctx->tape)
+        tg__ctx_realloc(ctx, ctx->tape, ctx->tape_cap * sizeof *ctx->tape, 0);
+    for (int k = 0; k < TG__SCRATCH_COUNT; k++)
+        if (ctx->scratch[k].p)
+            tg__ctx_realloc(ctx, ctx->scratch[k].p, ctx->scratch[k].cap, 0);
+    tg_ctx tmp = *ctx;
+    tg__ctx_realloc(&tmp, ctx, sizeof *ctx, 0);
     *pctx = NULL;
 }
 

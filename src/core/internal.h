@@ -33,18 +33,24 @@ struct tg_node {
 typedef struct tg_chunk {
     struct tg_chunk *next;
     size_t size, used;
-    unsigned char *mem;
+    unsigned char *mem;     /* 64-byte aligned, inside raw */
+    void *raw;              /* what the allocator returned: size + 63 bytes */
 } tg_chunk;
 
+/* The arena allocates through its context's allocator (tg__ctx_realloc): ctx is set by
+ * tg_ctx_create and never changes. */
 typedef struct tg_arena {
     tg_chunk *head, *cur;
     size_t reserved, used_total, peak;
+    tg_ctx *ctx;
 } tg_arena;
 
-void tg_arena_init(tg_arena *a);
+void tg_arena_init(tg_arena *a, tg_ctx *ctx);
 void *tg_arena_alloc(tg_arena *a, size_t bytes);
 void tg_arena_reset(tg_arena *a);
 void tg_arena_free(tg_arena *a);
+
+#include "core/scratch.h"
 
 struct tg_ctx {
     tg_arena arena;
@@ -53,7 +59,17 @@ struct tg_ctx {
     int grad_enabled;
     int status;
     int swept; /* backward already ran on this tape */
+    /* The context's allocator (tg_ctx_create_with_allocator); NULL: the process-wide hook
+     * (tg_set_allocator) as it is at the time of each call. */
+    tg_alloc_fn alloc;
+    void *alloc_ud;
+    /* Kernel scratch of the ops run on this context (scratch.h): grown to the largest size
+     * asked for, kept across tg_ctx_reset, freed with the context. */
+    struct { void *p; size_t cap; } scratch[TG__SCRATCH_COUNT];
 };
+
+/* Allocation through the context's allocator (Lua-style, as tg_realloc). */
+void *tg__ctx_realloc(tg_ctx *ctx, void *p, size_t old_size, size_t new_size);
 
 /* ---------------------------------------------------------------- recording helpers */
 /* Sets the sticky status and the message; returns NULL for `return tg__fail(...)`. */

@@ -37,7 +37,7 @@ tg_node *tg__record(tg_ctx *ctx, const char *name, tg_backward_fn bw, tg_tensor 
     tg_tensor **io = tg_ctx_alloc(ctx, (size_t)(n_in + n_out) * sizeof *io);
     if (ctx->tape_len == ctx->tape_cap) {
         size_t cap = ctx->tape_cap ? 2 * ctx->tape_cap : 1024;
-        tg_node **t = tg_realloc(ctx->tape, ctx->tape_cap * sizeof *t, cap * sizeof *t);
+        tg_node **t = tg__ctx_realloc(ctx, ctx->tape, ctx->tape_cap * sizeof *t, cap * sizeof *t);
         if (!t) {
             tg__fail(ctx, TG_ENOMEM, "%s: out of memory for the tape", name);
             return NULL;
@@ -87,7 +87,9 @@ static int sweep(tg_ctx *ctx, tg_tensor *y)
                 reached = 1;
         if (!reached)
             continue;
+        tg_ctx *prev = tg__ctx_enter(ctx); /* kernel scratch from ctx (core/scratch.h) */
         node->backward(ctx, node);
+        tg__ctx_leave(prev);
         if (ctx->status)
             return tg_error_prefix(ctx->status, "backward of %s: ", node->name);
     }

@@ -7,6 +7,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "core/scratch.h"
 #include "models/hbv_block.h"
 #include "models/hbv_kernels.h"
 
@@ -43,7 +44,7 @@ int tg_hbv_backward_ckpt(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_f
     const hbv_bw_kernel bk_step = tg__hbv_bw_kernel_select();
     const hbv_blocking bk = hbv_blocking_make(c, nthreads);
     const size_t per_thread = (size_t)(BW_ROWS + (every ? HBV_FW_ROWS + (size_t)every * TG_HBV_NSTATE : 0)) * (size_t)bk.ls;
-    tg_real *scratch = tg_malloc((size_t)nthreads * per_thread * sizeof(tg_real));
+    tg_real *scratch = tg__scratch_get(TG__SCRATCH_HBV_BW, (size_t)nthreads * per_thread * sizeof(tg_real));
     if (!scratch) return tg_error_set(TG_ENOMEM, "hbv backward: no memory for %d x %zu scratch values", nthreads, per_thread);
 
 #pragma omp parallel for schedule(dynamic, 1) if (hbv_parallel_worth(c, bk))
@@ -102,6 +103,6 @@ int tg_hbv_backward_ckpt(tg_real *g_par_static, tg_real *g_par_dyn, tg_real *g_f
         }
         hbv_block_finish_backward(g_par_static, c->warmup_grad || W == 0 ? g_state_init : NULL, w.gacc, w.ast, &k);
     }
-    tg_free(scratch, (size_t)nthreads * per_thread * sizeof(tg_real));
+    tg__scratch_put(TG__SCRATCH_HBV_BW, scratch, (size_t)nthreads * per_thread * sizeof(tg_real));
     return TG_OK;
 }

@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "core/scratch.h"
 #include "models/hbv_block.h"
 #include "models/hbv_kernels.h"
 
@@ -82,7 +83,7 @@ int tg_hbv_forward_ckpt(tg_real *out_basin, tg_real *out_lane, tg_real *state_fi
     const hbv_fw_kernel fk = tg__hbv_fw_kernel_select();
     const hbv_blocking bk = hbv_blocking_make(c, nthreads);
     const size_t per_thread = (size_t)HBV_FW_ROWS * (size_t)bk.ls;
-    tg_real *scratch = tg_malloc((size_t)nthreads * per_thread * sizeof(tg_real));
+    tg_real *scratch = tg__scratch_get(TG__SCRATCH_HBV_FW, (size_t)nthreads * per_thread * sizeof(tg_real));
     if (!scratch) return tg_error_set(TG_ENOMEM, "hbv forward: no memory for %d x %zu scratch values", nthreads, per_thread);
 
 #pragma omp parallel for schedule(dynamic, 1) if (hbv_parallel_worth(c, bk))
@@ -111,6 +112,6 @@ int tg_hbv_forward_ckpt(tg_real *out_basin, tg_real *out_lane, tg_real *state_fi
         if (state_final)
             hbv_block_save_rows(state_final, w.st, TG_HBV_NSTATE, &k);
     }
-    tg_free(scratch, (size_t)nthreads * per_thread * sizeof(tg_real));
+    tg__scratch_put(TG__SCRATCH_HBV_FW, scratch, (size_t)nthreads * per_thread * sizeof(tg_real));
     return TG_OK;
 }

@@ -1,5 +1,8 @@
 /* routing_op.c — gamma unit-hydrograph routing as ONE tape node: ordinates from (a, θ),
  * causal convolution of every column of q, and the backward to q, a and θ. */
+#include <string.h>
+
+#include "core/scratch.h"
 #include "terragrad/models.h"
 
 typedef struct route_op_data {
@@ -26,8 +29,9 @@ static int route_op_backward(void *ud, tg_tensor *const *in, int n_in, tg_tensor
     int want_w = grad_in[1] || grad_in[2];
     tg_real *gw = NULL;
     if (want_w) {
-        gw = tg_calloc((size_t)d->B * TG_UH_LEN, sizeof(tg_real));
+        gw = tg__scratch_get(TG__SCRATCH_ROUTING, (size_t)d->B * TG_UH_LEN * sizeof(tg_real));
         if (!gw) return tg_error_set(TG_ENOMEM, "routing op: no memory for ordinate gradients");
+        memset(gw, 0, (size_t)d->B * TG_UH_LEN * sizeof(tg_real));
     }
     for (int c = 0; c < d->C; c++)
         tg_uh_conv_backward(grad_in[0] ? grad_in[0] + (size_t)c * (size_t)d->B : NULL, d->C * d->B, gw,
@@ -35,7 +39,7 @@ static int route_op_backward(void *ud, tg_tensor *const *in, int n_in, tg_tensor
                             in[0]->data + (size_t)c * (size_t)d->B, d->C * d->B, d->w, d->T, d->B);
     if (want_w) {
         tg_uh_gamma_backward(grad_in[1], grad_in[2], gw, d->w, in[1]->data, in[2]->data, d->B);
-        tg_free(gw, (size_t)d->B * TG_UH_LEN * sizeof(tg_real));
+        tg__scratch_put(TG__SCRATCH_ROUTING, gw, (size_t)d->B * TG_UH_LEN * sizeof(tg_real));
     }
     return 0;
 }

@@ -45,7 +45,7 @@ static int lstm_fwd_ckpt(lstm_saved *s, tg_tensor *const *in, tg_real *h, tg_rea
 {
     const int B = s->B, F = s->F, H = s->H, k = s->ck, nseg = nseg_of(s->T, k);
     const size_t BH = (size_t)B * (size_t)H, nscr = 5 * (size_t)k * BH;
-    tg_real *scr = tg_malloc(sizeof(tg_real) * nscr);
+    tg_real *scr = tg__scratch_get(TG__SCRATCH_LSTM_SEG, sizeof(tg_real) * nscr);
     if (!scr)
         return TG_ENOMEM;
     tg_real *gates = scr, *cseg = scr + 4 * (size_t)k * BH;
@@ -59,7 +59,7 @@ static int lstm_fwd_ckpt(lstm_saved *s, tg_tensor *const *in, tg_real *h, tg_rea
         memcpy(cend, cseg + (size_t)(len - 1) * BH, sizeof(tg_real) * BH);
         hp = h + (size_t)(t0 + len - 1) * BH, cp = cend;
     }
-    tg_free(scr, sizeof(tg_real) * nscr);
+    tg__scratch_put(TG__SCRATCH_LSTM_SEG, scr, sizeof(tg_real) * nscr);
     return rc;
 }
 
@@ -69,7 +69,7 @@ static int lstm_bwd_ckpt(lstm_saved *s, tg_tensor *const *in, const tg_real *h, 
 {
     const int B = s->B, F = s->F, H = s->H, k = s->ck, nseg = nseg_of(s->T, k);
     const size_t BH = (size_t)B * (size_t)H, nscr = 7 * (size_t)k * BH + 4 * BH;
-    tg_real *scr = tg_malloc(sizeof(tg_real) * nscr);
+    tg_real *scr = tg__scratch_get(TG__SCRATCH_LSTM_SEG, sizeof(tg_real) * nscr);
     if (!scr)
         return TG_ENOMEM;
     tg_real *gates = scr, *cseg = gates + 4 * (size_t)k * BH, *hseg = cseg + (size_t)k * BH;
@@ -108,7 +108,7 @@ static int lstm_bwd_ckpt(lstm_saved *s, tg_tensor *const *in, const tg_real *h, 
         dh_in = dh_out, dh_out = t;
         t = dc_in, dc_in = dc_out, dc_out = t;
     }
-    tg_free(scr, sizeof(tg_real) * nscr);
+    tg__scratch_put(TG__SCRATCH_LSTM_SEG, scr, sizeof(tg_real) * nscr);
     return rc;
 }
 

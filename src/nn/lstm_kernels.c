@@ -15,6 +15,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "core/scratch.h"
 #include "nn/nn_internal.h"
 
 /* Below this many multiply-adds per sequence, waking a second thread costs more than it
@@ -120,7 +121,7 @@ int tg_lstm_forward(tg_real *h, tg_real *c, tg_real *gates, const tg_real *x, co
     chunks = fix_chunks(chunks, B);
     /* W_hh^T (H, 4H) once per sequence: the per-step product then packs its right factor
      * without transposing (3-6% faster per step than the transposed call, measured). */
-    tg_real *whhT = tg_malloc(sizeof(tg_real) * (size_t)G * (size_t)H);
+    tg_real *whhT = tg__scratch_get(TG__SCRATCH_LSTM_WHHT, sizeof(tg_real) * (size_t)G * (size_t)H);
     if (!whhT)
         return TG_ENOMEM;
     for (int k = 0; k < G; k++)
@@ -146,7 +147,7 @@ int tg_lstm_forward(tg_real *h, tg_real *c, tg_real *gates, const tg_real *x, co
         }
     }
     tg_nn_threads_leave(th);
-    tg_free(whhT, sizeof(tg_real) * (size_t)G * (size_t)H);
+    tg__scratch_put(TG__SCRATCH_LSTM_WHHT, whhT, sizeof(tg_real) * (size_t)G * (size_t)H);
     return rc;
 }
 
@@ -195,13 +196,14 @@ int tg_lstm_backward(tg_real *dx, tg_real *dw_ih, tg_real *dw_hh, tg_real *db_ih
     chunks = fix_chunks(chunks, B);
     /* Per row: the recurrent dL/dh_{t-1} and the carried dL/dc; per chunk: bias sums. */
     size_t n_rec = 2 * BH, n_tmp = (size_t)chunks * (size_t)G;
-    tg_real *rec = tg_malloc(sizeof(tg_real) * (n_rec + n_tmp));
-    double *dbias = tg_calloc(n_tmp, sizeof(double));
+    tg_real *rec = tg__scratch_get(TG__SCRATCH_LSTM_REC, sizeof(tg_real) * (n_rec + n_tmp));
+    double *dbias = tg__scratch_get(TG__SCRATCH_LSTM_DBIAS, sizeof(double) * n_tmp);
     if (!rec || !dbias) {
-        tg_free(rec, sizeof(tg_real) * (n_rec + n_tmp));
-        tg_free(dbias, sizeof(double) * n_tmp);
+        tg__scratch_put(TG__SCRATCH_LSTM_REC, rec, sizeof(tg_real) * (n_rec + n_tmp));
+        tg__scratch_put(TG__SCRATCH_LSTM_DBIAS, dbias, sizeof(double) * n_tmp);
         return TG_ENOMEM;
     }
+    memset(dbias, 0, sizeof(double) * n_tmp);
     const bwd_args a = {gates, rec, rec + BH, rec + 2 * BH, dh0, dbias, dh, c, c0, w_hh, T, B, H, chunks};
     if (dc_last)
         memcpy(a.dcar, dc_last, sizeof(tg_real) * BH);
@@ -258,7 +260,7 @@ int tg_lstm_backward(tg_real *dx, tg_real *dw_ih, tg_real *dw_hh, tg_real *db_ih
     if (dx && !rc)
         rc = tg_nn_gemm(th.omp, 0, 0, T * B, F, G, TG_R(1.0), gates, G, w_ih, F, TG_R(1.0), dx, F);
     tg_nn_threads_leave(th);
-    tg_free(rec, sizeof(tg_real) * (n_rec + n_tmp));
-    tg_free(dbias, sizeof(double) * n_tmp);
+    tg__scratch_put(TG__SCRATCH_LSTM_REC, rec, sizeof(tg_real) * (n_rec + n_tmp));
+    tg__scratch_put(TG__SCRATCH_LSTM_DBIAS, dbias, sizeof(double) * n_tmp);
     return rc;
 }

@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "core/scratch.h"
 #include "nn/nn_internal.h"
 
 tg_nn_threads tg_nn_threads_enter(void)
@@ -61,7 +62,7 @@ int tg_nn_gemm(int nthreads, int trans_a, int trans_b, int M, int N, int K, tg_r
          * block order. */
         int nk = clampi(K / TG_GEMM_K_BLOCK, 1, TG_GEMM_MAX_KBLOCKS);
         size_t mn = (size_t)M * (size_t)N;
-        tg_real *part = tg_malloc(sizeof(tg_real) * mn * (size_t)nk);
+        tg_real *part = tg__scratch_get(TG__SCRATCH_GEMM_PART, sizeof(tg_real) * mn * (size_t)nk);
         if (!part)
             return TG_ENOMEM;
 #pragma omp parallel for schedule(static, 1) num_threads(nthreads)
@@ -84,7 +85,7 @@ int tg_nn_gemm(int nthreads, int trans_a, int trans_b, int M, int N, int K, tg_r
                 ci[j] = (beta == TG_R(0.0) ? TG_R(0.0) : beta * ci[j]) + alpha * s;
             }
         }
-        tg_free(part, sizeof(tg_real) * mn * (size_t)nk);
+        tg__scratch_put(TG__SCRATCH_GEMM_PART, part, sizeof(tg_real) * mn * (size_t)nk);
         return 0;
     }
     if (M >= N) {

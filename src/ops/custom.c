@@ -46,7 +46,9 @@ int tg_custom(tg_ctx *ctx, const tg_custom_op *op, void *user_data, tg_tensor *c
             return ctx->status;
     }
     tg_error_clear();
+    tg_ctx *prev = tg__ctx_enter(ctx); /* kernels take their scratch from ctx (core/scratch.h) */
     int rc = op->forward(user_data, in, n_in, out, n_out);
+    tg__ctx_leave(prev);
     if (rc) {
         /* a callback that returns a terragrad status (e.g. TG_ECONVERGE from a Newton solve)
          * keeps it; anything else is TG_EEXTERNAL */

@@ -600,11 +600,7 @@ static int lbfgs_closure(void *ud, tg_params *ps, double *loss)
 
 int tg_pinn_run_train(tg_pinn_run *r, tg_pinn_progress_fn fn, void *ud)
 {
-#ifdef _OPENMP
-    int keep_threads = omp_get_max_threads();
-    if (r->threads > 0)
-        omp_set_num_threads(r->threads);
-#endif
+    /* the thread count is the caller's (tg_pinn_run_threads): the library only reads it */
     int rc = 0;
     double t0 = now_seconds();
     clock_t c0 = clock();
@@ -684,9 +680,6 @@ int tg_pinn_run_train(tg_pinn_run *r, tg_pinn_progress_fn fn, void *ud)
     r->train_cpu_seconds = (double)(clock() - c0) / CLOCKS_PER_SEC;
     tg_ctx_free(&ctx);
     tg_params_zero_grad(r->ps);
-#ifdef _OPENMP
-    omp_set_num_threads(keep_threads);
-#endif
     return rc;
 }
 
@@ -758,3 +751,4 @@ double tg_pinn_run_seconds(const tg_pinn_run *r) { return r->train_seconds; }
 const char *tg_pinn_run_reference(const tg_pinn_run *r) { return r->ref.n ? (r->ref_path[0] ? r->ref_path : "analytic") : NULL; }
 tg_params *tg_pinn_run_params(tg_pinn_run *r) { return r->ps; }
 void tg_pinn_run_set_threads(tg_pinn_run *r, int threads) { r->threads = threads > 0 ? threads : 0; }
+int tg_pinn_run_threads(const tg_pinn_run *r) { return r->threads; }

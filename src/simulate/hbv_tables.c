@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "terragrad.h"
 
 #define MAXCOLS 32
@@ -66,9 +67,9 @@ static int find_col(char **hdr, int n, const char *name)
 
 void tg_hbv_params_free(tg_hbv_param_table *t)
 {
-    free(t->basin);
-    free(t->value);
-    free(t->comp0);
+    tg__mem_free(t->basin);
+    tg__mem_free(t->value);
+    tg__mem_free(t->comp0);
     memset(t, 0, sizeof *t);
 }
 
@@ -122,9 +123,9 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
         }
         if (nrows == cap) {
             cap = cap ? 2 * cap : 64;
-            rb = realloc(rb, (size_t)cap * sizeof *rb);
-            rcomp = realloc(rcomp, (size_t)cap * sizeof *rcomp);
-            rv = realloc(rv, (size_t)cap * TG_HBV_NPARAM * sizeof *rv);
+            rb = tg__mem_realloc(rb, (size_t)cap * sizeof *rb);
+            rcomp = tg__mem_realloc(rcomp, (size_t)cap * sizeof *rcomp);
+            rv = tg__mem_realloc(rv, (size_t)cap * TG_HBV_NPARAM * sizeof *rv);
         }
         if (strlen(fld[cb]) == 0 || strlen(fld[cb]) >= 32) {
             rc = tg_error_set(TG_EINVAL, "%s: line %d, field 'basin': empty or longer than 31 characters", path, lineno);
@@ -153,7 +154,7 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
                 break;
             }
             if (x < tg_hbv_param_range[p][0] - 1e-9 || x > tg_hbv_param_range[p][1] + 1e-9)
-                fprintf(stderr, "warning: %s: line %d, field '%s': %g outside the usual range [%g, %g]\n", path,
+                tg_log_message(TG_LOG_WARN, "warning: %s: line %d, field '%s': %g outside the usual range [%g, %g]\n", path,
                         lineno, tg_hbv_param_names[p], x, tg_hbv_param_range[p][0], tg_hbv_param_range[p][1]);
             rv[(size_t)nrows * TG_HBV_NPARAM + p] = x;
         }
@@ -164,8 +165,8 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
         rc = tg_error_set(TG_EINVAL, "%s: no parameter rows", path);
     /* group by basin; every basin must have the same components */
     if (!rc) {
-        t->basin = calloc((size_t)nrows, sizeof *t->basin);
-        int *count = calloc((size_t)nrows, sizeof(int));
+        t->basin = tg__mem_calloc((size_t)nrows, sizeof *t->basin);
+        int *count = tg__mem_calloc((size_t)nrows, sizeof(int));
         for (int r = 0; r < nrows; r++) {
             int b = 0;
             while (b < t->B && strcmp(t->basin[b], rb[r]))
@@ -180,9 +181,9 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
                 rc = tg_error_set(TG_EINVAL, "%s: basin '%s' has %d components, basin '%s' has %d", path, t->basin[b],
                                   count[b], t->basin[0], t->M);
         /* components: sorted by their number within each basin */
-        t->value = calloc((size_t)t->B * TG_HBV_NPARAM * (size_t)(t->M > 0 ? t->M : 1), sizeof(double));
-        char *seen = calloc((size_t)(t->M > 0 ? t->M : 1), 1);
-        t->comp0 = calloc((size_t)(t->B > 0 ? t->B : 1), sizeof *t->comp0);
+        t->value = tg__mem_calloc((size_t)t->B * TG_HBV_NPARAM * (size_t)(t->M > 0 ? t->M : 1), sizeof(double));
+        char *seen = tg__mem_calloc((size_t)(t->M > 0 ? t->M : 1), 1);
+        t->comp0 = tg__mem_calloc((size_t)(t->B > 0 ? t->B : 1), sizeof *t->comp0);
         if (!rc && (!t->value || !t->comp0 || !seen))
             rc = tg_error_set(TG_ENOMEM, "%s: out of memory", path);
         for (int b = 0; b < t->B && !rc; b++) {
@@ -207,12 +208,12 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
                     t->value[((size_t)b * TG_HBV_NPARAM + p) * t->M + m] = rv[(size_t)r * TG_HBV_NPARAM + p];
             }
         }
-        free(count);
-        free(seen);
+        tg__mem_free(count);
+        tg__mem_free(seen);
     }
-    free(rb);
-    free(rcomp);
-    free(rv);
+    tg__mem_free(rb);
+    tg__mem_free(rcomp);
+    tg__mem_free(rv);
     if (rc)
         tg_hbv_params_free(t);
     return rc;
@@ -220,9 +221,9 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
 
 void tg_route_free(tg_route_table *t)
 {
-    free(t->basin);
-    free(t->a);
-    free(t->theta);
+    tg__mem_free(t->basin);
+    tg__mem_free(t->a);
+    tg__mem_free(t->theta);
     memset(t, 0, sizeof *t);
 }
 
@@ -275,9 +276,9 @@ int tg_route_read(const char *path, tg_route_table *t)
         }
         if (t->B == cap) {
             cap = cap ? 2 * cap : 64;
-            t->basin = realloc(t->basin, (size_t)cap * sizeof *t->basin);
-            t->a = realloc(t->a, (size_t)cap * sizeof(double));
-            t->theta = realloc(t->theta, (size_t)cap * sizeof(double));
+            t->basin = tg__mem_realloc(t->basin, (size_t)cap * sizeof *t->basin);
+            t->a = tg__mem_realloc(t->a, (size_t)cap * sizeof(double));
+            t->theta = tg__mem_realloc(t->theta, (size_t)cap * sizeof(double));
         }
         if (strlen(fld[cb]) == 0 || strlen(fld[cb]) >= 32) {   /* as in PARAMS.csv: never truncated */
             rc = tg_error_set(TG_EINVAL, "%s: line %d, field 'basin': empty or longer than 31 characters", path, lineno);

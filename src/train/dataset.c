@@ -9,6 +9,20 @@
 static int cmp_id(const void *a, const void *b) { return strcmp((const char *)a, (const char *)b); }
 
 /* Every "<id>.csv" in a folder except attributes.csv, sorted. */
+/* tg_basin_list_free frees n ids: shrink the grown list to exactly that (the allocator
+ * hook is told the size of every block it frees). */
+static int exact_size(tg_basin_list *ids, int cap)
+{
+    const int want = ids->n > 0 ? ids->n : 1;
+    if (!ids->id || want == cap)
+        return 0;
+    void *p = tg_realloc(ids->id, (size_t)cap * TG_ID_MAX, (size_t)want * TG_ID_MAX);
+    if (!p)
+        return tg_error_set(TG_ENOMEM, "out of memory");
+    ids->id = p;
+    return 0;
+}
+
 static int ids_from_folder(const char *dir, tg_basin_list *ids)
 {
     DIR *d = opendir(dir);
@@ -25,7 +39,7 @@ static int ids_from_folder(const char *dir, tg_basin_list *ids)
             continue;
         if (ids->n == cap) {
             int nc = cap ? 2 * cap : 64;
-            void *p = realloc(ids->id, (size_t)nc * TG_ID_MAX);
+            void *p = tg_realloc(ids->id, (size_t)cap * TG_ID_MAX, (size_t)nc * TG_ID_MAX);
             if (!p) {
                 closedir(d);
                 return tg_error_set(TG_ENOMEM, "out of memory");
@@ -39,9 +53,10 @@ static int ids_from_folder(const char *dir, tg_basin_list *ids)
     }
     closedir(d);
     qsort(ids->id, (size_t)ids->n, TG_ID_MAX, cmp_id);
-    if (ids->n == 0)
+    int rc = exact_size(ids, cap);
+    if (!rc && ids->n == 0)
         return tg_error_set(TG_EINVAL, "%s: no <basin>.csv files", dir);
-    return 0;
+    return rc;
 }
 
 /* Caravan: the gauge_id column of basins.csv. */
@@ -70,19 +85,21 @@ static int ids_from_caravan(const char *root, tg_basin_list *ids)
             return tg_error_set(TG_EINVAL, "%s: line %d, field 'gauge_id': too long", path, lineno);
         }
         if (ids->n == cap) {
-            cap = cap ? 2 * cap : 256;
-            ids->id = realloc(ids->id, (size_t)cap * TG_ID_MAX);
-            if (!ids->id) {
+            int nc = cap ? 2 * cap : 256;
+            void *p = tg_realloc(ids->id, (size_t)cap * TG_ID_MAX, (size_t)nc * TG_ID_MAX);
+            if (!p) {
                 fclose(f);
                 return tg_error_set(TG_ENOMEM, "out of memory");
             }
+            ids->id = p;
+            cap = nc;
         }
         memcpy(ids->id[ids->n], line, len);
         ids->id[ids->n][len] = '\0';
         ids->n++;
     }
     fclose(f);
-    return 0;
+    return exact_size(ids, cap);
 }
 
 int tg_dataset_basin_ids(const tg_run_config *c, tg_basin_list *ids)
@@ -92,7 +109,7 @@ int tg_dataset_basin_ids(const tg_run_config *c, tg_basin_list *ids)
     int rc = 0;
     int n = c->data.basins.n;
     if (n > 0) {
-        ids->id = calloc((size_t)n, TG_ID_MAX);
+        ids->id = tg_calloc((size_t)n, TG_ID_MAX);
         if (!ids->id)
             return tg_error_set(TG_ENOMEM, "out of memory");
         for (int i = 0; i < n; i++)

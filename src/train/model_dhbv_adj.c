@@ -100,11 +100,11 @@ static int adj_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor 
     if (rc)
         return tg_error_prefix(rc, "dhbv_adj: ");
     if (st.substepped) /* converged, but worth knowing: those days cost up to 126 solves */
-        fprintf(stderr, "dhbv_adj: %ld of %ld lane-days of this batch solved in sub-steps (daily Newton failed; "
+        tg_log_message(TG_LOG_WARN, "dhbv_adj: %ld of %ld lane-days of this batch solved in sub-steps (daily Newton failed; "
                         "hbv_adj.substeps)\n",
                 st.substepped, st.steps * (long)nb * m->M);
     if (st.unconverged) /* kept (hbv_adj.unconverged: keep): say so, never silently */
-        fprintf(stderr, "dhbv_adj: warning: Newton did not converge on %ld of %ld lane-days of this batch "
+        tg_log_message(TG_LOG_WARN, "dhbv_adj: warning: Newton did not converge on %ld of %ld lane-days of this batch "
                         "(kept the last iterate; hbv_adj.unconverged: error stops instead)\n",
                 st.unconverged, st.steps * (long)nb * m->M);
     out->par_static = par_static;

@@ -76,11 +76,10 @@ void tg_runlog_printf(tg_runlog *rl, const char *fmt, ...)
     if (!tg_dist_is_root())
         return; /* rank 0 speaks for the run */
     if (rl && rl->tty)
-        fputs("\r\033[K", stderr); /* clear a pending progress line */
+        tg_log_message(TG_LOG_PROGRESS, "\r\033[K"); /* clear a pending progress line */
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    tg_log_vmessage(TG_LOG_INFO, fmt, ap);
     va_end(ap);
-    fflush(stdout);
     if (rl && rl->log) {
         va_start(ap, fmt);
         vfprintf(rl->log, fmt, ap);
@@ -122,13 +121,12 @@ void tg_runlog_progress(tg_runlog *rl, int epoch, int epochs, int it, int iters,
     fmt_duration(frac > 0 ? elapsed * (1 - frac) / frac : -1, eta, sizeof eta);
     double rate = elapsed > 0 ? frac * (double)epochs * (double)iters / elapsed : 0;
     if (rl->tty) {
-        fprintf(stderr, "\r\033[Kepoch %d/%d  iter %d/%d  loss %.4f  %.1f it/s  ETA %s", epoch, epochs, it, iters, loss,
+        tg_log_message(TG_LOG_PROGRESS, "\r\033[Kepoch %d/%d  iter %d/%d  loss %.4f  %.1f it/s  ETA %s", epoch, epochs, it, iters, loss,
                 rate, eta);
-        fflush(stderr);
     } else {
         int every = iters >= 10 ? iters / 5 : 1;
         if (it % every == 0 || it == iters)
-            fprintf(stderr, "epoch %d/%d iter %d/%d loss %.4f %.1f it/s ETA %s\n", epoch, epochs, it, iters, loss, rate,
+            tg_log_message(TG_LOG_PROGRESS, "epoch %d/%d iter %d/%d loss %.4f %.1f it/s ETA %s\n", epoch, epochs, it, iters, loss, rate,
                     eta);
     }
 }

@@ -543,9 +543,8 @@ static int train(const tg_cfg *cfg, const char *name, const char *src_path, cons
         free(t);
         return rc;
     }
-    int threads = (int)t->c.training.threads;
-    if (threads > 0)
-        omp_set_num_threads(threads);
+    /* training.threads is applied by the caller (terragrad train) before this call: the
+     * library only reads the thread count */
     tg_runlog_printf(&t->rl, "terragrad train %s -> %s (%s build, %d threads, %d rank%s, %s)\n", name, run_dir,
                      TG_REAL_NAME, omp_get_max_threads(), t->nranks, t->nranks > 1 ? "s" : "", tg_dist_backend());
     t->ps = tg_params_create();

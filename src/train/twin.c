@@ -187,9 +187,8 @@ int tg_twin_run(const tg_twin_options *o, tg_twin_result *res)
             fprintf(lossf, "%d,%.6g\n", it, lv);
         if (o->verbose && (it % (o->iters / 10 > 0 ? o->iters / 10 : 1) == 0 || it == 1)) {
             double el = now() - tl;
-            printf("  iter %5d/%d  RMSE %.4f mm/d  %.0f it/s  ETA %.0fs\n", it, o->iters, lv, it / el,
+            tg_log_message(TG_LOG_INFO, "  iter %5d/%d  RMSE %.4f mm/d  %.0f it/s  ETA %.0fs\n", it, o->iters, lv, it / el,
                    el / it * (o->iters - it));
-            fflush(stdout);
         }
     }
     /* evaluate over the whole record (no gradient): NSE on train and test days */
