@@ -25,7 +25,7 @@ for l in $name $hydro; do
   [ -f "$libdir/pkgconfig/$l.pc" ] && ok || bad "$l.pc not installed"
 done
 # the engine needs neither NetCDF nor libyaml nor MPI
-ldd "$libdir/lib$name.so" | grep -q -E 'libnetcdf|libyaml|libmpi' && bad "lib$name.so links NetCDF/libyaml/MPI" || ok
+grep -q -E 'libnetcdf|libyaml|libmpi' <<< "$(ldd "$libdir/lib$name.so")" && bad "lib$name.so links NetCDF/libyaml/MPI" || ok
 # the example lists, from the examples' CMakeLists.txt
 list_of() { sed -n "s/^set($1 \([^)]*\)).*/\1/p" "$SRC/examples/c/CMakeLists.txt"; }
 engine_ex=$(list_of TG_ENGINE_EXAMPLES) hydro_ex=$(list_of TG_HYDRO_EXAMPLES)
@@ -48,11 +48,11 @@ echo "$hflags" | grep -q -- "-l$hydro" && echo "$hflags" | grep -q -- "-l$name "
 [ $double = 1 ] && { echo "$flags $hflags" | grep -q -- "-DTG_DOUBLE=1.*-DTG_DOUBLE=1" && ok || bad "pkg-config cflags lack -DTG_DOUBLE=1"; }
 for ex in $engine_ex; do
   cc -std=c11 -Wall -Wextra -O2 "$SRC/examples/c/$ex.c" $flags -lm -o "$WORK/$ex.pc" || bad "compile $ex with pkg-config"
-  ldd "$WORK/$ex.pc" | grep -q "lib$hydro" && bad "$ex (engine only) loads lib$hydro" || ok
+  grep -q "lib$hydro" <<< "$(ldd "$WORK/$ex.pc")" && bad "$ex (engine only) loads lib$hydro" || ok
 done
 for ex in $hydro_ex; do
   cc -std=c11 -Wall -Wextra -O2 "$SRC/examples/c/$ex.c" $hflags -lm -o "$WORK/$ex.pc" || bad "compile $ex with pkg-config"
-  ldd "$WORK/$ex.pc" | grep -q "=> $libdir/lib$hydro.so" && ok || bad "$ex does not load the installed lib$hydro"
+  grep -q "=> $libdir/lib$hydro.so" <<< "$(ldd "$WORK/$ex.pc")" && ok || bad "$ex does not load the installed lib$hydro"
 done
 # arguments of each example (none if not listed here)
 args_of() {   # example, tag of the build (pc / fp)
@@ -64,7 +64,7 @@ args_of() {   # example, tag of the build (pc / fp)
 for ex in $engine_ex $hydro_ex; do
   "$WORK/$ex.pc" $(args_of $ex pc) > "$WORK/$ex.pc.out" 2>&1 && ok || { bad "$ex (pkg-config)"; cat "$WORK/$ex.pc.out"; }
   # the library in use is the installed one, not the build tree's
-  ldd "$WORK/$ex.pc" | grep -q "=> $libdir/lib$name.so" && ok || bad "$ex does not load the installed lib$name"
+  grep -q "=> $libdir/lib$name.so" <<< "$(ldd "$WORK/$ex.pc")" && ok || bad "$ex does not load the installed lib$name"
   tail -1 "$WORK/$ex.pc.out"
 done
 grep -q "water balance closes" "$WORK/hbv_simulate.pc.out" && ok || bad "hbv_simulate: balance line missing"
@@ -73,7 +73,7 @@ grep -q "water balance closes" "$WORK/hbv_simulate.pc.out" && ok || bad "hbv_sim
 cmake -S "$SRC/examples/c" -B "$WORK/fp" -DCMAKE_PREFIX_PATH="$PREFIX" > "$WORK/fp.log" 2>&1 &&
   cmake --build "$WORK/fp" >> "$WORK/fp.log" 2>&1 && ok || { bad "find_package build"; tail -20 "$WORK/fp.log"; }
 for ex in $engine_ex; do
-  ldd "$WORK/fp/$ex" | grep -q "lib$hydro" && bad "$ex (find_package, engine only) loads lib$hydro" || ok
+  grep -q "lib$hydro" <<< "$(ldd "$WORK/fp/$ex")" && bad "$ex (find_package, engine only) loads lib$hydro" || ok
 done
 for ex in $engine_ex $hydro_ex; do
   "$WORK/fp/$ex" $(args_of $ex fp) > "$WORK/$ex.fp.out" 2>&1 && ok || bad "$ex (find_package)"
