@@ -27,7 +27,6 @@ periods:
 model:
   type: dhbv
   hidden: 16
-  dropout: 0.0
 loss:
   type: rmse_comb
 optim:

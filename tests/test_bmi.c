@@ -426,9 +426,9 @@ static int train_runs(void)
                  "  basins: ['01022500', '01031500', '01047000']\n  attributes: %s\n"
                  "  attribute_names: [p_mean, aridity, frac_snow, elev_mean]\nperiods:\n  train_start: 1981-01-01\n"
                  "  train_end: 1990-12-31\n  test_start: 1991-01-01\n  test_end: 1992-12-31\nmodel:\n  type: %s\n"
-                 "  hidden: 16\n  dropout: 0.0\ntraining:\n  epochs: 1\n  iterations: 4\n  batch: 4\n  warmup: 90\n"
+                 "  hidden: 16\n%straining:\n  epochs: 1\n  iterations: 4\n  batch: 4\n  warmup: 90\n"
                  "  horizon: 180\n%s",
-                 WORK, kinds[i], caravan, attrs, kinds[i], i ? "hbv:\n  components: 2\n  dynamic: [BETA, BETAET]\n  routing: true\n" : "");
+                 WORK, kinds[i], caravan, attrs, kinds[i], i ? "" : "  dropout: 0.0\n", i ? "hbv:\n  components: 2\n  dynamic: [BETA, BETAET]\n  routing: true\n" : "");
         snprintf(path, sizeof path, WORK "/train_%s.yaml", kinds[i]);
         write_file(path, text);
         snprintf(cmd, sizeof cmd,

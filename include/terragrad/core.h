@@ -82,6 +82,14 @@ TG_API void *tg_malloc(size_t n);
 TG_API void *tg_calloc(size_t count, size_t size);
 TG_API void *tg_realloc(void *p, size_t old_size, size_t new_size);
 TG_API void tg_free(void *p, size_t size);
+/* malloc-shaped allocation through the same hook, for code that does not keep the size of
+ * what it frees (grown buffers, tables filled line by line): the block carries its size in
+ * a small header so that tg_mem_free can tell the hook how large it was. A block from
+ * tg_mem_* is freed by tg_mem_free and by nothing else. */
+TG_API void *tg_mem_alloc(size_t n);                 /* NULL with TG_ENOMEM set */
+TG_API void *tg_mem_calloc(size_t count, size_t size);
+TG_API void *tg_mem_realloc(void *p, size_t n);      /* p NULL: alloc; contents kept */
+TG_API void tg_mem_free(void *p);                    /* p NULL: nothing */
 
 /* ===================================================================== messages */
 /* Library code never prints: warnings (a parameter outside its usual range, a solver that

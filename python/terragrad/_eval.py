@@ -5,7 +5,7 @@ import numpy as np
 
 from . import _lib as L
 
-_NM = 16
+_NM = 18   # TG_METRIC_COUNT (terragrad/eval.h)
 METRIC_NAMES = tuple(s.decode() for s in (ctypes.c_char_p * _NM).in_dll(L.lib, "tg_metric_names"))
 
 
@@ -13,7 +13,8 @@ class _Metrics(ctypes.Structure):
     _fields_ = [(n, ctypes.c_double) for n in ("nse", "kge", "kge_prime", "r", "alpha", "beta", "gamma",
                                                "rmse", "bias", "pbias", "fhv", "flv_pbias", "flv_log",
                                                "rmse_low", "rmse_high", "peak_timing")] + \
-               [("n", ctypes.c_int), ("n_sim_missing", ctypes.c_int), ("n_peaks", ctypes.c_int)]
+               [("n", ctypes.c_int), ("n_sim_missing", ctypes.c_int), ("n_peaks", ctypes.c_int),
+                ("beta_nse", ctypes.c_double), ("fms", ctypes.c_double)]   # tg_metrics, in its order
 
 
 L.lib.tg_metrics_compute.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(_Metrics)]

@@ -18,7 +18,8 @@ def test_metrics_formulas(tg):
     r = np.corrcoef(s, o)[0, 1]
     alpha, beta = s.std() / o.std(), s.mean() / o.mean()
     kge = 1 - np.sqrt((r - 1) ** 2 + (alpha - 1) ** 2 + (beta - 1) ** 2)
-    for name, want in (("NSE", nse), ("KGE", kge), ("r", r), ("alpha", alpha), ("beta", beta),
+    for name, want in (("NSE", nse), ("KGE", kge), ("r", r), ("alpha", alpha), ("beta_ratio", beta),
+                       ("beta_nse", (s.mean() - o.mean()) / o.std()),
                        ("RMSE", np.sqrt(np.mean((s - o) ** 2)))):
         assert abs(m[name] - want) <= 1e-12 * abs(want) + 1e-14, name
     assert m["n"] == ok.sum() and m["n_sim_missing"] == 1

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
 #include "calibrate/calib_internal.h"
 
 /* FNV-1a of the id, then splitmix-style mixing with the base seed. */
@@ -53,8 +52,8 @@ static int window_make(window *w, const tg_basin *b, int first, int last, int W,
     w->last = last;
     if (w->T <= W + 1)
         return tg_error_set(TG_EINVAL, "%s period %d days: too short for a %d-day warm-up", what, w->T, W);
-    w->forcing = tg__mem_alloc((size_t)w->T * 3 * sizeof(tg_real));
-    w->obs = tg__mem_alloc((size_t)w->T * sizeof(tg_real));
+    w->forcing = tg_mem_alloc((size_t)w->T * 3 * sizeof(tg_real));
+    w->obs = tg_mem_alloc((size_t)w->T * sizeof(tg_real));
     if (!w->forcing || !w->obs)
         return tg_error_set(TG_ENOMEM, "out of memory for %d days", w->T);
     const int vars[3] = {TG_VAR_P, TG_VAR_TEMP, TG_VAR_PET};
@@ -75,8 +74,8 @@ static int window_make(window *w, const tg_basin *b, int first, int last, int W,
 
 static void window_free(window *w)
 {
-    tg__mem_free(w->forcing);
-    tg__mem_free(w->obs);
+    tg_mem_free(w->forcing);
+    tg_mem_free(w->obs);
 }
 
 /* Metrics of the fitted model on a window's scored days (n = 0 when the window is empty). */
@@ -86,11 +85,11 @@ static int window_score(const window *w, const tg_calib_fit *fit, tg_metrics *m)
     if (w->T == 0)
         return 0;
     int n = w->T - w->W;
-    tg_real *q = tg__mem_alloc((size_t)n * sizeof(tg_real));
-    double *o = tg__mem_alloc((size_t)n * 2 * sizeof(double));
+    tg_real *q = tg_mem_alloc((size_t)n * sizeof(tg_real));
+    double *o = tg_mem_alloc((size_t)n * 2 * sizeof(double));
     if (!q || !o) {
-        tg__mem_free(q);
-        tg__mem_free(o);
+        tg_mem_free(q);
+        tg_mem_free(o);
         return tg_error_set(TG_ENOMEM, "out of memory for %d days", n);
     }
     int rc = tg_hbv_calib_simulate(q, w->forcing, w->T, w->W, fit->params, fit->a, fit->theta);
@@ -103,8 +102,8 @@ static int window_score(const window *w, const tg_calib_fit *fit, tg_metrics *m)
             rc = TG_ENOMEM;
         tg_error_clear(); /* metric-level problems (constant obs) leave NaN metrics */
     }
-    tg__mem_free(q);
-    tg__mem_free(o);
+    tg_mem_free(q);
+    tg_mem_free(o);
     return rc;
 }
 

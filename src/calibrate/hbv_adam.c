@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
 #include "calibrate/calib_internal.h"
 
 static double sigmoid(double z) { return 1.0 / (1.0 + exp(-z)); }
@@ -29,15 +28,15 @@ int tg__calib_adam(tg_calib_fit *fit, calib_problem *p, const tg_calib_options *
     oc.kind = TG_OPTIM_ADAM;
     oc.lr = opt->lr > 0 ? opt->lr : 0.2;
     tg_optim *adam = id >= 0 ? tg_optim_create(&oc, ps) : NULL;
-    double *x = tg__mem_alloc((size_t)R * (size_t)nv * sizeof(double));
-    double *gx = tg__mem_alloc((size_t)R * (size_t)nv * sizeof(double));
-    double *loss = tg__mem_alloc((size_t)R * sizeof(double));
+    double *x = tg_mem_alloc((size_t)R * (size_t)nv * sizeof(double));
+    double *gx = tg_mem_alloc((size_t)R * (size_t)nv * sizeof(double));
+    double *loss = tg_mem_alloc((size_t)R * sizeof(double));
     if (!adam || !x || !gx || !loss) {
         tg_optim_free(&adam);
         tg_params_free(&ps);
-        tg__mem_free(x);
-        tg__mem_free(gx);
-        tg__mem_free(loss);
+        tg_mem_free(x);
+        tg_mem_free(gx);
+        tg_mem_free(loss);
         return tg_error_set(TG_ENOMEM, "calibrate: out of memory for %d restarts", R);
     }
     /* restart 0 starts from the middle of every range, the others uniformly in
@@ -79,9 +78,9 @@ int tg__calib_adam(tg_calib_fit *fit, calib_problem *p, const tg_calib_options *
     }
     tg_optim_free(&adam);
     tg_params_free(&ps);
-    tg__mem_free(x);
-    tg__mem_free(gx);
-    tg__mem_free(loss);
+    tg_mem_free(x);
+    tg_mem_free(gx);
+    tg_mem_free(loss);
     if (rc)
         return rc;
     memcpy(fit->params, xbest, TG_HBV_NPARAM * sizeof(double));

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
 #include "calibrate/calib_internal.h"
 
 double tg__calib_objective_grad_strided(int objective, const tg_real *obs, const tg_real *sim, int n, int stride,
@@ -71,9 +70,9 @@ int tg__calib_problem_grad_init(calib_problem *p)
     if (p->hist)
         return 0;
     const size_t L = CALIB_LANES, n = (size_t)p->n;
-    p->hist = tg__mem_alloc(tg_hbv_hist_size(&p->c) * sizeof(tg_real));
-    p->g_out = tg__mem_calloc(n * TG_HBV_NOUT * L, sizeof(tg_real));
-    p->g_q = tg__mem_alloc(n * L * sizeof(tg_real));
+    p->hist = tg_mem_alloc(tg_hbv_hist_size(&p->c) * sizeof(tg_real));
+    p->g_out = tg_mem_calloc(n * TG_HBV_NOUT * L, sizeof(tg_real));
+    p->g_q = tg_mem_alloc(n * L * sizeof(tg_real));
     if (!p->hist || !p->g_out || !p->g_q)
         return tg_error_set(TG_ENOMEM, "calibrate: out of memory for gradients over %d days", p->n);
     return 0;

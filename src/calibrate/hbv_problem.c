@@ -6,7 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/mem.h"
 #include "calibrate/calib_internal.h"
 
 const double tg_route_range[2][2] = {{0.1, 3.0}, {0.5, 7.0}};
@@ -141,9 +140,9 @@ int tg__calib_problem_init(calib_problem *p, const tg_real *forcing, const tg_re
     int rc = tg_hbv_config_check(&p->c);
     if (rc)
         return rc;
-    p->par = tg__mem_alloc((size_t)TG_HBV_NPARAM * CALIB_LANES * sizeof(tg_real));
-    p->out = tg__mem_alloc((size_t)p->n * TG_HBV_NOUT * CALIB_LANES * sizeof(tg_real));
-    p->q = tg__mem_alloc((size_t)p->n * CALIB_LANES * sizeof(tg_real));
+    p->par = tg_mem_alloc((size_t)TG_HBV_NPARAM * CALIB_LANES * sizeof(tg_real));
+    p->out = tg_mem_alloc((size_t)p->n * TG_HBV_NOUT * CALIB_LANES * sizeof(tg_real));
+    p->q = tg_mem_alloc((size_t)p->n * CALIB_LANES * sizeof(tg_real));
     if (!p->par || !p->out || !p->q) {
         tg__calib_problem_free(p);
         return tg_error_set(TG_ENOMEM, "calibrate: out of memory for %d days", T);
@@ -153,12 +152,12 @@ int tg__calib_problem_init(calib_problem *p, const tg_real *forcing, const tg_re
 
 void tg__calib_problem_free(calib_problem *p)
 {
-    tg__mem_free(p->par);
-    tg__mem_free(p->out);
-    tg__mem_free(p->q);
-    tg__mem_free(p->hist);
-    tg__mem_free(p->g_out);
-    tg__mem_free(p->g_q);
+    tg_mem_free(p->par);
+    tg_mem_free(p->out);
+    tg_mem_free(p->q);
+    tg_mem_free(p->hist);
+    tg_mem_free(p->g_out);
+    tg_mem_free(p->g_q);
     p->par = p->out = p->q = p->hist = p->g_out = p->g_q = NULL;
 }
 
@@ -307,7 +306,7 @@ int tg_hbv_calib_simulate(tg_real *q, const tg_real *forcing, int T, int W, cons
     tg_real par[TG_HBV_NPARAM];
     for (int i = 0; i < TG_HBV_NPARAM; i++)
         par[i] = (tg_real)params[i];
-    tg_real *out = tg__mem_alloc((size_t)n * TG_HBV_NOUT * sizeof(tg_real));
+    tg_real *out = tg_mem_alloc((size_t)n * TG_HBV_NOUT * sizeof(tg_real));
     if (!out)
         return tg_error_set(TG_ENOMEM, "calibrate: out of memory for %d days", T);
     int rc = tg_hbv_forward(NULL, out, NULL, NULL, forcing, par, NULL, NULL, &c);
@@ -318,6 +317,6 @@ int tg_hbv_calib_simulate(tg_real *q, const tg_real *forcing, int T, int W, cons
     } else if (!rc)
         for (int t = 0; t < n; t++)
             q[t] = out[(size_t)t * TG_HBV_NOUT + TG_HBV_Q];
-    tg__mem_free(out);
+    tg_mem_free(out);
     return rc;
 }

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
 #include "terragrad.h"
 #include "terragrad/calibrate.h"
 
@@ -276,18 +275,18 @@ static int check_args(int n, const double *lo, const double *hi, const tg_sceua_
 
 static void sce_free(sce *s)
 {
-    tg__mem_free(s->x);
-    tg__mem_free(s->fx);
-    tg__mem_free(s->cx);
-    tg__mem_free(s->cf);
-    tg__mem_free(s->cand);
-    tg__mem_free(s->cent);
-    tg__mem_free(s->simplex);
-    tg__mem_free(s->state);
-    tg__mem_free(s->map);
-    tg__mem_free(s->pairs);
-    tg__mem_free(s->tmp);
-    tg__mem_free(s->rng);
+    tg_mem_free(s->x);
+    tg_mem_free(s->fx);
+    tg_mem_free(s->cx);
+    tg_mem_free(s->cf);
+    tg_mem_free(s->cand);
+    tg_mem_free(s->cent);
+    tg_mem_free(s->simplex);
+    tg_mem_free(s->state);
+    tg_mem_free(s->map);
+    tg_mem_free(s->pairs);
+    tg_mem_free(s->tmp);
+    tg_mem_free(s->rng);
 }
 
 int tg_sceua_minimize_batch(tg_sceua_batch_fn f, void *ud, int n, const double *lo, const double *hi,
@@ -326,18 +325,18 @@ int tg_sceua_minimize_batch(tg_sceua_batch_fn f, void *ud, int n, const double *
                             s.max_evals, npt);
 
     size_t sn = (size_t)n, NP = (size_t)npt, G = (size_t)s.ngs;
-    s.x = tg__mem_alloc(NP * sn * sizeof(double));
-    s.fx = tg__mem_alloc(NP * sizeof(double));
-    s.cx = tg__mem_alloc(NP * sn * sizeof(double));
-    s.cf = tg__mem_alloc(NP * sizeof(double));
-    s.cand = tg__mem_alloc(G * sn * sizeof(double));
-    s.cent = tg__mem_alloc(G * sn * sizeof(double));
-    s.simplex = tg__mem_alloc(G * (size_t)s.nps * sizeof(int));
-    s.state = tg__mem_alloc(G * sizeof(int));
-    s.map = tg__mem_alloc(G * sizeof(int));
-    s.pairs = tg__mem_alloc(NP * sizeof(rank_pair));
-    s.tmp = tg__mem_alloc(NP * (sn + 1) * sizeof(double));
-    s.rng = tg__mem_alloc((G + 1) * sizeof(tg_rng));
+    s.x = tg_mem_alloc(NP * sn * sizeof(double));
+    s.fx = tg_mem_alloc(NP * sizeof(double));
+    s.cx = tg_mem_alloc(NP * sn * sizeof(double));
+    s.cf = tg_mem_alloc(NP * sizeof(double));
+    s.cand = tg_mem_alloc(G * sn * sizeof(double));
+    s.cent = tg_mem_alloc(G * sn * sizeof(double));
+    s.simplex = tg_mem_alloc(G * (size_t)s.nps * sizeof(int));
+    s.state = tg_mem_alloc(G * sizeof(int));
+    s.map = tg_mem_alloc(G * sizeof(int));
+    s.pairs = tg_mem_alloc(NP * sizeof(rank_pair));
+    s.tmp = tg_mem_alloc(NP * (sn + 1) * sizeof(double));
+    s.rng = tg_mem_alloc((G + 1) * sizeof(tg_rng));
     if (!s.x || !s.fx || !s.cx || !s.cf || !s.cand || !s.cent || !s.simplex || !s.state || !s.map || !s.pairs ||
         !s.tmp || !s.rng) {
         sce_free(&s);
@@ -358,7 +357,7 @@ int tg_sceua_minimize_batch(tg_sceua_batch_fn f, void *ud, int n, const double *
     if (!rc)
         sort_population(&s, npt);
 
-    double *best_hist = tg__mem_calloc((size_t)s.kstop + 1, sizeof(double)); /* ring of best values */
+    double *best_hist = tg_mem_calloc((size_t)s.kstop + 1, sizeof(double)); /* ring of best values */
     if (!rc && !best_hist)
         rc = tg_error_set(TG_ENOMEM, "sce-ua: out of memory");
     int loops = 0, stop = 0;
@@ -418,7 +417,7 @@ int tg_sceua_minimize_batch(tg_sceua_batch_fn f, void *ud, int n, const double *
             stats->ngs = s.ngs;
         }
     }
-    tg__mem_free(best_hist);
+    tg_mem_free(best_hist);
     sce_free(&s);
     return rc;
 }

@@ -6,7 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "terragrad.h"
+#include "terragrad/core.h"
 
 static void default_handler(void *user, int level, const char *msg)
 {

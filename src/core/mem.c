@@ -1,10 +1,9 @@
-/* mem.c — sized blocks through the allocator hook (see mem.h). */
+/* mem.c — sized blocks through the allocator hook (terragrad/core.h: tg_mem_*). */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "core/mem.h"
-#include "terragrad.h"
+#include "terragrad/core.h"
 
 /* the header keeps the block's payload at malloc's alignment */
 typedef union mem_head {
@@ -12,21 +11,21 @@ typedef union mem_head {
     max_align_t align;
 } mem_head;
 
-void *tg__mem_alloc(size_t n) { return tg__mem_realloc(NULL, n); }
+void *tg_mem_alloc(size_t n) { return tg_mem_realloc(NULL, n); }
 
-void *tg__mem_calloc(size_t count, size_t size)
+void *tg_mem_calloc(size_t count, size_t size)
 {
     if (size && count > SIZE_MAX / size) {
         tg_error_set(TG_ENOMEM, "allocation size overflow (%zu x %zu)", count, size);
         return NULL;
     }
-    void *p = tg__mem_alloc(count * size);
+    void *p = tg_mem_alloc(count * size);
     if (p)
         memset(p, 0, count * size);
     return p;
 }
 
-void *tg__mem_realloc(void *p, size_t n)
+void *tg_mem_realloc(void *p, size_t n)
 {
     if (n > SIZE_MAX - sizeof(mem_head)) {
         tg_error_set(TG_ENOMEM, "allocation size overflow (%zu bytes)", n);
@@ -41,7 +40,7 @@ void *tg__mem_realloc(void *p, size_t n)
     return q + 1;
 }
 
-void tg__mem_free(void *p)
+void tg_mem_free(void *p)
 {
     if (!p)
         return;

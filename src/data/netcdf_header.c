@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
 #include "data/data_internal.h"
 
 typedef struct hdr {
@@ -93,7 +92,7 @@ static int walk(hdr *h)
         h->why = "more than 1024 dimensions";
         ok = 0;
     }
-    if (ok && !(len = tg__mem_calloc(nd ? nd : 1, sizeof *len))) {
+    if (ok && !(len = tg_mem_calloc(nd ? nd : 1, sizeof *len))) {
         h->why = "out of memory";
         ok = 0;
     }
@@ -129,7 +128,7 @@ static int walk(hdr *h)
         }
         ok = ok && count(h, &v) && get(h, h->p[3] == 1 ? 4 : 8, &v);   /* vsize, begin */
     }
-    tg__mem_free(len);
+    tg_mem_free(len);
     return ok;
 }
 
@@ -148,9 +147,9 @@ int tg__netcdf_check_header(const char *path)
     }
     long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
     size_t cap = size < 4 ? 4 : size > MAX_HEADER ? MAX_HEADER : (size_t)size;
-    uint8_t *buf = tg__mem_alloc(cap);
+    uint8_t *buf = tg_mem_alloc(cap);
     if (!buf || fseek(f, 4, SEEK_SET) != 0) {
-        tg__mem_free(buf);
+        tg_mem_free(buf);
         fclose(f);
         return buf ? tg_error_set(TG_EIO, "%s: cannot read", path) : tg_error_set(TG_ENOMEM, "%s: out of memory", path);
     }
@@ -159,7 +158,7 @@ int tg__netcdf_check_header(const char *path)
     fclose(f);
     hdr h = {buf, n, 4, magic[3] == 5, NULL};
     int ok = walk(&h);
-    tg__mem_free(buf);
+    tg_mem_free(buf);
     if (!ok)
         return tg_error_set(TG_EINVAL, "%s: corrupt or truncated NetCDF file (header: %s)", path,
                             h.why ? h.why : "malformed");

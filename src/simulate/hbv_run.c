@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
 #include "terragrad.h"
 
 const char *const tg_sim_output_names[TG_SIM_NOUT] = {
@@ -28,9 +27,9 @@ typedef struct {
 
 static void run_free(basin_run *r)
 {
-    tg__mem_free(r->par);
-    tg__mem_free(r->hbv_out);
-    tg__mem_free(r->hist);
+    tg_mem_free(r->par);
+    tg_mem_free(r->hbv_out);
+    tg_mem_free(r->hist);
 }
 
 static int run_forward(basin_run *r, const tg_real *forcing, int T, int W, const double *params, int M, double a,
@@ -44,10 +43,10 @@ static int run_forward(basin_run *r, const tg_real *forcing, int T, int W, const
     int rc = tg_hbv_config_check(&r->c);
     if (rc)
         return rc;
-    r->par = tg__mem_alloc((size_t)TG_HBV_NPARAM * M * sizeof(tg_real));
-    r->hbv_out = tg__mem_alloc((size_t)(T - W) * TG_HBV_NOUT * sizeof(tg_real));
+    r->par = tg_mem_alloc((size_t)TG_HBV_NPARAM * M * sizeof(tg_real));
+    r->hbv_out = tg_mem_alloc((size_t)(T - W) * TG_HBV_NOUT * sizeof(tg_real));
     if (keep_hist)
-        r->hist = tg__mem_alloc(tg_hbv_hist_size(&r->c) * sizeof(tg_real));
+        r->hist = tg_mem_alloc(tg_hbv_hist_size(&r->c) * sizeof(tg_real));
     if (!r->par || !r->hbv_out || (keep_hist && !r->hist))
         return tg_error_set(TG_ENOMEM, "hbv: out of memory for %d days", T);
     for (int i = 0; i < TG_HBV_NPARAM * M; i++)
@@ -92,11 +91,11 @@ int tg_hbv_sensitivity(double *loss, double *g_params, double *g_route, int B, c
                        const tg_real *const *obs, const int *T, int W, const double *params, int M, const double *a,
                        const double *theta, int loss_kind, int warmup_grad)
 {
-    basin_run *runs = tg__mem_calloc((size_t)B, sizeof *runs);
-    tg_real **q = tg__mem_calloc((size_t)B, sizeof *q);
+    basin_run *runs = tg_mem_calloc((size_t)B, sizeof *runs);
+    tg_real **q = tg_mem_calloc((size_t)B, sizeof *q);
     if (!runs || !q) {
-        tg__mem_free(runs);
-        tg__mem_free(q);
+        tg_mem_free(runs);
+        tg_mem_free(q);
         return tg_error_set(TG_ENOMEM, "sensitivity: out of memory");
     }
     int rc = 0;
@@ -105,7 +104,7 @@ int tg_hbv_sensitivity(double *loss, double *g_params, double *g_route, int B, c
         rc = run_forward(&runs[b], forcing[b], T[b], W, params + (size_t)b * TG_HBV_NPARAM * M, M, a ? a[b] : (double)NAN,
                          theta ? theta[b] : (double)NAN, 1, warmup_grad);
         int n = T[b] - W;
-        if (!rc && !(q[b] = tg__mem_alloc((size_t)n * sizeof(tg_real))))
+        if (!rc && !(q[b] = tg_mem_alloc((size_t)n * sizeof(tg_real))))
             rc = tg_error_set(TG_ENOMEM, "sensitivity: out of memory");
         if (rc)
             break;
@@ -150,9 +149,9 @@ int tg_hbv_sensitivity(double *loss, double *g_params, double *g_route, int B, c
     for (int b = 0; b < B && !rc; b++) {
         basin_run *r = &runs[b];
         int n = T[b] - W;
-        tg_real *gy = tg__mem_calloc((size_t)n, sizeof(tg_real));
-        tg_real *gout = tg__mem_calloc((size_t)n * TG_HBV_NOUT, sizeof(tg_real));
-        tg_real *gpar = tg__mem_calloc((size_t)TG_HBV_NPARAM * M, sizeof(tg_real));
+        tg_real *gy = tg_mem_calloc((size_t)n, sizeof(tg_real));
+        tg_real *gout = tg_mem_calloc((size_t)n * TG_HBV_NOUT, sizeof(tg_real));
+        tg_real *gpar = tg_mem_calloc((size_t)TG_HBV_NPARAM * M, sizeof(tg_real));
         if (!gy || !gout || !gpar)
             rc = tg_error_set(TG_ENOMEM, "sensitivity: out of memory");
         for (int t = 0; !rc && t < n; t++) {
@@ -175,15 +174,15 @@ int tg_hbv_sensitivity(double *loss, double *g_params, double *g_route, int B, c
             rc = tg_hbv_backward(gpar, NULL, NULL, NULL, gout, NULL, NULL, r->hist, forcing[b], r->par, NULL, &r->c);
         for (int i = 0; !rc && i < TG_HBV_NPARAM * M; i++)
             g_params[(size_t)b * TG_HBV_NPARAM * M + i] = (double)gpar[i];
-        tg__mem_free(gy);
-        tg__mem_free(gout);
-        tg__mem_free(gpar);
+        tg_mem_free(gy);
+        tg_mem_free(gout);
+        tg_mem_free(gpar);
     }
     for (int b = 0; b < B; b++) {
         run_free(&runs[b]);
-        tg__mem_free(q[b]);
+        tg_mem_free(q[b]);
     }
-    tg__mem_free(runs);
-    tg__mem_free(q);
+    tg_mem_free(runs);
+    tg_mem_free(q);
     return rc;
 }

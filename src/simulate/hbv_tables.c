@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
 #include "terragrad.h"
 
 #define MAXCOLS 32
@@ -67,9 +66,9 @@ static int find_col(char **hdr, int n, const char *name)
 
 void tg_hbv_params_free(tg_hbv_param_table *t)
 {
-    tg__mem_free(t->basin);
-    tg__mem_free(t->value);
-    tg__mem_free(t->comp0);
+    tg_mem_free(t->basin);
+    tg_mem_free(t->value);
+    tg_mem_free(t->comp0);
     memset(t, 0, sizeof *t);
 }
 
@@ -123,9 +122,9 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
         }
         if (nrows == cap) {
             cap = cap ? 2 * cap : 64;
-            rb = tg__mem_realloc(rb, (size_t)cap * sizeof *rb);
-            rcomp = tg__mem_realloc(rcomp, (size_t)cap * sizeof *rcomp);
-            rv = tg__mem_realloc(rv, (size_t)cap * TG_HBV_NPARAM * sizeof *rv);
+            rb = tg_mem_realloc(rb, (size_t)cap * sizeof *rb);
+            rcomp = tg_mem_realloc(rcomp, (size_t)cap * sizeof *rcomp);
+            rv = tg_mem_realloc(rv, (size_t)cap * TG_HBV_NPARAM * sizeof *rv);
         }
         if (strlen(fld[cb]) == 0 || strlen(fld[cb]) >= 32) {
             rc = tg_error_set(TG_EINVAL, "%s: line %d, field 'basin': empty or longer than 31 characters", path, lineno);
@@ -165,8 +164,8 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
         rc = tg_error_set(TG_EINVAL, "%s: no parameter rows", path);
     /* group by basin; every basin must have the same components */
     if (!rc) {
-        t->basin = tg__mem_calloc((size_t)nrows, sizeof *t->basin);
-        int *count = tg__mem_calloc((size_t)nrows, sizeof(int));
+        t->basin = tg_mem_calloc((size_t)nrows, sizeof *t->basin);
+        int *count = tg_mem_calloc((size_t)nrows, sizeof(int));
         for (int r = 0; r < nrows; r++) {
             int b = 0;
             while (b < t->B && strcmp(t->basin[b], rb[r]))
@@ -181,9 +180,9 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
                 rc = tg_error_set(TG_EINVAL, "%s: basin '%s' has %d components, basin '%s' has %d", path, t->basin[b],
                                   count[b], t->basin[0], t->M);
         /* components: sorted by their number within each basin */
-        t->value = tg__mem_calloc((size_t)t->B * TG_HBV_NPARAM * (size_t)(t->M > 0 ? t->M : 1), sizeof(double));
-        char *seen = tg__mem_calloc((size_t)(t->M > 0 ? t->M : 1), 1);
-        t->comp0 = tg__mem_calloc((size_t)(t->B > 0 ? t->B : 1), sizeof *t->comp0);
+        t->value = tg_mem_calloc((size_t)t->B * TG_HBV_NPARAM * (size_t)(t->M > 0 ? t->M : 1), sizeof(double));
+        char *seen = tg_mem_calloc((size_t)(t->M > 0 ? t->M : 1), 1);
+        t->comp0 = tg_mem_calloc((size_t)(t->B > 0 ? t->B : 1), sizeof *t->comp0);
         if (!rc && (!t->value || !t->comp0 || !seen))
             rc = tg_error_set(TG_ENOMEM, "%s: out of memory", path);
         for (int b = 0; b < t->B && !rc; b++) {
@@ -208,12 +207,12 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
                     t->value[((size_t)b * TG_HBV_NPARAM + p) * t->M + m] = rv[(size_t)r * TG_HBV_NPARAM + p];
             }
         }
-        tg__mem_free(count);
-        tg__mem_free(seen);
+        tg_mem_free(count);
+        tg_mem_free(seen);
     }
-    tg__mem_free(rb);
-    tg__mem_free(rcomp);
-    tg__mem_free(rv);
+    tg_mem_free(rb);
+    tg_mem_free(rcomp);
+    tg_mem_free(rv);
     if (rc)
         tg_hbv_params_free(t);
     return rc;
@@ -221,9 +220,9 @@ int tg_hbv_params_read(const char *path, tg_hbv_param_table *t)
 
 void tg_route_free(tg_route_table *t)
 {
-    tg__mem_free(t->basin);
-    tg__mem_free(t->a);
-    tg__mem_free(t->theta);
+    tg_mem_free(t->basin);
+    tg_mem_free(t->a);
+    tg_mem_free(t->theta);
     memset(t, 0, sizeof *t);
 }
 
@@ -276,9 +275,9 @@ int tg_route_read(const char *path, tg_route_table *t)
         }
         if (t->B == cap) {
             cap = cap ? 2 * cap : 64;
-            t->basin = tg__mem_realloc(t->basin, (size_t)cap * sizeof *t->basin);
-            t->a = tg__mem_realloc(t->a, (size_t)cap * sizeof(double));
-            t->theta = tg__mem_realloc(t->theta, (size_t)cap * sizeof(double));
+            t->basin = tg_mem_realloc(t->basin, (size_t)cap * sizeof *t->basin);
+            t->a = tg_mem_realloc(t->a, (size_t)cap * sizeof(double));
+            t->theta = tg_mem_realloc(t->theta, (size_t)cap * sizeof(double));
         }
         if (strlen(fld[cb]) == 0 || strlen(fld[cb]) >= 32) {   /* as in PARAMS.csv: never truncated */
             rc = tg_error_set(TG_EINVAL, "%s: line %d, field 'basin': empty or longer than 31 characters", path, lineno);

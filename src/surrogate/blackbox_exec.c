@@ -19,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/mem.h"
 #include "surrogate/surrogate_internal.h"
 
 typedef struct slot {
@@ -73,14 +72,14 @@ static char *read_all(const char *path, size_t *len)
     if (!f)
         return NULL;
     size_t cap = 1 << 16, n = 0;
-    char *buf = tg__mem_alloc(cap);
+    char *buf = tg_mem_alloc(cap);
     while (buf) {
         n += fread(buf + n, 1, cap - n - 1, f);
         if (n < cap - 1)
             break;
-        char *nb = tg__mem_realloc(buf, cap * 2);
+        char *nb = tg_mem_realloc(buf, cap * 2);
         if (!nb) {
-            tg__mem_free(buf);
+            tg_mem_free(buf);
             buf = NULL;
             break;
         }
@@ -111,7 +110,7 @@ static void stderr_tail(const char *dir, char *tail, size_t size)
     while (line > buf && line[-1] != '\n')
         line--;
     snprintf(tail, size, "%s", line);
-    tg__mem_free(buf);
+    tg_mem_free(buf);
 }
 
 static int is_blank(const char *s, const char *end)
@@ -194,7 +193,7 @@ static int parse_output(const char *dir, int T, int nout, double *out, char *err
     why = TG_BB_OK;
 done:
 #undef NEXT_LINE
-    tg__mem_free(buf);
+    tg_mem_free(buf);
     return why;
 }
 
