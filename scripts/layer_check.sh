@@ -14,10 +14,11 @@
 # usage: scripts/layer_check.sh [--strict-cli] [SOURCE_DIR [BUILD_DIR]]
 #   SOURCE_DIR defaults to the checkout holding this script; without BUILD_DIR (or when it
 #   holds no libterragrad*.so) (c) is skipped.
-#   CLI files that still include train/ private headers are warnings until the public
-#   training API lands (run-api); --strict-cli or TG_LAYER_STRICT_CLI=1 makes them errors.
+#   The CLI uses only public headers: a cli/ file including a private header is an error
+#   (TG_LAYER_STRICT_CLI=0 turns it into a warning; --strict-cli is the default now that
+#   the training API is public, terragrad/run.h).
 set -uo pipefail
-strict_cli=${TG_LAYER_STRICT_CLI:-0}
+strict_cli=${TG_LAYER_STRICT_CLI:-1}
 args=()
 for a in "$@"; do
   case $a in
