@@ -159,3 +159,12 @@ void tg_hbv_cli_free(tg_hbv_cli *a)
     tg_hbv_params_free(&a->params);
     tg_route_free(&a->route);
 }
+
+void tg_cli_command_line(char *buf, size_t size, int argc, char **argv)
+{
+    snprintf(buf, size, "terragrad");
+    for (int i = 0; i < argc; i++) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n, " %s", argv[i]);
+    }
+}

@@ -20,4 +20,6 @@ int tg_hbv_cli_load(tg_hbv_cli *a);
 /* Simulates basin b and writes out/<basin>.csv (temp file + rename). */
 int tg_hbv_cli_simulate_write(const tg_hbv_cli *a, int b);
 void tg_hbv_cli_free(tg_hbv_cli *a);
+/* "terragrad ARGV..." into buf (truncated to size): the command a run folder's lock names. */
+void tg_cli_command_line(char *buf, size_t size, int argc, char **argv);
 #endif

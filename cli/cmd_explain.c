@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_util.h"
 #include "commands.h"
 #include "terragrad.h"
 
@@ -202,11 +203,8 @@ int tg_cmd_explain(int argc, char **argv)
     tg_real *w = NULL;
     double cLP = 0, cBETAET = 0;
     /* explain writes explain.log and explain/ into the run folder: one writer at a time */
-    char command[1024] = "terragrad";
-    for (int i = 0; i < argc; i++) {
-        size_t n = strlen(command);
-        snprintf(command + n, sizeof command - n, " %s", argv[i]);
-    }
+    char command[1024];
+    tg_cli_command_line(command, sizeof command, argc, argv);
     tg_run_lock lock = {-1};
     if (!rc) rc = tg_run_lock_acquire(&lock, run, command);
     if (!rc) rc = tg_runlog_open(&rl, run, "explain.log");

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_util.h"
 #include "commands.h"
 #include "plot_style.h"
 #include "terragrad.h"
@@ -600,11 +601,8 @@ int tg_cmd_plot(int argc, char **argv)
         fprintf(stderr, "terragrad plot: %s: no such run folder\n", run);
         return 1;
     }
-    char command[1024] = "terragrad";
-    for (int i = 0; i < argc; i++) {
-        size_t n = strlen(command);
-        snprintf(command + n, sizeof command - n, " %s", argv[i]);
-    }
+    char command[1024];
+    tg_cli_command_line(command, sizeof command, argc, argv);
     tg_run_lock lock = {-1};
     if (tg_run_lock_acquire(&lock, run, command)) {
         fprintf(stderr, "terragrad plot: %s\n", tg_error_message());

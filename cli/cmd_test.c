@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_util.h"
 #include "commands.h"
 #include "terragrad.h"
 
@@ -43,11 +44,8 @@ int tg_cmd_test(int argc, char **argv)
     }
     /* one process writes a run folder at a time (root rank: the others write nothing) */
     tg_run_lock lock = {-1};
-    char command[1024] = "terragrad", ckpt[4200], source[64];
-    for (int i = 0; i < argc; i++) {
-        size_t n = strlen(command);
-        snprintf(command + n, sizeof command - n, " %s", argv[i]);
-    }
+    char command[1024], ckpt[4200], source[64];
+    tg_cli_command_line(command, sizeof command, argc, argv);
     int rc = tg_dist_is_root() ? tg_run_lock_acquire(&lock, run, command) : 0, any = rc;
     tg_dist_max_int(&any, 1);
     if (!any)

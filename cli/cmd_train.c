@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "commands.h"
 #include "terragrad.h"
 
@@ -92,11 +93,8 @@ int tg_cmd_train(int argc, char **argv)
         return 2;
     }
     /* the command line, for the lock file: who holds the run directory */
-    char command[1024] = "terragrad";
-    for (int i = 0; i < argc; i++) {
-        size_t n = strlen(command);
-        snprintf(command + n, sizeof command - n, " %s", argv[i]);
-    }
+    char command[1024];
+    tg_cli_command_line(command, sizeof command, argc, argv);
     opt.command = command;
     opt.set = sets;
     opt.n_set = n_set;
