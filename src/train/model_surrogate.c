@@ -236,213 +236,285 @@ const tg_model_kind tg_model_kind_surrogate = {
 };
 
 /* ====================================================================== evaluation */
+/* The state of tg_surrogate_train_eval, filled step by step. */
+typedef struct surr_eval {
+    const char *run_dir, *period;
+    char path[4400], tmp[4500];
+    tg_cfg *cfg;
+    tg_runlog rl;
+    int first, last, warm, n, L, in, B, np, run_first;
+    tg_dataset d;
+    tg_model m;
+    tg_params *ps;
+    tg_ctx *ctx;
+    tg_blackbox *bb;
+    const surr_impl *im;
+    double *par, *qs, *qb, *o, *sv, *med;  /* (B, np) parameters; (B, n) surrogate and real Q */
+    tg_real *x, *forc, *obs;
+    tg_metrics *ms, *mb;                   /* surrogate / real model metrics per basin */
+    int *st;                               /* black-box status per basin */
+    tg_basin sl_norm[16], sl_raw[16];
+} surr_eval;
+enum { SURR_CHUNK = 16 };
+
+/* The run's config (a surrogate run), its log, the period, data, model and checkpoint. */
+static int se_open(surr_eval *e)
+{
+    e->cfg = tg_train_load_run_config(e->run_dir, e->path, sizeof e->path);
+    if (!e->cfg)
+        return tg_error_code() ? tg_error_code() : TG_EINVAL;
+    if (tg_model_kind_find(tg_cfg_str(e->cfg, "model.type")) != &tg_model_kind_surrogate)
+        return tg_error_set(TG_EINVAL, "%s: model.type is '%s', not surrogate", e->path,
+                            tg_cfg_str(e->cfg, "model.type"));
+    int rc = tg_runlog_open(&e->rl, e->run_dir, "surrogate_eval.log");
+    if (!rc)
+        rc = tg_train_period(e->cfg, e->path, e->period, &e->first, &e->last);
+    if (rc)
+        return rc;
+    e->ps = tg_params_create();
+    e->ctx = tg_ctx_create();
+    rc = e->ps && e->ctx ? tg_dataset_load(&e->d, e->cfg, e->run_dir, 0, &e->rl) : tg_error_set(TG_ENOMEM, "out of memory");
+    if (!rc)
+        rc = tg_model_build(&e->m, e->cfg, &e->d, e->ps);
+    snprintf(e->path, sizeof e->path, "%s/last.ckpt", e->run_dir);
+    if (!rc)
+        rc = tg_checkpoint_load(e->path, e->ps, NULL, NULL, NULL);
+    e->warm = (int)tg_cfg_int(e->cfg, "training.warmup");
+    e->n = e->last - e->first + 1;
+    e->L = e->warm + e->n;
+    e->in = e->d.F + e->d.S;
+    e->im = e->m.impl;
+    e->np = e->im ? e->im->np : 0;
+    e->B = e->d.B;
+    return rc;
+}
+
+static int se_alloc(surr_eval *e)
+{
+    const size_t B = (size_t)e->B, n = (size_t)e->n, L = (size_t)e->L, c = SURR_CHUNK;
+    e->par = malloc(sizeof *e->par * B * (size_t)e->np);
+    e->qs = malloc(sizeof *e->qs * B * n);
+    e->qb = malloc(sizeof *e->qb * B * n);
+    e->o = malloc(sizeof *e->o * n);
+    e->sv = malloc(sizeof *e->sv * B * 6);
+    e->med = malloc(sizeof *e->med * B);
+    e->x = malloc(sizeof *e->x * L * c * (size_t)e->in);
+    e->forc = malloc(sizeof *e->forc * L * c * 3);
+    e->obs = malloc(sizeof *e->obs * L * c);
+    e->ms = calloc(B, sizeof *e->ms);
+    e->mb = calloc(B, sizeof *e->mb);
+    e->st = calloc(B, sizeof *e->st);
+    if (!e->par || !e->qs || !e->qb || !e->o || !e->sv || !e->med || !e->x || !e->forc || !e->obs || !e->ms ||
+        !e->mb || !e->st)
+        return tg_error_set(TG_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Basins b0..b0+nb-1 through the trained network: their parameters (physical units) and
+ * the surrogate's streamflow and metrics. */
+static int se_network_chunk(surr_eval *e, int b0, int nb)
+{
+    const int first = e->first, last = e->last, warm = e->warm, n = e->n, L = e->L, in = e->in, np = e->np;
+    const tg_dataset *d = &e->d;
+    int idx[SURR_CHUNK], zero[SURR_CHUNK] = {0}, rc = 0;
+    for (int k = 0; k < nb && !rc; k++) {
+        idx[k] = k;
+        rc = tg_basin_slice(&d->norm[b0 + k], first - warm, last, &e->sl_norm[k]);
+        if (!rc)
+            rc = tg_basin_slice(&d->raw[b0 + k], first - warm, last, &e->sl_raw[k]);
+    }
+    if (!rc) {
+        tg_batch_gather(e->sl_norm, idx, zero, nb, L, d->vars, d->F,
+                        d->statics ? d->statics + (size_t)b0 * (size_t)d->S : NULL, d->S, e->x);
+        int qv = TG_VAR_Q, fv[3] = {TG_VAR_P, TG_VAR_TEMP, TG_VAR_PET};
+        tg_batch_gather(e->sl_raw, idx, zero, nb, L, &qv, 1, NULL, 0, e->obs);
+        tg_batch_gather(e->sl_raw, idx, zero, nb, L, fv, 3, NULL, 0, e->forc);
+        for (size_t i = 0; i < (size_t)L * (size_t)nb * (size_t)in; i++)
+            if (isnan((double)e->x[i]))
+                e->x[i] = 0; /* outside the record: the normalised mean, as `terragrad test` */
+        for (size_t i = 0; i < (size_t)L * (size_t)nb * 3; i++)
+            if (isnan((double)e->forc[i]))
+                e->forc[i] = 0;
+        tg_model_out mo;
+        rc = tg_model_forward(&e->m, e->ctx, e->ps, e->x, e->forc, L, nb, 0, NULL, &mo);
+        for (int k = 0; !rc && k < nb; k++) {
+            const int b = b0 + k;
+            for (int j = 0; j < np; j++)
+                e->par[(size_t)b * (size_t)np + (size_t)j] =
+                    e->im->s->lo[j] + (double)e->im->last_u->data[(size_t)k * (size_t)np + (size_t)j] *
+                                          (e->im->s->hi[j] - e->im->s->lo[j]);
+            for (int t = 0; t < n; t++) {
+                e->o[t] = (double)e->obs[(size_t)(warm + t) * (size_t)nb + (size_t)k];
+                e->qs[(size_t)b * (size_t)n + (size_t)t] =
+                    (double)mo.q->data[(size_t)(warm + t) * (size_t)nb + (size_t)k];
+            }
+            tg_metrics_compute(e->o, e->qs + (size_t)b * (size_t)n, n, &e->ms[b]);
+        }
+    }
+    for (int k = 0; k < nb; k++) {
+        tg_basin_free(&e->sl_norm[k]);
+        tg_basin_free(&e->sl_raw[k]);
+    }
+    tg_ctx_reset(e->ctx);
+    tg_ctx_set_grad(e->ctx, 0);
+    return rc;
+}
+
+/* surrogate_params_<period>.csv: the learned parameters per basin. */
+static int se_write_params(surr_eval *e)
+{
+    FILE *f;
+    snprintf(e->path, sizeof e->path, "%s/surrogate_params_%s.csv", e->run_dir, e->period);
+    int rc = tg_io_begin(e->path, e->tmp, sizeof e->tmp, &f);
+    if (rc)
+        return rc;
+    fprintf(f, "basin");
+    for (int j = 0; j < e->np; j++)
+        fprintf(f, ",%s", e->im->s->pname[j]);
+    fputc('\n', f);
+    for (int b = 0; b < e->B; b++) {
+        fprintf(f, "%s", e->d.raw[b].id);
+        for (int j = 0; j < e->np; j++)
+            fprintf(f, ",%.9g", e->par[(size_t)b * (size_t)e->np + (size_t)j]);
+        fputc('\n', f);
+    }
+    return tg_io_commit(f, e->tmp, e->path);
+}
+
+/* The REAL model with the learned parameters (when the config names it), started
+ * surrogate.blackbox_spinup days before the period (or at the latest record start, if a
+ * basin's record begins later). */
+static int se_blackbox(surr_eval *e)
+{
+    const char *bbpath = tg_cfg_str(e->cfg, "surrogate.blackbox");
+    const long bspin = tg_cfg_int(e->cfg, "surrogate.blackbox_spinup");
+    e->run_first = e->first - (int)(bspin > 0 ? bspin : 0);
+    for (int b = 0; b < e->B; b++)
+        if (e->d.raw[b].start > e->run_first)
+            e->run_first = e->d.raw[b].start;
+    if (!bbpath)
+        return 0;
+    const char *kind = tg_cfg_str(e->cfg, "surrogate.blackbox_kind");
+    char bpath[4096];
+    const char *names[TG_BB_MAX_DIM];
+    for (int j = 0; j < e->np; j++)
+        names[j] = e->im->s->pname[j];
+    tg_blackbox_options bo = {.name = e->im->s->model[0] ? e->im->s->model : NULL, .np = e->np, .nf = 3, .nout = 1,
+                              .param_names = names};
+    int rc = 0;
+    if (e->run_first > e->first)
+        rc = tg_error_set(TG_EINVAL, "%s: a basin's record starts after the %s period begins", e->run_dir, e->period);
+    if (!rc && !(rc = tg_blackbox_resolve_path("surrogate.blackbox", kind, bbpath, bpath, sizeof bpath))) {
+        e->bb = !strcmp(kind, "library") ? tg_blackbox_library(bpath, &bo) : tg_blackbox_exec(bpath, &bo);
+        if (!e->bb)
+            rc = tg_error_prefix(tg_error_code() ? tg_error_code() : TG_EINVAL, "%s/config.yaml: surrogate.blackbox: ",
+                                 e->run_dir);
+        else /* the config chose a program to run: say which, before it first runs */
+            tg_runlog_printf(&e->rl, "black box '%s': %s %s (%s by %s/config.yaml)\n", tg_blackbox_name(e->bb), kind,
+                             tg_blackbox_path(e->bb), !strcmp(kind, "library") ? "loaded" : "run", e->run_dir);
+    }
+    if (!rc)
+        rc = tg_blackbox_eval_basins(e->bb, e->d.raw, e->B, e->par, e->run_first, e->first, e->last, e->mb, e->st,
+                                     e->qb);
+    return rc;
+}
+
+/* surrogate_metrics_<period>.csv: surrogate and real-model skill per basin (kept in sv). */
+static int se_write_metrics(surr_eval *e)
+{
+    FILE *f;
+    const int n = e->n;
+    snprintf(e->path, sizeof e->path, "%s/surrogate_metrics_%s.csv", e->run_dir, e->period);
+    int rc = tg_io_begin(e->path, e->tmp, sizeof e->tmp, &f);
+    if (rc)
+        return rc;
+    fprintf(f, "basin,NSE_surrogate,KGE_surrogate");
+    if (e->bb)
+        fprintf(f, ",NSE_blackbox,KGE_blackbox,NSE_surrogate_vs_blackbox,status");
+    fputc('\n', f);
+    for (int b = 0; b < e->B; b++) {
+        double fid = e->bb ? tg_nse(e->qb + (size_t)b * (size_t)n, e->qs + (size_t)b * (size_t)n, n, 1, 1) : (double)NAN;
+        double *sv = e->sv + (size_t)b * 6;
+        sv[0] = e->ms[b].nse;
+        sv[1] = e->ms[b].kge;
+        sv[2] = e->bb ? e->mb[b].nse : (double)NAN;
+        sv[3] = e->bb ? e->mb[b].kge : (double)NAN;
+        sv[4] = fid;
+        fprintf(f, "%s,%.6g,%.6g", e->d.raw[b].id, e->ms[b].nse, e->ms[b].kge);
+        if (e->bb)
+            fprintf(f, ",%.6g,%.6g,%.6g,%s", e->mb[b].nse, e->mb[b].kge, fid, tg_bb_reason_name(e->st[b]));
+        fputc('\n', f);
+    }
+    return tg_io_commit(f, e->tmp, e->path);
+}
+
+/* Medians of the surrogate's and the real model's skill into the log. */
+static void se_summary(surr_eval *e)
+{
+    double mv[5];
+    for (int c = 0; c < 5; c++) {
+        for (int b = 0; b < e->B; b++)
+            e->med[b] = e->sv[(size_t)b * 6 + (size_t)c];
+        mv[c] = tg_median_finite(e->med, e->B);
+    }
+    char d0[16], d1[16];
+    tg_runlog_printf(&e->rl, "%s period %s..%s, %d basins; learned parameters: %s/surrogate_params_%s.csv\n",
+                     e->period, tg_date_format(e->first, d0), tg_date_format(e->last, d1), e->B, e->run_dir, e->period);
+    tg_runlog_printf(&e->rl, "surrogate (what training saw):        median NSE %.4f  KGE %.4f\n", mv[0], mv[1]);
+    if (e->bb) {
+        int failed = 0;
+        for (int b = 0; b < e->B; b++)
+            failed += e->st[b] != TG_BB_OK;
+        tg_runlog_printf(&e->rl, "REAL model '%s' (learned parameters): median NSE %.4f  KGE %.4f  (%d failed runs; "
+                         "spin-up from %s)\n", tg_blackbox_name(e->bb), mv[2], mv[3], failed,
+                         tg_date_format(e->run_first, d0));
+        tg_runlog_printf(&e->rl, "surrogate vs real model at the learned parameters: median NSE %.4f\n", mv[4]);
+    } else
+        tg_runlog_printf(&e->rl, "no surrogate.blackbox in the config: the real model was not run\n");
+    tg_runlog_printf(&e->rl, "wrote %s/surrogate_metrics_%s.csv\n", e->run_dir, e->period);
+}
+
+static void se_free(surr_eval *e)
+{
+    free(e->par); free(e->qs); free(e->qb); free(e->o); free(e->sv); free(e->med);
+    free(e->x); free(e->forc); free(e->obs); free(e->ms); free(e->mb); free(e->st);
+    tg_blackbox_free(&e->bb);
+    tg_model_free(&e->m);
+    tg_ctx_free(&e->ctx);
+    tg_params_free(&e->ps);
+    if (e->d.raw)
+        tg_dataset_free(&e->d);
+    tg_runlog_close(&e->rl);
+    tg_cfg_free(&e->cfg);
+}
+
+/* Scores a trained surrogate run on `period`: 1. the network's learned parameters and the
+ * surrogate's streamflow, 2. the real black-box model run with those parameters. */
 int tg_surrogate_train_eval(const char *run_dir, const char *period)
 {
-    char path[4400], tmp[4500];
-    tg_cfg *cfg = tg_train_load_run_config(run_dir, path, sizeof path);
-    if (!cfg)
-        return tg_error_code() ? tg_error_code() : TG_EINVAL;
-    if (tg_model_kind_find(tg_cfg_str(cfg, "model.type")) != &tg_model_kind_surrogate) {
-        int rc = tg_error_set(TG_EINVAL, "%s: model.type is '%s', not surrogate", path, tg_cfg_str(cfg, "model.type"));
-        tg_cfg_free(&cfg);
-        return rc;
-    }
-    tg_runlog rl = {0};
-    int first, last, rc = tg_runlog_open(&rl, run_dir, "surrogate_eval.log");
+    surr_eval *e = calloc(1, sizeof *e);
+    if (!e)
+        return tg_error_set(TG_ENOMEM, "out of memory");
+    e->run_dir = run_dir;
+    e->period = period;
+    int rc = se_open(e);
     if (!rc)
-        rc = tg_train_period(cfg, path, period, &first, &last);
-    if (rc) {
-        tg_cfg_free(&cfg);
-        tg_runlog_close(&rl);
-        return rc;
-    }
-    tg_dataset d;
-    memset(&d, 0, sizeof d);
-    tg_model m = {0};
-    tg_params *ps = tg_params_create();
-    tg_ctx *ctx = tg_ctx_create();
-    tg_blackbox *bb = NULL;
-    rc = ps && ctx ? tg_dataset_load(&d, cfg, run_dir, 0, &rl) : tg_error_set(TG_ENOMEM, "out of memory");
+        rc = se_alloc(e);
     if (!rc)
-        rc = tg_model_build(&m, cfg, &d, ps);
-    snprintf(path, sizeof path, "%s/last.ckpt", run_dir);
+        tg_ctx_set_grad(e->ctx, 0);
+    for (int b0 = 0; !rc && b0 < e->B; b0 += SURR_CHUNK)
+        rc = se_network_chunk(e, b0, e->B - b0 < SURR_CHUNK ? e->B - b0 : SURR_CHUNK);
     if (!rc)
-        rc = tg_checkpoint_load(path, ps, NULL, NULL, NULL);
-    const int warm = (int)tg_cfg_int(cfg, "training.warmup"), n = last - first + 1, L = warm + n, in = d.F + d.S;
-    const surr_impl *im = m.impl;
-    const int np = im ? im->np : 0, B = d.B, chunk = 16;
-    double *par = NULL, *qs = NULL, *qb = NULL, *o = NULL, *sv = NULL, *med = NULL;
-    tg_real *x = NULL, *forc = NULL, *obs = NULL;
-    tg_metrics *ms = NULL, *mb = NULL;
-    int *st = NULL;
-    tg_basin sl_norm[16], sl_raw[16];
-    memset(sl_norm, 0, sizeof sl_norm);
-    memset(sl_raw, 0, sizeof sl_raw);
-    if (!rc) {
-        par = malloc(sizeof *par * (size_t)B * (size_t)np);
-        qs = malloc(sizeof *qs * (size_t)B * (size_t)n);
-        qb = malloc(sizeof *qb * (size_t)B * (size_t)n);
-        o = malloc(sizeof *o * (size_t)n);
-        sv = malloc(sizeof *sv * (size_t)B * 6);
-        med = malloc(sizeof *med * (size_t)B);
-        x = malloc(sizeof *x * (size_t)L * chunk * (size_t)in);
-        forc = malloc(sizeof *forc * (size_t)L * chunk * 3);
-        obs = malloc(sizeof *obs * (size_t)L * chunk);
-        ms = calloc((size_t)B, sizeof *ms);
-        mb = calloc((size_t)B, sizeof *mb);
-        st = calloc((size_t)B, sizeof *st);
-        if (!par || !qs || !qb || !o || !sv || !med || !x || !forc || !obs || !ms || !mb || !st)
-            rc = tg_error_set(TG_ENOMEM, "out of memory");
-    }
-    /* 1. the trained network: parameters per basin and the surrogate's streamflow */
-    tg_ctx_set_grad(ctx, 0);
-    for (int b0 = 0; !rc && b0 < B; b0 += chunk) {
-        const int nb = B - b0 < chunk ? B - b0 : chunk;
-        int idx[16], zero[16] = {0};
-        for (int k = 0; k < nb && !rc; k++) {
-            idx[k] = k;
-            rc = tg_basin_slice(&d.norm[b0 + k], first - warm, last, &sl_norm[k]);
-            if (!rc)
-                rc = tg_basin_slice(&d.raw[b0 + k], first - warm, last, &sl_raw[k]);
-        }
-        if (!rc) {
-            tg_batch_gather(sl_norm, idx, zero, nb, L, d.vars, d.F, d.statics ? d.statics + (size_t)b0 * (size_t)d.S : NULL,
-                            d.S, x);
-            int qv = TG_VAR_Q, fv[3] = {TG_VAR_P, TG_VAR_TEMP, TG_VAR_PET};
-            tg_batch_gather(sl_raw, idx, zero, nb, L, &qv, 1, NULL, 0, obs);
-            tg_batch_gather(sl_raw, idx, zero, nb, L, fv, 3, NULL, 0, forc);
-            for (size_t i = 0; i < (size_t)L * (size_t)nb * (size_t)in; i++)
-                if (isnan((double)x[i]))
-                    x[i] = 0; /* outside the record: the normalised mean, as `terragrad test` */
-            for (size_t i = 0; i < (size_t)L * (size_t)nb * 3; i++)
-                if (isnan((double)forc[i]))
-                    forc[i] = 0;
-            tg_model_out mo;
-            rc = tg_model_forward(&m, ctx, ps, x, forc, L, nb, 0, NULL, &mo);
-            for (int k = 0; !rc && k < nb; k++) {
-                const int b = b0 + k;
-                for (int j = 0; j < np; j++)
-                    par[(size_t)b * (size_t)np + (size_t)j] =
-                        im->s->lo[j] + (double)im->last_u->data[(size_t)k * (size_t)np + (size_t)j] *
-                                           (im->s->hi[j] - im->s->lo[j]);
-                for (int t = 0; t < n; t++) {
-                    o[t] = (double)obs[(size_t)(warm + t) * (size_t)nb + (size_t)k];
-                    qs[(size_t)b * (size_t)n + (size_t)t] = (double)mo.q->data[(size_t)(warm + t) * (size_t)nb + (size_t)k];
-                }
-                tg_metrics_compute(o, qs + (size_t)b * (size_t)n, n, &ms[b]);
-            }
-        }
-        for (int k = 0; k < nb; k++) {
-            tg_basin_free(&sl_norm[k]);
-            tg_basin_free(&sl_raw[k]);
-        }
-        tg_ctx_reset(ctx);
-        tg_ctx_set_grad(ctx, 0);
-    }
-    if (!rc) {
-        FILE *f;
-        snprintf(path, sizeof path, "%s/surrogate_params_%s.csv", run_dir, period);
-        if (!(rc = tg_io_begin(path, tmp, sizeof tmp, &f))) {
-            fprintf(f, "basin");
-            for (int j = 0; j < np; j++)
-                fprintf(f, ",%s", im->s->pname[j]);
-            fputc('\n', f);
-            for (int b = 0; b < B; b++) {
-                fprintf(f, "%s", d.raw[b].id);
-                for (int j = 0; j < np; j++)
-                    fprintf(f, ",%.9g", par[(size_t)b * (size_t)np + (size_t)j]);
-                fputc('\n', f);
-            }
-            rc = tg_io_commit(f, tmp, path);
-        }
-    }
-    /* 2. the REAL model with those parameters, started surrogate.blackbox_spinup days before
-     * the period (or at the latest record start, if a basin's record begins later) */
-    const char *bbpath = tg_cfg_str(cfg, "surrogate.blackbox");
-    const long bspin = tg_cfg_int(cfg, "surrogate.blackbox_spinup");
-    int run_first = first - (int)(bspin > 0 ? bspin : 0);
-    for (int b = 0; b < B; b++)
-        if (d.raw[b].start > run_first)
-            run_first = d.raw[b].start;
-    if (!rc && bbpath) {
-        const char *kind = tg_cfg_str(cfg, "surrogate.blackbox_kind");
-        char bpath[4096];
-        const char *names[TG_BB_MAX_DIM];
-        for (int j = 0; j < np; j++)
-            names[j] = im->s->pname[j];
-        tg_blackbox_options bo = {.name = im->s->model[0] ? im->s->model : NULL, .np = np, .nf = 3, .nout = 1,
-                                  .param_names = names};
-        if (run_first > first)
-            rc = tg_error_set(TG_EINVAL, "%s: a basin's record starts after the %s period begins", run_dir, period);
-        if (!rc && !(rc = tg_blackbox_resolve_path("surrogate.blackbox", kind, bbpath, bpath, sizeof bpath))) {
-            bb = !strcmp(kind, "library") ? tg_blackbox_library(bpath, &bo) : tg_blackbox_exec(bpath, &bo);
-            if (!bb)
-                rc = tg_error_prefix(tg_error_code() ? tg_error_code() : TG_EINVAL, "%s/config.yaml: surrogate.blackbox: ",
-                                     run_dir);
-            else /* the config chose a program to run: say which, before it first runs */
-                tg_runlog_printf(&rl, "black box '%s': %s %s (%s by %s/config.yaml)\n", tg_blackbox_name(bb),
-                                 kind, tg_blackbox_path(bb), !strcmp(kind, "library") ? "loaded" : "run",
-                                 run_dir);
-        }
-        if (!rc)
-            rc = tg_blackbox_eval_basins(bb, d.raw, B, par, run_first, first, last, mb, st, qb);
-    }
-    if (!rc) {
-        FILE *f;
-        snprintf(path, sizeof path, "%s/surrogate_metrics_%s.csv", run_dir, period);
-        if (!(rc = tg_io_begin(path, tmp, sizeof tmp, &f))) {
-            fprintf(f, "basin,NSE_surrogate,KGE_surrogate");
-            if (bb)
-                fprintf(f, ",NSE_blackbox,KGE_blackbox,NSE_surrogate_vs_blackbox,status");
-            fputc('\n', f);
-            for (int b = 0; b < B; b++) {
-                double fid = bb ? tg_nse(qb + (size_t)b * (size_t)n, qs + (size_t)b * (size_t)n, n, 1, 1) : (double)NAN;
-                sv[(size_t)b * 6 + 0] = ms[b].nse;
-                sv[(size_t)b * 6 + 1] = ms[b].kge;
-                sv[(size_t)b * 6 + 2] = bb ? mb[b].nse : (double)NAN;
-                sv[(size_t)b * 6 + 3] = bb ? mb[b].kge : (double)NAN;
-                sv[(size_t)b * 6 + 4] = fid;
-                fprintf(f, "%s,%.6g,%.6g", d.raw[b].id, ms[b].nse, ms[b].kge);
-                if (bb)
-                    fprintf(f, ",%.6g,%.6g,%.6g,%s", mb[b].nse, mb[b].kge, fid, tg_bb_reason_name(st[b]));
-                fputc('\n', f);
-            }
-            rc = tg_io_commit(f, tmp, path);
-        }
-    }
-    if (!rc) {
-        double mv[5];
-        for (int c = 0; c < 5; c++) {
-            for (int b = 0; b < B; b++)
-                med[b] = sv[(size_t)b * 6 + (size_t)c];
-            mv[c] = tg_median_finite(med, B);
-        }
-        char d0[16], d1[16];
-        tg_runlog_printf(&rl, "%s period %s..%s, %d basins; learned parameters: %s/surrogate_params_%s.csv\n", period,
-                         tg_date_format(first, d0), tg_date_format(last, d1), B, run_dir, period);
-        tg_runlog_printf(&rl, "surrogate (what training saw):        median NSE %.4f  KGE %.4f\n", mv[0], mv[1]);
-        if (bb) {
-            int failed = 0;
-            for (int b = 0; b < B; b++)
-                failed += st[b] != TG_BB_OK;
-            tg_runlog_printf(&rl, "REAL model '%s' (learned parameters): median NSE %.4f  KGE %.4f  (%d failed runs; "
-                             "spin-up from %s)\n", tg_blackbox_name(bb), mv[2], mv[3], failed,
-                             tg_date_format(run_first, d0));
-            tg_runlog_printf(&rl, "surrogate vs real model at the learned parameters: median NSE %.4f\n", mv[4]);
-        } else
-            tg_runlog_printf(&rl, "no surrogate.blackbox in the config: the real model was not run\n");
-        tg_runlog_printf(&rl, "wrote %s/surrogate_metrics_%s.csv\n", run_dir, period);
-    } else
-        tg_runlog_file(&rl, "error: %s\n", tg_error_message());
-    free(par); free(qs); free(qb); free(o); free(sv); free(med);
-    free(x); free(forc); free(obs); free(ms); free(mb); free(st);
-    tg_blackbox_free(&bb);
-    tg_model_free(&m);
-    tg_ctx_free(&ctx);
-    tg_params_free(&ps);
-    if (d.raw)
-        tg_dataset_free(&d);
-    tg_runlog_close(&rl);
-    tg_cfg_free(&cfg);
+        rc = se_write_params(e);
+    if (!rc)
+        rc = se_blackbox(e);
+    if (!rc)
+        rc = se_write_metrics(e);
+    if (!rc)
+        se_summary(e);
+    else if (e->rl.log)
+        tg_runlog_file(&e->rl, "error: %s\n", tg_error_message());
+    se_free(e);
+    free(e);
     return rc;
 }

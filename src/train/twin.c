@@ -98,169 +98,252 @@ static tg_tensor *dpl_forward(tg_ctx *ctx, tg_params *ps, const tg_mlp_layer *ml
     return tg_select(ctx, out, 1, TG_HBV_Q);
 }
 
-int tg_twin_run(const tg_twin_options *o, tg_twin_result *res)
-{
-    memset(res, 0, sizeof *res);
-    const int B = o->basins, W = o->warmup, Ttr = 365 * o->train_years, Tte = 365 * o->test_years;
-    const int T = W + Ttr + Tte, T1 = W + Ttr, NP = TG_HBV_NPARAM;
-    if (B < 2 || W < 0 || Ttr <= 0 || Tte <= 0 || o->iters < 0)
-        return tg_error_set(TG_EINVAL, "twin: need >= 2 basins and positive periods");
-    double t0 = now();
+/* The state of one synthetic-twin experiment, filled step by step by tg_twin_run. */
+typedef struct twin {
+    const tg_twin_options *o;
+    tg_twin_result *res;
+    int B, W, Ttr, Tte, T, T1;
     tg_rng rng;
-    tg_rng_seed(&rng, o->seed);
-    double *attr = malloc((size_t)B * NA * sizeof(double));
-    tg_real *attr_r = malloc((size_t)B * NA * sizeof(tg_real));
-    tg_real *forc = malloc((size_t)T * B * 3 * sizeof(tg_real));
-    tg_real *ptrue = malloc((size_t)NP * B * sizeof(tg_real));
-    tg_real *qtrue = malloc((size_t)(T - W) * TG_HBV_NOUT * B * sizeof(tg_real));
-    tg_real *obs = malloc((size_t)(T - W) * B * sizeof(tg_real));
-    double *learned = malloc((size_t)NP * B * sizeof(double));
-    if (!attr || !attr_r || !forc || !ptrue || !qtrue || !obs || !learned)
+    double *attr, *learned, *nse_tr, *nse_te; /* (B, NA); (NP, B); (B); (B) */
+    tg_real *attr_r, *forc, *ptrue, *qtrue, *obs;
+    tg_params *ps;
+    tg_mlp_layer mlp;
+    tg_optim *opt;
+    tg_ctx *ctx;
+    FILE *lossf;
+} twin;
+
+static int twin_alloc(twin *w)
+{
+    const size_t B = (size_t)w->B, T = (size_t)w->T, NP = TG_HBV_NPARAM, TW = (size_t)(w->T - w->W);
+    w->attr = malloc(B * NA * sizeof(double));
+    w->attr_r = malloc(B * NA * sizeof(tg_real));
+    w->forc = malloc(T * B * 3 * sizeof(tg_real));
+    w->ptrue = malloc(NP * B * sizeof(tg_real));
+    w->qtrue = malloc(TW * TG_HBV_NOUT * B * sizeof(tg_real));
+    w->obs = malloc(TW * B * sizeof(tg_real));
+    w->learned = malloc(NP * B * sizeof(double));
+    w->nse_tr = malloc(B * sizeof(double));
+    w->nse_te = malloc(B * sizeof(double));
+    if (!w->attr || !w->attr_r || !w->forc || !w->ptrue || !w->qtrue || !w->obs || !w->learned || !w->nse_tr ||
+        !w->nse_te)
         return tg_error_set(TG_ENOMEM, "twin: out of memory");
+    return 0;
+}
+
+/* The synthetic world: attributes, forcing, true parameters as a smooth function of the
+ * attributes, and observed flow = HBV(true parameters) with log-normal noise. */
+static int twin_make_truth(twin *w)
+{
+    const int B = w->B, T = w->T, W = w->W, NP = TG_HBV_NPARAM;
     for (int i = 0; i < B * NA; i++) {
-        attr[i] = tg_rng_uniform(&rng);
-        attr_r[i] = (tg_real)(2 * attr[i] - 1); /* network input in [-1, 1] */
+        w->attr[i] = tg_rng_uniform(&w->rng);
+        w->attr_r[i] = (tg_real)(2 * w->attr[i] - 1); /* network input in [-1, 1] */
     }
-    make_forcing(forc, attr, T, B, &rng);
+    make_forcing(w->forc, w->attr, T, B, &w->rng);
     /* true parameters: u_p = 0.5 + 0.4 tanh(sum_k C_pk (2 a_k - 1)), C fixed by the seed */
     double C[TG_HBV_NPARAM][NA];
     for (int p = 0; p < NP; p++)
         for (int k = 0; k < NA; k++)
-            C[p][k] = 1.2 * tg_rng_normal(&rng);
+            C[p][k] = 1.2 * tg_rng_normal(&w->rng);
     for (int p = 0; p < NP; p++)
         for (int b = 0; b < B; b++) {
             double s = 0;
             for (int k = 0; k < NA; k++)
-                s += C[p][k] * (2 * attr[b * NA + k] - 1);
+                s += C[p][k] * (2 * w->attr[b * NA + k] - 1);
             double u = 0.5 + 0.4 * tanh(s), lo = tg_hbv_param_range[p][0], hi = tg_hbv_param_range[p][1];
-            ptrue[p * B + b] = (tg_real)(lo + u * (hi - lo));
+            w->ptrue[p * B + b] = (tg_real)(lo + u * (hi - lo));
         }
     tg_hbv_config c;
     tg_hbv_config_init(&c, T, W, B, 1);
-    int rc = tg_hbv_forward(qtrue, NULL, NULL, NULL, forc, ptrue, NULL, NULL, &c);
+    int rc = tg_hbv_forward(w->qtrue, NULL, NULL, NULL, w->forc, w->ptrue, NULL, NULL, &c);
+    const double noise = w->o->noise;
     for (int t = 0; !rc && t < T - W; t++)
         for (int b = 0; b < B; b++) {
-            double q = (double)qtrue[((size_t)t * TG_HBV_NOUT + TG_HBV_Q) * B + b];
-            obs[(size_t)t * B + b] = (tg_real)(q * exp(o->noise * tg_rng_normal(&rng) - 0.5 * o->noise * o->noise));
+            double q = (double)w->qtrue[((size_t)t * TG_HBV_NOUT + TG_HBV_Q) * B + b];
+            w->obs[(size_t)t * B + b] = (tg_real)(q * exp(noise * tg_rng_normal(&w->rng) - 0.5 * noise * noise));
         }
-    /* dPL model */
-    tg_params *ps = tg_params_create();
-    tg_mlp_layer mlp;
-    int widths[4] = {NA, o->hidden, o->hidden, NP};
+    return rc;
+}
+
+/* The dPL model (attributes -> MLP -> 13 HBV parameters), Adam, and loss.csv. */
+static int twin_build(twin *w)
+{
+    const tg_twin_options *o = w->o;
+    w->ps = tg_params_create();
+    w->ctx = tg_ctx_create();
+    if (!w->ps || !w->ctx)
+        return tg_error_set(TG_ENOMEM, "twin: out of memory");
+    int widths[4] = {NA, o->hidden, o->hidden, TG_HBV_NPARAM};
+    int rc = tg_mlp_init(&w->mlp, w->ps, "dpl", 4, widths, TG_ACT_TANH, TG_ACT_IDENTITY);
     if (!rc)
-        rc = tg_mlp_init(&mlp, ps, "dpl", 4, widths, TG_ACT_TANH, TG_ACT_IDENTITY);
-    if (!rc)
-        rc = tg_mlp_reset(&mlp, ps, TG_INIT_XAVIER_UNIFORM, &rng);
+        rc = tg_mlp_reset(&w->mlp, w->ps, TG_INIT_XAVIER_UNIFORM, &w->rng);
     tg_optim_config oc = {.kind = TG_OPTIM_ADAM, .lr = o->lr};
-    tg_optim *opt = rc ? NULL : tg_optim_create(&oc, ps);
-    if (!rc && !opt)
+    if (!rc && !(w->opt = tg_optim_create(&oc, w->ps)))
         rc = tg_error_code() ? tg_error_code() : TG_ENOMEM;
-    tg_ctx *ctx = tg_ctx_create();
-    FILE *lossf = NULL;
     if (o->out_dir && !rc) {
         rc = tg_mkdir_p(o->out_dir);
         char path[4200];
         snprintf(path, sizeof path, "%s/loss.csv", o->out_dir);
-        if (!rc && !(lossf = fopen(path, "w")))
+        if (!rc && !(w->lossf = fopen(path, "w")))
             rc = tg_error_set(TG_EIO, "%s: cannot write", path);
-        if (lossf)
-            fprintf(lossf, "iteration,loss\n");
+        if (w->lossf)
+            fprintf(w->lossf, "iteration,loss\n");
     }
-    /* train on the training period: RMSE of Q after the warm-up */
-    tg_tensor *obs_tr = NULL;
+    return rc;
+}
+
+/* Training on the training period: RMSE of Q after the warm-up, Adam, clipped gradients. */
+static int twin_train(twin *w)
+{
+    const tg_twin_options *o = w->o;
+    int rc = 0;
     double tl = now();
     for (int it = 1; !rc && it <= o->iters; it++) {
-        tg_tensor *q = dpl_forward(ctx, ps, &mlp, attr_r, forc, T1, W, B, NULL);
-        obs_tr = tg_from(ctx, TG_SHAPE(Ttr, B), obs);
-        tg_tensor *d = tg_sub(ctx, q, obs_tr);
-        tg_tensor *loss = tg_sqrt(ctx, tg_mean(ctx, tg_mul(ctx, d, d)));
-        if (!loss || tg_backward(ctx, loss)) {
-            rc = tg_error_code() ? tg_error_code() : TG_EINVAL;
-            break;
-        }
+        tg_tensor *q = dpl_forward(w->ctx, w->ps, &w->mlp, w->attr_r, w->forc, w->T1, w->W, w->B, NULL);
+        tg_tensor *obs_tr = tg_from(w->ctx, TG_SHAPE(w->Ttr, w->B), w->obs);
+        tg_tensor *d = tg_sub(w->ctx, q, obs_tr);
+        tg_tensor *loss = tg_sqrt(w->ctx, tg_mean(w->ctx, tg_mul(w->ctx, d, d)));
+        if (!loss || tg_backward(w->ctx, loss))
+            return tg_error_code() ? tg_error_code() : TG_EINVAL;
         double lv = (double)loss->data[0];
-        res->final_loss = lv;
-        tg_clip_grad_norm(ps, 1.0);
-        rc = tg_optim_step(opt, ps);
-        tg_ctx_reset(ctx);
-        if (lossf)
-            fprintf(lossf, "%d,%.6g\n", it, lv);
+        w->res->final_loss = lv;
+        tg_clip_grad_norm(w->ps, 1.0);
+        rc = tg_optim_step(w->opt, w->ps);
+        tg_ctx_reset(w->ctx);
+        if (w->lossf)
+            fprintf(w->lossf, "%d,%.6g\n", it, lv);
         if (o->verbose && (it % (o->iters / 10 > 0 ? o->iters / 10 : 1) == 0 || it == 1)) {
             double el = now() - tl;
-            tg_log_message(TG_LOG_INFO, "  iter %5d/%d  RMSE %.4f mm/d  %.0f it/s  ETA %.0fs\n", it, o->iters, lv, it / el,
-                   el / it * (o->iters - it));
+            tg_log_message(TG_LOG_INFO, "  iter %5d/%d  RMSE %.4f mm/d  %.0f it/s  ETA %.0fs\n", it, o->iters, lv,
+                           it / el, el / it * (o->iters - it));
         }
     }
-    /* evaluate over the whole record (no gradient): NSE on train and test days */
+    return rc;
+}
+
+/* Over the whole record (no gradient): NSE on the training and test days, learned parameters. */
+static int twin_evaluate(twin *w)
+{
+    const int B = w->B, T = w->T, W = w->W, Ttr = w->Ttr, Tte = w->Tte;
     tg_tensor *par = NULL;
-    double *nse_tr = malloc((size_t)B * sizeof(double)), *nse_te = malloc((size_t)B * sizeof(double));
-    if (!rc) {
-        tg_ctx_set_grad(ctx, 0);
-        tg_tensor *q = dpl_forward(ctx, ps, &mlp, attr_r, forc, T, W, B, &par);
-        if (!q)
-            rc = tg_error_code() ? tg_error_code() : TG_EINVAL;
-        for (int b = 0; !rc && b < B; b++) {
-            double *ob = malloc((size_t)(T - W) * sizeof(double)), *sb = malloc((size_t)(T - W) * sizeof(double));
-            for (int t = 0; t < T - W; t++) {
-                ob[t] = (double)obs[(size_t)t * B + b];
-                sb[t] = (double)q->data[(size_t)t * B + b];
-            }
-            tg_metrics m;
-            tg_metrics_compute(ob, sb, Ttr, &m);
-            nse_tr[b] = m.nse;
-            tg_metrics_compute(ob + Ttr, sb + Ttr, Tte, &m);
-            nse_te[b] = m.nse;
-            free(ob);
-            free(sb);
-        }
-        for (int i = 0; !rc && i < NP * B; i++)
-            learned[i] = (double)par->data[i];
+    tg_ctx_set_grad(w->ctx, 0);
+    tg_tensor *q = dpl_forward(w->ctx, w->ps, &w->mlp, w->attr_r, w->forc, T, W, B, &par);
+    if (!q)
+        return tg_error_code() ? tg_error_code() : TG_EINVAL;
+    double *ob = malloc((size_t)(T - W) * sizeof(double)), *sb = malloc((size_t)(T - W) * sizeof(double));
+    if (!ob || !sb) {
+        free(ob), free(sb);
+        return tg_error_set(TG_ENOMEM, "twin: out of memory");
     }
-    if (!rc) {
-        double *tmp = malloc((size_t)B * sizeof(double)), *tv = malloc((size_t)B * sizeof(double));
-        memcpy(tmp, nse_tr, (size_t)B * sizeof(double));
-        qsort(tmp, (size_t)B, sizeof(double), cmp_d);
-        res->nse_train_median = B % 2 ? tmp[B / 2] : 0.5 * (tmp[B / 2 - 1] + tmp[B / 2]);
-        memcpy(tmp, nse_te, (size_t)B * sizeof(double));
-        qsort(tmp, (size_t)B, sizeof(double), cmp_d);
-        res->nse_test_median = B % 2 ? tmp[B / 2] : 0.5 * (tmp[B / 2 - 1] + tmp[B / 2]);
-        res->nse_test_min = tmp[0];
-        for (int p = 0; p < NP; p++) {
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < T - W; t++) {
+            ob[t] = (double)w->obs[(size_t)t * B + b];
+            sb[t] = (double)q->data[(size_t)t * B + b];
+        }
+        tg_metrics m;
+        tg_metrics_compute(ob, sb, Ttr, &m);
+        w->nse_tr[b] = m.nse;
+        tg_metrics_compute(ob + Ttr, sb + Ttr, Tte, &m);
+        w->nse_te[b] = m.nse;
+    }
+    free(ob), free(sb);
+    for (int i = 0; i < TG_HBV_NPARAM * B; i++)
+        w->learned[i] = (double)par->data[i];
+    return 0;
+}
+
+static double median_sorted(const double *v, int n)
+{
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Medians of NSE and, per parameter, the correlation of learned and true values. */
+static int twin_summarise(twin *w)
+{
+    const int B = w->B;
+    tg_twin_result *res = w->res;
+    double *tmp = malloc((size_t)B * sizeof(double)), *tv = malloc((size_t)B * sizeof(double));
+    if (!tmp || !tv) {
+        free(tmp), free(tv);
+        return tg_error_set(TG_ENOMEM, "twin: out of memory");
+    }
+    memcpy(tmp, w->nse_tr, (size_t)B * sizeof(double));
+    qsort(tmp, (size_t)B, sizeof(double), cmp_d);
+    res->nse_train_median = median_sorted(tmp, B);
+    memcpy(tmp, w->nse_te, (size_t)B * sizeof(double));
+    qsort(tmp, (size_t)B, sizeof(double), cmp_d);
+    res->nse_test_median = median_sorted(tmp, B);
+    res->nse_test_min = tmp[0];
+    for (int p = 0; p < TG_HBV_NPARAM; p++) {
+        for (int b = 0; b < B; b++)
+            tv[b] = (double)w->ptrue[p * B + b];
+        res->corr[p] = corr(tv, w->learned + (size_t)p * B, B);
+    }
+    free(tmp), free(tv);
+    return 0;
+}
+
+/* parameters.csv (true vs learned) and metrics.csv (per-basin NSE) in o->out_dir. */
+static void twin_write(const twin *w)
+{
+    const int B = w->B;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/parameters.csv", w->o->out_dir);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "basin,param,true,learned\n");
+        for (int p = 0; p < TG_HBV_NPARAM; p++)
             for (int b = 0; b < B; b++)
-                tv[b] = (double)ptrue[p * B + b];
-            res->corr[p] = corr(tv, learned + (size_t)p * B, B);
-        }
-        free(tmp);
-        free(tv);
+                fprintf(f, "twin%03d,%s,%.6g,%.6g\n", b, tg_hbv_param_names[p], (double)w->ptrue[p * B + b],
+                        w->learned[(size_t)p * B + b]);
+        fclose(f);
     }
-    if (!rc && o->out_dir) { /* parameters true vs learned, per-basin NSE */
-        char path[4200];
-        snprintf(path, sizeof path, "%s/parameters.csv", o->out_dir);
-        FILE *f = fopen(path, "w");
-        if (f) {
-            fprintf(f, "basin,param,true,learned\n");
-            for (int p = 0; p < NP; p++)
-                for (int b = 0; b < B; b++)
-                    fprintf(f, "twin%03d,%s,%.6g,%.6g\n", b, tg_hbv_param_names[p], (double)ptrue[p * B + b],
-                            learned[(size_t)p * B + b]);
-            fclose(f);
-        }
-        snprintf(path, sizeof path, "%s/metrics.csv", o->out_dir);
-        if ((f = fopen(path, "w"))) {
-            fprintf(f, "basin,NSE_train,NSE_test\n");
-            for (int b = 0; b < B; b++)
-                fprintf(f, "twin%03d,%.6f,%.6f\n", b, nse_tr[b], nse_te[b]);
-            fclose(f);
-        }
+    snprintf(path, sizeof path, "%s/metrics.csv", w->o->out_dir);
+    if ((f = fopen(path, "w"))) {
+        fprintf(f, "basin,NSE_train,NSE_test\n");
+        for (int b = 0; b < B; b++)
+            fprintf(f, "twin%03d,%.6f,%.6f\n", b, w->nse_tr[b], w->nse_te[b]);
+        fclose(f);
     }
+}
+
+static void twin_free(twin *w)
+{
+    if (w->lossf)
+        fclose(w->lossf);
+    tg_ctx_free(&w->ctx);
+    tg_optim_free(&w->opt);
+    tg_params_free(&w->ps);
+    free(w->attr); free(w->attr_r); free(w->forc); free(w->ptrue); free(w->qtrue); free(w->obs); free(w->learned);
+    free(w->nse_tr); free(w->nse_te);
+}
+
+int tg_twin_run(const tg_twin_options *o, tg_twin_result *res)
+{
+    memset(res, 0, sizeof *res);
+    twin w = {.o = o, .res = res, .B = o->basins, .W = o->warmup, .Ttr = 365 * o->train_years,
+              .Tte = 365 * o->test_years};
+    w.T = w.W + w.Ttr + w.Tte;
+    w.T1 = w.W + w.Ttr;
+    if (w.B < 2 || w.W < 0 || w.Ttr <= 0 || w.Tte <= 0 || o->iters < 0)
+        return tg_error_set(TG_EINVAL, "twin: need >= 2 basins and positive periods");
+    double t0 = now();
+    tg_rng_seed(&w.rng, o->seed);
+    int rc = twin_alloc(&w);
+    if (!rc)
+        rc = twin_make_truth(&w);
+    if (!rc)
+        rc = twin_build(&w);
+    if (!rc)
+        rc = twin_train(&w);
+    if (!rc)
+        rc = twin_evaluate(&w);
+    if (!rc)
+        rc = twin_summarise(&w);
+    if (!rc && o->out_dir)
+        twin_write(&w);
     res->seconds = now() - t0;
-    if (lossf)
-        fclose(lossf);
-    free(nse_tr);
-    free(nse_te);
-    tg_ctx_free(&ctx);
-    tg_optim_free(&opt);
-    tg_params_free(&ps);
-    free(attr); free(attr_r); free(forc); free(ptrue); free(qtrue); free(obs); free(learned);
+    twin_free(&w);
     return rc;
 }
