@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build-bench}; ITERS=${2:-20}; REPS=${3:-3}
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build "$BUILD" -j"$(nproc)" --target terragrad > /dev/null
+# the copied configs live in a temporary folder: their data paths come from TG_SHARED_DATA
+export TG_SHARED_DATA=${TG_SHARED_DATA:-$(cd .. && pwd)/shared/data}
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1 /proc/loadavg)"
 echo "| config | threads | epoch s (median of $REPS) | all runs | speed-up |"
