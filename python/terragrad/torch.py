@@ -17,6 +17,7 @@ Tensors must be on the CPU with the library's real type: float32 with the float 
 float64 with the double build ($TERRAGRAD_LIB).
 """
 import ctypes
+import threading
 
 import numpy as np
 import torch as _torch
@@ -26,6 +27,49 @@ from ._lib import check, ptr
 from .hbv import PARAM_NAMES, _mask, _dyn_indices
 
 TORCH_DTYPE = _torch.float32 if L.real_name == "float" else _torch.float64
+
+# Work arrays are reused across calls: a fresh array of several MB costs more in page faults
+# than the HBV step that fills it. An array saved for backward (history, outputs,
+# parameters) goes back to the pool only when its _Lease dies, i.e. when autograd frees the
+# node (after backward without retain_graph, or when the graph is dropped): no later call
+# can overwrite what a pending backward still reads. Arrays handed to torch as results are
+# never pooled.
+_POOL, _POOL_LOCK, _POOL_MAX = {}, threading.Lock(), 4
+
+
+def _take(shape, zero=False):
+    key = (tuple(shape), L.dtype.str)
+    with _POOL_LOCK:
+        free = _POOL.get(key)
+        a = free.pop() if free else None
+    if a is None:
+        a = np.empty(shape, dtype=L.dtype)
+    if zero:
+        a.fill(0)
+    return a
+
+
+def _give(*arrays):
+    with _POOL_LOCK:
+        for a in arrays:
+            if a is not None:
+                free = _POOL.setdefault((a.shape, a.dtype.str), [])
+                if len(free) < _POOL_MAX:
+                    free.append(a)
+
+
+class _Lease:
+    """Holds pooled arrays for as long as an autograd node lives; returns them after."""
+    __slots__ = ("arrays",)
+
+    def __init__(self, *arrays):
+        self.arrays = arrays
+
+    def __del__(self):
+        try:
+            _give(*self.arrays)
+        except Exception:  # interpreter shutdown: the pool may already be gone
+            pass
 
 
 def _np(t, name):
@@ -63,26 +107,30 @@ class HBVFunction(_torch.autograd.Function):
         idx = _dyn_indices(dynamic_mask)
         nd = len(idx)
         # (B, 13, M) -> (13, B*M) in [0,1] -> physical
-        u_ps = np.ascontiguousarray(us.transpose(1, 0, 2)).reshape(L.NPARAM, Lanes)
-        ps = np.empty_like(u_ps)
+        u_ps = _take((L.NPARAM, B, M))
+        np.copyto(u_ps, us.transpose(1, 0, 2))
+        ps = _take((L.NPARAM, Lanes))
         L.lib.tg_hbv_scale_forward(ptr(ps), ptr(u_ps), 1, (1 << L.NPARAM) - 1, Lanes)
+        _give(u_ps)
         pd = None
         if nd:
             ud = _np(u_dyn, "u_dyn")
             if ud.shape != (n, B, nd, M):
                 raise ValueError(f"u_dyn: shape {tuple(ud.shape)}, expected ({n}, {B}, {nd}, {M}) "
                                  f"(T - warmup, B, {'/'.join(PARAM_NAMES[k] for k in idx)}, nmul)")
-            u_pd = np.ascontiguousarray(ud.transpose(0, 2, 1, 3)).reshape(n, nd, Lanes)
-            pd = np.empty_like(u_pd)
+            u_pd = _take((n, nd, B, M))
+            np.copyto(u_pd, ud.transpose(0, 2, 1, 3))
+            pd = _take((n, nd, Lanes))
             L.lib.tg_hbv_scale_forward(ptr(pd), ptr(u_pd), n, dynamic_mask, Lanes)
+            _give(u_pd)
         c = L.HbvConfig()
         L.lib.tg_hbv_config_init(ctypes.byref(c), T, W, B, M)
         c.dynamic = dynamic_mask
         c.warmup_grad = int(bool(warmup_grad))
         c.basin_outputs = 1 << 0          # only Q: the other rows are not needed here
         check(L.lib.tg_hbv_config_check(ctypes.byref(c)), "HBV")
-        hist = np.empty(L.lib.tg_hbv_hist_size(ctypes.byref(c)), dtype=L.dtype)
-        out = np.zeros((n, L.NOUT, B), dtype=L.dtype)
+        hist = _take((L.lib.tg_hbv_hist_size(ctypes.byref(c)),))
+        out = _take((n, L.NOUT, B), zero=True)
         check(L.lib.tg_hbv_forward(ptr(out), None, None, ptr(hist), ptr(f), ptr(ps), ptr(pd), None,
                                    ctypes.byref(c)), "HBV")
         routed = u_route is not None
@@ -103,6 +151,7 @@ class HBVFunction(_torch.autograd.Function):
             y = np.ascontiguousarray(out[:, 0, :])
             ctx.route = None
         ctx.saved = (c, hist, f, ps, pd, out, B, M, n, nd, dynamic_mask)
+        ctx.lease = _Lease(hist, ps, pd, out)
         return _torch.from_numpy(y)
 
     @staticmethod
@@ -110,7 +159,7 @@ class HBVFunction(_torch.autograd.Function):
         c, hist, f, ps, pd, out, B, M, n, nd, mask = ctx.saved
         Lanes = B * M
         gy = np.ascontiguousarray(gy.detach().cpu().numpy(), dtype=L.dtype)
-        g_out = np.zeros((n, L.NOUT, B), L.dtype)
+        g_out = _take((n, L.NOUT, B), zero=True)
         g_route = None
         if ctx.route is not None:
             a, th, w = ctx.route
@@ -129,21 +178,26 @@ class HBVFunction(_torch.autograd.Function):
         need_x, need_s, need_d = ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[2]
         g_x = g_us = g_ud = None
         if need_x or need_s or need_d:
-            g_ps = np.zeros((L.NPARAM, Lanes), L.dtype)
-            g_pd = np.zeros((n, nd, Lanes), L.dtype) if nd else None
+            g_ps = _take((L.NPARAM, Lanes), zero=True)
+            g_pd = _take((n, nd, Lanes), zero=True) if nd else None
             g_f = np.zeros(f.shape, L.dtype) if need_x else None
             check(L.lib.tg_hbv_backward(ptr(g_ps), ptr(g_pd), ptr(g_f), None, ptr(g_out), None, None,
                                         ptr(hist), ptr(f), ptr(ps), ptr(pd), ctypes.byref(c)), "HBV backward")
+            # gradients handed to torch are fresh arrays (torch may keep them as .grad)
             if need_s:
-                gu = np.zeros_like(g_ps)
+                gu = _take(g_ps.shape, zero=True)
                 L.lib.tg_hbv_scale_backward(ptr(gu), ptr(g_ps), 1, (1 << L.NPARAM) - 1, Lanes)
                 g_us = _torch.from_numpy(np.ascontiguousarray(gu.reshape(L.NPARAM, B, M).transpose(1, 0, 2)))
+                _give(gu)
             if need_d and nd:
-                gu = np.zeros_like(g_pd)
+                gu = _take(g_pd.shape, zero=True)
                 L.lib.tg_hbv_scale_backward(ptr(gu), ptr(g_pd), n, mask, Lanes)
                 g_ud = _torch.from_numpy(np.ascontiguousarray(gu.reshape(n, nd, B, M).transpose(0, 2, 1, 3)))
+                _give(gu)
             if need_x:
                 g_x = _torch.from_numpy(g_f)
+            _give(g_ps, g_pd)
+        _give(g_out)
         return g_x, g_us, g_ud, g_route, None, None, None
 
 

@@ -145,3 +145,30 @@ def test_device_and_dtype_errors(tt):
     with pytest.raises(ValueError, match="u_dyn"):
         tt.hbv(torch.rand(40, 1, 3, dtype=tt.TORCH_DTYPE), torch.rand(1, 13, 2, dtype=tt.TORCH_DTYPE),
                torch.rand(30, 1, 1, 2, dtype=tt.TORCH_DTYPE), None, warmup=10)
+
+
+def test_pending_backward_survives_later_calls(tt):
+    """Work arrays are pooled across calls: a node's history, outputs and parameters must
+    stay its own while its backward is pending. Two graphs built before either backward
+    (the second with other parameters and retain_graph on the first) give the gradients of
+    fresh, separate computations."""
+    dt = tt.TORCH_DTYPE
+    x = torch.tensor(np.stack([caravan(b, 60 + 90)[:, :3] for b in BASINS5[:3]], 1), dtype=dt)
+    g = torch.Generator().manual_seed(11)
+    us = [torch.rand(3, 13, 4, generator=g, dtype=dt).requires_grad_() for _ in range(2)]
+    ud = [torch.rand(90, 3, 2, 4, generator=g, dtype=dt).requires_grad_() for _ in range(2)]
+    ur = [torch.rand(3, 2, generator=g, dtype=dt).requires_grad_() for _ in range(2)]
+
+    def grads(k, retain=False):
+        q = tt.hbv(x, us[k], ud[k], ur[k], warmup=60)
+        return q, torch.autograd.grad(q.sum(), (us[k], ud[k], ur[k]), retain_graph=retain)
+
+    want = [grads(k)[1] for k in range(2)]                # each alone, graphs freed
+    q0 = tt.hbv(x, us[0], ud[0], ur[0], warmup=60)        # graph 0 pending ...
+    q1, got1 = grads(1)                                   # ... while 1 runs forward + backward
+    got0a = torch.autograd.grad(q0.sum(), (us[0], ud[0], ur[0]), retain_graph=True)
+    q1b, _ = grads(1)                                     # another call between two backwards of 0
+    got0b = torch.autograd.grad(q0.sum(), (us[0], ud[0], ur[0]))
+    for got, ref in ((got0a, want[0]), (got0b, want[0]), (got1, want[1])):
+        for a, b in zip(got, ref):
+            assert torch.equal(a, b)
