@@ -171,8 +171,9 @@ def main():
         f.write("- CPU: %s, %d logical CPUs; flags: %s\n" % (model, os.cpu_count(), " ".join(flags)))
         f.write("- OpenBLAS kernel set selected: %s (OPENBLAS_CORETYPE=%s); PyTorch %s; Python %s\n"
                 % (core, os.environ.get("OPENBLAS_CORETYPE", "unset"), torch_v, platform.python_version()))
-        f.write("- load average (1 min) before / after: %.2f / %.2f%s\n" % (load0, load1,
-                " — machine busy: ratios are less reliable" if max(load0, load1) > 1.5 else ""))
+        # the load after includes this benchmark's own 2-thread runs: judge by the load before
+        f.write("- load average (1 min) before / after (after includes these runs): %.2f / %.2f%s\n"
+                % (load0, load1, " — machine busy before the runs: ratios are less reliable" if load0 > 1.0 else ""))
         for th, fx in facts.items():
             f.write("- limits, %d thread(s): sgemm 2048^3 through PyTorch %.0f GFLOP/s; STREAM triad %.1f GB/s\n"
                     % (th, fx["sgemm_2048_gflops_torch"], fx["stream_gb_s"]))
