@@ -18,6 +18,7 @@
  *     scratch through its own allocator, not the process-wide one.
  * Mutation: a tg_malloc/tg_free pair per call in the HBV forward (instead of its context
  * scratch) makes steps 2..10 allocate once each and fails (a). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,13 +37,19 @@ void *__real_malloc(size_t n);
 void *__real_calloc(size_t c, size_t n);
 void *__real_realloc(void *p, size_t n);
 
+/* The hook is called from several threads at once (the dataset loads basins in an OpenMP
+ * loop): the counts are updated under a lock, or lost updates make allocs != frees. */
+static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void *count_alloc(void *ud, void *p, size_t old, size_t n)
 {
     counter *c = ud;
     if (n == 0) {
         if (p) {
+            pthread_mutex_lock(&count_lock);
             c->frees++;
             c->bytes -= (long long)old;
+            pthread_mutex_unlock(&count_lock);
         }
         free(p);
         return NULL;
@@ -50,6 +57,7 @@ static void *count_alloc(void *ud, void *p, size_t old, size_t n)
     void *q = __real_realloc(p, n);
     if (!q)
         return NULL;
+    pthread_mutex_lock(&count_lock);
     if (p)
         c->reallocs++;
     else
@@ -57,6 +65,7 @@ static void *count_alloc(void *ud, void *p, size_t old, size_t n)
     c->bytes += (long long)n - (long long)(p ? old : 0);
     if (n > c->largest)
         c->largest = n;
+    pthread_mutex_unlock(&count_lock);
     return q;
 }
 
