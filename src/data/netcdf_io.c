@@ -240,6 +240,11 @@ static int read_ids(const char *path, int nc, int v_id, int B, tg_basin *bs, int
     NCTRY(nc_inq_var(nc, v_id, NULL, &type, &ndims, dims, NULL), "basin id variable");
     if (type == NC_CHAR && ndims == 2) {
         NCTRY(nc_inq_dimlen(nc, dims[1], &slen), "basin id length");
+        /* ids of more than 1 MiB are a damaged header, not basins (found by fuzzing: a
+         * small file declaring 3 GB of id text) */
+        if (slen > 4096 || (size_t)B * slen > ((size_t)1 << 20))
+            return tg_error_set(TG_EINVAL, "%s: basin id variable: %d ids of %zu characters is not a basin list",
+                                path, B, slen);
         text = tg_malloc((size_t)B * slen + 1);
         if (!text) return TG_ENOMEM;
         NCTRY(nc_get_var_text(nc, v_id, text), "reading basin ids");
