@@ -5,7 +5,11 @@ Step: parameters (leaf tensors: u_static (B,13,M), u_dyn (365,B,2,M) for BETA/BE
 u_route (B,2)) -> HBV over 365 warm-up + 365 days (no gradient through the warm-up) ->
 gamma routing -> masked RMSE against observed Q -> backward -> Adam step. Real forcing of
 the first B Caravan basins of the shared data (repeated if B > 200). Prints one JSON line:
-median seconds per step of each side, their ratio, and the HBV adapter's share.
+median seconds per step of each side and their ratio, then the HBV part alone (forward +
+backward of the HBV-and-routing node with a fixed upstream gradient) on both sides, and the
+same work as direct C calls from preallocated arrays in the library's own layout (what a C
+program pays: `c_direct_s`), so `adapter_overhead` = HBV part through terragrad.torch / C - 1.
+The three HBV-part timings are interleaved (A B C A B C ...).
 
     OMP_NUM_THREADS=1 TERRAGRAD_LIB=build/libterragrad.so \
         /usr/bin/python3 bench/python_hbv_step.py --basins 100 --nmul 16 --steps 5 --threads 1
@@ -71,6 +75,61 @@ sides = {
     "hbv_torch": make_step(lambda x, us, ud, ur: hbv_torch.dhbv_forward(x, us, ur, warmup=W, u_dyn=ud,
                                                                         dynamic=("BETA", "BETAET"))),
 }
+def c_direct():
+    """The HBV node's work as a C program does it: scale, HBV forward with history, gamma
+    routing, and their backward, in the library's layouts, arrays allocated once."""
+    import ctypes
+    from terragrad import _lib as L
+    from terragrad._lib import ptr
+    n, Lanes, nd, dyn = a.days, B * M, 2, terragrad.hbv._mask(("BETA", "BETAET"))
+    f = np.ascontiguousarray(x.numpy())
+    u_s = np.ascontiguousarray(init[0].numpy().transpose(1, 0, 2)).reshape(L.NPARAM, Lanes)
+    u_d = np.ascontiguousarray(init[1].numpy().transpose(0, 2, 1, 3)).reshape(n, nd, Lanes)
+    u_r = np.ascontiguousarray(init[2].numpy())
+    ps, pd = np.empty_like(u_s), np.empty_like(u_d)
+    c = L.HbvConfig()
+    L.lib.tg_hbv_config_init(ctypes.byref(c), T, W, B, M)
+    c.dynamic, c.basin_outputs = dyn, 1
+    hist = np.empty(L.lib.tg_hbv_hist_size(ctypes.byref(c)), L.dtype)
+    out, g_out = np.zeros((n, L.NOUT, B), L.dtype), np.zeros((n, L.NOUT, B), L.dtype)
+    av, th, ga, gth = (np.empty(B, L.dtype) for _ in range(4))
+    w, gw = np.empty((B, L.UH_LEN), L.dtype), np.empty((B, L.UH_LEN), L.dtype)
+    y, gur = np.empty((n, B), L.dtype), np.empty((B, 2), L.dtype)
+    gy = np.full((n, B), 1.0 / (n * B), L.dtype)
+    g_ps, g_pd, g_us, g_ud = (np.empty_like(v) for v in (ps, pd, ps, pd))
+
+    def run():
+        L.lib.tg_hbv_scale_forward(ptr(ps), ptr(u_s), 1, (1 << L.NPARAM) - 1, Lanes)
+        L.lib.tg_hbv_scale_forward(ptr(pd), ptr(u_d), n, dyn, Lanes)
+        L.lib.tg_hbv_forward(ptr(out), None, None, ptr(hist), ptr(f), ptr(ps), ptr(pd), None, ctypes.byref(c))
+        L.lib.tg_routing_scale_forward(ptr(av), ptr(th), ptr(u_r), B)
+        L.lib.tg_uh_gamma_forward(ptr(w), ptr(av), ptr(th), B)
+        L.lib.tg_uh_conv_forward(ptr(y), B, ptr(out), L.NOUT * B, ptr(w), n, B)
+        for v in (g_ps, g_pd, g_us, g_ud, gw, ga, gth, gur):
+            v.fill(0)
+        g_out[:, 0, :] = 0
+        L.lib.tg_uh_conv_backward(ptr(g_out), L.NOUT * B, ptr(gw), ptr(gy), B, ptr(out), L.NOUT * B, ptr(w), n, B)
+        L.lib.tg_uh_gamma_backward(ptr(ga), ptr(gth), ptr(gw), ptr(w), ptr(av), ptr(th), B)
+        L.lib.tg_routing_scale_backward(ptr(gur), ptr(ga), ptr(gth), B)
+        L.lib.tg_hbv_backward(ptr(g_ps), ptr(g_pd), None, None, ptr(g_out), None, None, ptr(hist), ptr(f),
+                              ptr(ps), ptr(pd), ctypes.byref(c))
+        L.lib.tg_hbv_scale_backward(ptr(g_us), ptr(g_ps), 1, (1 << L.NPARAM) - 1, Lanes)
+        L.lib.tg_hbv_scale_backward(ptr(g_ud), ptr(g_pd), n, dyn, Lanes)
+    return run
+
+
+def hbv_part(forward):
+    """Forward + backward of the HBV node alone (upstream gradient fixed: d mean(q))."""
+    ps = [p.clone().requires_grad_() for p in init]
+    gy = torch.full((a.days, B), 1.0 / (a.days * B), dtype=dt)
+
+    def run():
+        for p in ps:
+            p.grad = None
+        forward(x, *ps).backward(gy)
+    return run
+
+
 res = {}
 losses = {}
 for name, step in sides.items():
@@ -81,8 +140,24 @@ for name, step in sides.items():
         step()
         times.append(time.perf_counter() - t0)
     res[name] = float(np.median(times))
+parts = {"terragrad": hbv_part(lambda x, us, ud, ur: tt.hbv(x, us, ud, ur, warmup=W)),
+         "hbv_torch": hbv_part(lambda x, us, ud, ur: hbv_torch.dhbv_forward(x, us, ur, warmup=W, u_dyn=ud,
+                                                                           dynamic=("BETA", "BETAET"))),
+         "c_direct": c_direct()}
+part_times = {k: [] for k in parts}
+for k, run in parts.items():
+    run()                                            # first touch
+for _ in range(a.steps):
+    for k, run in parts.items():
+        t0 = time.perf_counter()
+        run()
+        part_times[k].append(time.perf_counter() - t0)
+part = {k: float(np.median(v)) for k, v in part_times.items()}
 print(json.dumps({"basins": B, "nmul": M, "days": a.days, "warmup": W, "threads": a.threads,
                   "real": terragrad.real_name, "load1": os.getloadavg()[0],
                   "terragrad_s": res["terragrad"], "hbv_torch_s": res["hbv_torch"],
                   "ratio": res["hbv_torch"] / res["terragrad"],
+                  "hbv_part_terragrad_s": part["terragrad"], "hbv_part_hbv_torch_s": part["hbv_torch"],
+                  "hbv_part_ratio": part["hbv_torch"] / part["terragrad"], "c_direct_s": part["c_direct"],
+                  "adapter_overhead": part["terragrad"] / part["c_direct"] - 1,
                   "first_loss": losses}))

@@ -27,6 +27,8 @@ from ._lib import check, ptr
 from .hbv import PARAM_NAMES, _mask, _dyn_indices
 
 TORCH_DTYPE = _torch.float32 if L.real_name == "float" else _torch.float64
+# parameter spans (hi - lo) in the library's real type, rounded as tg_hbv_scale_backward does
+_SPAN = (L.param_range[:, 1] - L.param_range[:, 0]).astype(L.dtype)
 
 # Work arrays are reused across calls: a fresh array of several MB costs more in page faults
 # than the HBV step that fills it. An array saved for backward (history, outputs,
@@ -130,7 +132,8 @@ class HBVFunction(_torch.autograd.Function):
         c.basin_outputs = 1 << 0          # only Q: the other rows are not needed here
         check(L.lib.tg_hbv_config_check(ctypes.byref(c)), "HBV")
         hist = _take((L.lib.tg_hbv_hist_size(ctypes.byref(c)),))
-        out = _take((n, L.NOUT, B), zero=True)
+        # only the Q row is computed (basin_outputs) and read (routing, backward): no zeroing
+        out = _take((n, L.NOUT, B))
         check(L.lib.tg_hbv_forward(ptr(out), None, None, ptr(hist), ptr(f), ptr(ps), ptr(pd), None,
                                    ctypes.byref(c)), "HBV")
         routed = u_route is not None
@@ -150,16 +153,18 @@ class HBVFunction(_torch.autograd.Function):
         else:
             y = np.ascontiguousarray(out[:, 0, :])
             ctx.route = None
-        ctx.saved = (c, hist, f, ps, pd, out, B, M, n, nd, dynamic_mask)
+        ctx.saved = (c, hist, f, ps, pd, out, B, M, n, nd, dynamic_mask, np.asarray(idx, dtype=np.intp))
         ctx.lease = _Lease(hist, ps, pd, out)
         return _torch.from_numpy(y)
 
     @staticmethod
     def backward(ctx, gy):
-        c, hist, f, ps, pd, out, B, M, n, nd, mask = ctx.saved
+        c, hist, f, ps, pd, out, B, M, n, nd, mask, idx = ctx.saved
         Lanes = B * M
         gy = np.ascontiguousarray(gy.detach().cpu().numpy(), dtype=L.dtype)
-        g_out = _take((n, L.NOUT, B), zero=True)
+        # the backward reads only the Q row's seed (basin_outputs): zero just that row
+        g_out = _take((n, L.NOUT, B))
+        g_out[:, 0, :] = 0
         g_route = None
         if ctx.route is not None:
             a, th, w = ctx.route
@@ -184,16 +189,17 @@ class HBVFunction(_torch.autograd.Function):
             check(L.lib.tg_hbv_backward(ptr(g_ps), ptr(g_pd), ptr(g_f), None, ptr(g_out), None, None,
                                         ptr(hist), ptr(f), ptr(ps), ptr(pd), ctypes.byref(c)), "HBV backward")
             # gradients handed to torch are fresh arrays (torch may keep them as .grad)
+            # d u = d phys * span, written straight into torch's layout (one pass instead of
+            # zero + scale + transposed copy; the same single product as tg_hbv_scale_backward)
             if need_s:
-                gu = _take(g_ps.shape, zero=True)
-                L.lib.tg_hbv_scale_backward(ptr(gu), ptr(g_ps), 1, (1 << L.NPARAM) - 1, Lanes)
-                g_us = _torch.from_numpy(np.ascontiguousarray(gu.reshape(L.NPARAM, B, M).transpose(1, 0, 2)))
-                _give(gu)
+                g_us = np.empty((B, L.NPARAM, M), L.dtype)
+                np.multiply(g_ps.reshape(L.NPARAM, B, M).transpose(1, 0, 2), _SPAN.reshape(1, -1, 1), out=g_us)
+                g_us = _torch.from_numpy(g_us)
             if need_d and nd:
-                gu = _take(g_pd.shape, zero=True)
-                L.lib.tg_hbv_scale_backward(ptr(gu), ptr(g_pd), n, mask, Lanes)
-                g_ud = _torch.from_numpy(np.ascontiguousarray(gu.reshape(n, nd, B, M).transpose(0, 2, 1, 3)))
-                _give(gu)
+                g_ud = np.empty((n, B, nd, M), L.dtype)
+                np.multiply(g_pd.reshape(n, nd, B, M).transpose(0, 2, 1, 3), _SPAN[idx].reshape(1, 1, nd, 1),
+                            out=g_ud)
+                g_ud = _torch.from_numpy(g_ud)
             if need_x:
                 g_x = _torch.from_numpy(g_f)
             _give(g_ps, g_pd)
