@@ -1,5 +1,6 @@
 /* linear.c — y = x W^T + b over all leading dimensions of x, as one tape node.
  * Raw kernels first (llm.c style: outputs, inputs, sizes), then the layer and the op. */
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,6 +19,33 @@ void tg_linear_forward(tg_real *y, const tg_real *x, const tg_real *w, const tg_
     tg_nn_threads_leave(th);
 }
 
+/* db[j] += sum over rows r of dy[r][j], each column summed in double with its rows in order,
+ * so any split of the columns across threads gives the same bits. Rows outer, a block of
+ * columns inner: dy is read once, contiguously (a column-outer loop strides through it once
+ * per column, which for the δHBV head, 73 000 x 210, costs more than the GEMMs beside it). */
+enum { COLSUM_BLOCK = 256 };
+static void column_sums(tg_real *db, const tg_real *dy, size_t N, int out, int threads)
+{
+#pragma omp parallel num_threads(threads) if (N * (size_t)out > 65536)
+    {
+        int nt = omp_get_num_threads(), t = omp_get_thread_num();
+        int j0 = (int)((long)out * t / nt), j1 = (int)((long)out * (t + 1) / nt);
+        double acc[COLSUM_BLOCK];
+        for (int jb = j0; jb < j1; jb += COLSUM_BLOCK) {
+            int nj = j1 - jb < COLSUM_BLOCK ? j1 - jb : COLSUM_BLOCK;
+            for (int j = 0; j < nj; j++)
+                acc[j] = 0.0;
+            for (size_t r = 0; r < N; r++) {
+                const tg_real *row = dy + r * (size_t)out + (size_t)jb;
+                for (int j = 0; j < nj; j++)
+                    acc[j] += (double)row[j];
+            }
+            for (int j = 0; j < nj; j++)
+                db[jb + j] += (tg_real)acc[j];
+        }
+    }
+}
+
 static int linear_backward_raw(tg_real *dx, tg_real *dw, tg_real *db, const tg_real *dy, const tg_real *x,
                                const tg_real *w, size_t N, int in, int out)
 {
@@ -27,17 +55,8 @@ static int linear_backward_raw(tg_real *dx, tg_real *dw, tg_real *db, const tg_r
         rc = tg_nn_gemm(th.omp, 0, 0, (int)N, in, out, TG_R(1.0), dy, out, w, in, TG_R(1.0), dx, in);
     if (dw && !rc)          /* (out, in) += (out, N) x (N, in) */
         rc = tg_nn_gemm(th.omp, 1, 0, out, in, (int)N, TG_R(1.0), dy, out, x, in, TG_R(1.0), dw, in);
-    if (db) {
-        /* Column sums in double, rows in order; columns split across threads (any split
-         * gives the same bits). */
-#pragma omp parallel for schedule(static) num_threads(th.omp) if (N * (size_t)out > 65536)
-        for (int j = 0; j < out; j++) {
-            double s = 0.0;
-            for (size_t r = 0; r < N; r++)
-                s += (double)dy[r * (size_t)out + (size_t)j];
-            db[j] += (tg_real)s;
-        }
-    }
+    if (db)
+        column_sums(db, dy, N, out, th.omp);
     tg_nn_threads_leave(th);
     return rc;
 }
