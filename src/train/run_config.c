@@ -198,12 +198,9 @@ void tg_run_config_defaults(tg_run_config *rc)
     rc->file = NULL;
 }
 
-int tg_run_config_load(const char *path, tg_run_config *rc)
+/* The typed view of a freshly loaded cfg, which rc then owns (freed with it, or here on error). */
+static int adopt_cfg(tg_cfg *cfg, tg_run_config *rc)
 {
-    memset(rc, 0, sizeof *rc);
-    int n;
-    const tg_cfg_key *schema = tg_train_schema_all(&n);
-    tg_cfg *cfg = tg_train_cfg_check(tg_cfg_load(path, schema, n));
     if (!cfg)
         return tg_error_code() ? tg_error_code() : TG_EINVAL;
     int e = tg_run_config_from_cfg(cfg, rc);
@@ -212,6 +209,18 @@ int tg_run_config_load(const char *path, tg_run_config *rc)
         return e;
     }
     ((owned *)rc->priv)->own_cfg = 1;
+    return 0;
+}
+
+int tg_run_config_load(const char *path, tg_run_config *rc)
+{
+    memset(rc, 0, sizeof *rc);
+    int n;
+    const tg_cfg_key *schema = tg_train_schema_all(&n);
+    tg_cfg *cfg = tg_train_cfg_check(tg_cfg_load(path, schema, n));
+    int e = adopt_cfg(cfg, rc);
+    if (e)
+        return e;
     return 0;
 }
 
@@ -382,14 +391,9 @@ int tg_run_load(const char *run_dir, tg_run_config *rc, long *epoch)
     memset(rc, 0, sizeof *rc);
     char path[4200];
     tg_cfg *cfg = tg_train_load_run_config(run_dir, path, sizeof path);
-    if (!cfg)
-        return tg_error_code() ? tg_error_code() : TG_EINVAL;
-    int e = tg_run_config_from_cfg(cfg, rc);
-    if (e) {
-        tg_cfg_free(&cfg);
+    int e = adopt_cfg(cfg, rc);
+    if (e)
         return e;
-    }
-    ((owned *)rc->priv)->own_cfg = 1;
     if (epoch) {
         int64_t ep = 0;
         uint64_t sum;
