@@ -20,7 +20,10 @@
  * Inputs: forcing and observed Q of the first B Caravan basins (1991-01-01 on), forcing
  * z-scored, attributes N(0, 1) (the peer uses synthetic data of the same sizes; the work
  * does not depend on the values).
- * Timing: median over --steps after 1 untimed step. Prints one JSON line (peer's keys).
+ * Timing: median over --steps after 1 untimed step. Prints one JSON line (peer's keys), plus
+ * the work accounting of tg_gemm_stats: GEMM FLOPs per step, seconds inside the matrix
+ * products (thread-seconds: with 1 thread, wall time), their rate, and the fraction of the
+ * step spent outside them (meaningful with 1 thread).
  *   bench_dpl_full --threads 1 --steps 3 [--data DIR] [--clock wall|cpu] */
 #include <math.h>
 #include <omp.h>
@@ -186,9 +189,11 @@ int main(int argc, char **argv)
     const int S = o.steps;
     double *t_lstm = calloc((size_t)S, sizeof(double)), *t_fwd = calloc((size_t)S, sizeof(double));
     double *t_bwd = calloc((size_t)S, sizeof(double)), *t_opt = calloc((size_t)S, sizeof(double));
-    double *t_it = calloc((size_t)S, sizeof(double));
+    double *t_it = calloc((size_t)S, sizeof(double)), *t_gemm = calloc((size_t)S, sizeof(double));
+    double *out_gemm = calloc((size_t)S, sizeof(double)), gemm_flop = 0.0;
     double loss_first = 0, loss_last = 0;
     for (int it = 0; it <= S; it++) {
+        tg_gemm_stats_enable(1); /* time and FLOPs inside the matrix products of this step */
         double t0 = bench_seconds(bench_clock);
         tg_tensor *x = tg_from(ctx, TG_SHAPE(Ttot, B, n_in), xnn);
         tg_tensor *h = tg_lstm(ctx, ps, &lstm, x, NULL, NULL, NULL); /* (Ttot, B, H) */
@@ -246,7 +251,10 @@ int main(int argc, char **argv)
             continue;
         t_lstm[it - 1] = t1 - t0, t_fwd[it - 1] = t2 - t0, t_bwd[it - 1] = t3 - t2;
         t_opt[it - 1] = t4 - t3, t_it[it - 1] = t4 - t0;
+        tg_gemm_stats_get(&t_gemm[it - 1], &gemm_flop, NULL);
+        out_gemm[it - 1] = 1.0 - t_gemm[it - 1] / t_it[it - 1];
     }
+    tg_gemm_stats_enable(0);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"bench\": \"dpl\", \"impl\": \"terragrad\", \"variant\": \"full\", \"precision\": \"%s\", "
@@ -256,17 +264,19 @@ int main(int argc, char **argv)
            "\"fwd_s_median\": %.6f, \"bwd_s_median\": %.6f, \"opt_s_median\": %.6f, \"iter_s_median\": %.6f, "
            "\"iter_s_min\": %.6f, \"lstm_fwd_s_median\": %.6f, \"hbv_route_loss_fwd_s_median\": %.6f, "
            "\"peak_rss_mb\": %.1f, \"arena_peak_mb\": %.1f, \"openblas_core\": \"%s\", "
-           "\"OPENBLAS_CORETYPE\": \"%s\", \"clock\": \"%s\"}\n",
+           "\"OPENBLAS_CORETYPE\": \"%s\", \"clock\": \"%s\", \"gemm_gflop_step\": %.2f, \"gemm_s_median\": %.6f, "
+           "\"gemm_gflops\": %.1f, \"outside_gemm_fraction_median\": %.4f}\n",
            TG_REAL_NAME, o.threads, B, T, W, M, NP, H, n_in, n_out, o.head_all ? "all" : "last", ndyn, ps->size, S,
            loss_first, loss_last, bench_median(t_fwd, S), bench_median(t_bwd, S), bench_median(t_opt, S), bench_median(t_it, S),
            bench_minimum(t_it, S), bench_median(t_lstm, S), bench_median(t_fwd, S) - bench_median(t_lstm, S), (double)ru.ru_maxrss / 1024.0,
            (double)tg_ctx_arena_peak(ctx) / 1048576.0, openblas_get_corename(),
            getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "",
-           bench_clock == CLOCK_MONOTONIC ? "wall" : "cpu");
+           bench_clock == CLOCK_MONOTONIC ? "wall" : "cpu", gemm_flop / 1e9, bench_median(t_gemm, S),
+           gemm_flop / 1e9 / bench_median(t_gemm, S), bench_median(out_gemm, S));
     tg_ctx_free(&ctx);
     tg_optim_free(&opt);
     tg_params_free(&ps);
     free(forcing), free(obs), free(obs0), free(mask), free(xnn), free(attr);
-    free(t_lstm), free(t_fwd), free(t_bwd), free(t_opt), free(t_it);
+    free(t_lstm), free(t_fwd), free(t_bwd), free(t_opt), free(t_it), free(t_gemm), free(out_gemm);
     return 0;
 }

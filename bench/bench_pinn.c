@@ -100,12 +100,17 @@ int main(int argc, char **argv)
     tg_ctx *ctx = tg_ctx_create();
     step(&b, ctx, opt); /* warm-up: arena growth, page faults */
     double *t = malloc((size_t)steps * sizeof *t), *c = malloc((size_t)steps * sizeof *c), L = 0;
+    double *tm = malloc((size_t)steps * sizeof *tm), mlp_flop = 0;
     for (int s = 0; s < steps; s++) {
+        tg_gemm_stats_enable(1); /* the fused MLP's product FLOPs and time, this iteration */
         double t0 = bench_wall(), c0 = bench_cpu();
         L = step(&b, ctx, opt);
         t[s] = bench_wall() - t0;
         c[s] = bench_cpu() - c0;
+        tg_gemm_stats_get(&tm[s], &mlp_flop, NULL);
     }
+    tg_gemm_stats_enable(0);
+    bench_sort(tm, steps);
     bench_sort(t, steps); /* in place: t[steps / 2] is the median reported (the upper one when */
     bench_sort(c, steps); /* steps is even), t[0] the minimum */
     struct rusage ru;
@@ -113,8 +118,10 @@ int main(int argc, char **argv)
     double med = t[steps / 2];
     printf("{\"bench\": \"pinn_burgers\", \"impl\": \"terragrad\", \"threads\": %d, \"nf\": %d, \"layers\": 8, "
            "\"width\": 20, \"dtype\": \"%s\", \"iter_s_median\": %.6f, \"iter_s_min\": %.6f, "
-           "\"iter_cpu_s_median\": %.6f, \"loss_last\": %.6g, \"peak_rss_mb\": %.1f}\n",
-           threads, nf, TG_REAL_NAME, med, t[0], c[steps / 2], L, (double)ru.ru_maxrss / 1024);
+           "\"iter_cpu_s_median\": %.6f, \"loss_last\": %.6g, \"peak_rss_mb\": %.1f, "
+           "\"mlp_product_gflop_iter\": %.4f, \"mlp_s_median\": %.6f, \"mlp_gflops\": %.1f, \"iter_gflops\": %.1f}\n",
+           threads, nf, TG_REAL_NAME, med, t[0], c[steps / 2], L, (double)ru.ru_maxrss / 1024, mlp_flop / 1e9,
+           tm[steps / 2], mlp_flop / 1e9 / tm[steps / 2], mlp_flop / 1e9 / med);
     fflush(stdout);
     if (peer) {
         /* the peer next to the checkout: <root>/bench/bench_pinn.c -> <root>/../shared/peer */
@@ -145,7 +152,7 @@ int main(int argc, char **argv)
             pclose(p);
         printf("{\"speedup_median\": %.2f}\n", pm / med);
     }
-    free(t), free(c), free(b.xf), free(b.xu), free(b.uu);
+    free(t), free(c), free(tm), free(b.xf), free(b.xu), free(b.uu);
     tg_ctx_free(&ctx);
     tg_optim_free(&opt);
     tg_params_free(&b.ps);

@@ -344,6 +344,13 @@ TG_API const char *tg_cpu_level_name(int level);/* "baseline", "avx2", "avx512" 
 TG_API int tg_blas_set_threads(int n);
 TG_API int tg_cpu_check_env(void);              /* TG_EINVAL (message) if TG_CPU is not understood */
 
+/* Work accounting for benchmarks: while enabled, every matrix product of the engine (the
+ * layers' BLAS calls, tg_gemm, the PINN MLP's fused products) adds its wall time (summed
+ * over the threads that ran it), its 2 M N K FLOPs and one call to process-wide counters.
+ * Enabling resets them. Off by default; not for concurrent enable/disable. */
+TG_API void tg_gemm_stats_enable(int on);
+TG_API void tg_gemm_stats_get(double *seconds, double *flops, long *calls);
+
 #ifdef __cplusplus
 }
 #endif

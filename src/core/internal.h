@@ -83,6 +83,10 @@ tg_node *tg__record(tg_ctx *ctx, const char *name, tg_backward_fn bw, tg_tensor 
 /* The gradient buffer of t, allocated zeroed on first use. */
 tg_real *tg__grad(tg_ctx *ctx, tg_tensor *t);
 /* Normalises a possibly negative axis; -1 if out of range. */
+/* gemm_stats.c: products check tg__gemm_stats_on and, when set, time themselves */
+extern int tg__gemm_stats_on;
+void tg__gemm_stats_add(double seconds, double flops);
+double tg__gemm_stats_clock(void);
 int tg__axis(int axis, int ndim);
 int tg__same_shape(const tg_tensor *a, const tg_tensor *b);
 void tg__shape_str(const tg_tensor *t, char *buf, size_t n);

@@ -11,14 +11,13 @@
 
 #include <cblas.h>
 
+#include "core/internal.h"
 #include "terragrad/nn.h"
 
 /* One single-threaded (by the caller's arrangement) row-major BLAS call in tg_real. */
-static inline void tg_nn_blas(int trans_a, int trans_b, int M, int N, int K, tg_real alpha, const tg_real *A,
-                              int lda, const tg_real *B, int ldb, tg_real beta, tg_real *C, int ldc)
+static inline void tg_nn_blas_call(int trans_a, int trans_b, int M, int N, int K, tg_real alpha, const tg_real *A,
+                                   int lda, const tg_real *B, int ldb, tg_real beta, tg_real *C, int ldc)
 {
-    if (M <= 0 || N <= 0)
-        return;
 #ifdef TG_DOUBLE
     cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
                 alpha, A, lda, B, ldb, beta, C, ldc);
@@ -26,6 +25,20 @@ static inline void tg_nn_blas(int trans_a, int trans_b, int M, int N, int K, tg_
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
                 alpha, A, lda, B, ldb, beta, C, ldc);
 #endif
+}
+
+static inline void tg_nn_blas(int trans_a, int trans_b, int M, int N, int K, tg_real alpha, const tg_real *A,
+                              int lda, const tg_real *B, int ldb, tg_real beta, tg_real *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    if (tg__gemm_stats_on) { /* benchmark accounting (tg_gemm_stats_enable) */
+        double t0 = tg__gemm_stats_clock();
+        tg_nn_blas_call(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        tg__gemm_stats_add(tg__gemm_stats_clock() - t0, 2.0 * M * (double)N * (double)K);
+        return;
+    }
+    tg_nn_blas_call(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* Flush-to-zero + denormals-are-zero while our kernels run (restored after). Why: back-

@@ -46,11 +46,9 @@ __attribute__((target("avx2"))) static void small_gemm_avx2(int ta, int tb, int 
 }
 #endif
 
-void tg_gemm(int ta, int tb, int M, int N, int K, tg_real alpha, const tg_real *A, int lda,
-             const tg_real *B, int ldb, tg_real beta, tg_real *C, int ldc)
+static void gemm_dispatch(int ta, int tb, int M, int N, int K, tg_real alpha, const tg_real *A, int lda,
+                          const tg_real *B, int ldb, tg_real beta, tg_real *C, int ldc)
 {
-    if (M <= 0 || N <= 0)
-        return;
     if ((double)M * N * K < TG_BLAS_MIN_WORK) {
 #ifdef TG_GEMM_AVX2
         if (tg_cpu_level() >= TG_CPU_AVX2) {
@@ -68,4 +66,18 @@ void tg_gemm(int ta, int tb, int M, int N, int K, tg_real alpha, const tg_real *
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha,
                 A, lda, B, ldb, beta, C, ldc);
 #endif
+}
+
+void tg_gemm(int ta, int tb, int M, int N, int K, tg_real alpha, const tg_real *A, int lda,
+             const tg_real *B, int ldb, tg_real beta, tg_real *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    if (tg__gemm_stats_on) { /* benchmark accounting (tg_gemm_stats_enable) */
+        double t0 = tg__gemm_stats_clock();
+        gemm_dispatch(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        tg__gemm_stats_add(tg__gemm_stats_clock() - t0, 2.0 * M * (double)N * (double)K);
+        return;
+    }
+    gemm_dispatch(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

@@ -22,6 +22,7 @@
 #endif
 
 #include "core/realmath.h"
+#include "core/internal.h"
 #include "pinn/pinn_internal.h"
 
 #define TG_PINN_SFX base
@@ -241,8 +242,8 @@ static void store_gin(const tg_pinn_plan *pl, const tg_real *gH0, int p0, int tn
 }
 
 /* ------------------------------------------------------------------ forward */
-int tg_pinn_raw_forward(const tg_pinn_plan *pl, const tg_real *const *W, const tg_real *const *b, int N,
-                        const tg_real *const *in, tg_real *const *out)
+static int raw_forward(const tg_pinn_plan *pl, const tg_real *const *W, const tg_real *const *b, int N,
+                       const tg_real *const *in, tg_real *const *out)
 {
     if (N <= 0)
         return 0;
@@ -271,9 +272,9 @@ int tg_pinn_raw_forward(const tg_pinn_plan *pl, const tg_real *const *W, const t
 }
 
 /* ------------------------------------------------------------------ backward */
-int tg_pinn_raw_backward(const tg_pinn_plan *pl, const tg_real *const *W, const tg_real *const *b, int N,
-                         const tg_real *const *in, const tg_real *const *gout, tg_real *const *gW,
-                         tg_real *const *gb, tg_real *const *gin)
+static int raw_backward(const tg_pinn_plan *pl, const tg_real *const *W, const tg_real *const *b, int N,
+                        const tg_real *const *in, const tg_real *const *gout, tg_real *const *gW,
+                        tg_real *const *gb, tg_real *const *gin)
 {
     if (N <= 0)
         return 0;
@@ -367,4 +368,39 @@ int tg_pinn_raw_backward(const tg_pinn_plan *pl, const tg_real *const *W, const 
     }
     tg_free(mem, bytes);
     return 0;
+}
+
+/* ------------------------------------------------------------------ work accounting */
+/* FLOPs of the layers' products over all K channels (value, directions, pairs): the fused
+ * MLP's GEMM-equivalent work. The backward recomputes the forward and runs two products
+ * per layer (input and weight gradients): three times the forward's. */
+static double product_flops(const tg_pinn_plan *pl, int N)
+{
+    double f = 0.0;
+    for (int l = 0; l < pl->L; l++)
+        f += 2.0 * pl->size[l + 1] * (double)pl->size[l];
+    return f * (double)N * (double)pl->K;
+}
+
+int tg_pinn_raw_forward(const tg_pinn_plan *pl, const tg_real *const *W, const tg_real *const *b, int N,
+                        const tg_real *const *in, tg_real *const *out)
+{
+    if (!tg__gemm_stats_on)
+        return raw_forward(pl, W, b, N, in, out);
+    double t0 = tg__gemm_stats_clock();
+    int rc = raw_forward(pl, W, b, N, in, out);
+    tg__gemm_stats_add(tg__gemm_stats_clock() - t0, N > 0 ? product_flops(pl, N) : 0.0);
+    return rc;
+}
+
+int tg_pinn_raw_backward(const tg_pinn_plan *pl, const tg_real *const *W, const tg_real *const *b, int N,
+                         const tg_real *const *in, const tg_real *const *gout, tg_real *const *gW,
+                         tg_real *const *gb, tg_real *const *gin)
+{
+    if (!tg__gemm_stats_on)
+        return raw_backward(pl, W, b, N, in, gout, gW, gb, gin);
+    double t0 = tg__gemm_stats_clock();
+    int rc = raw_backward(pl, W, b, N, in, gout, gW, gb, gin);
+    tg__gemm_stats_add(tg__gemm_stats_clock() - t0, N > 0 ? 3.0 * product_flops(pl, N) : 0.0);
+    return rc;
 }
