@@ -87,6 +87,11 @@ tg_real *tg__grad(tg_ctx *ctx, tg_tensor *t);
 extern int tg__gemm_stats_on;
 void tg__gemm_stats_add(double seconds, double flops);
 double tg__gemm_stats_clock(void);
+/* tg_custom for the library's own ops: zero_outputs = 0 when the forward writes every
+ * element of every output (the layers' outputs are up to hundreds of MB: the memset shows
+ * in a δHBV step's profile). */
+int tg__custom(tg_ctx *ctx, const tg_custom_op *op, void *user_data, tg_tensor *const *in, int n_in, int n_out,
+               const int *out_ndim, const int (*out_shape)[TG_MAX_DIMS], tg_tensor **out, int zero_outputs);
 int tg__axis(int axis, int ndim);
 int tg__same_shape(const tg_tensor *a, const tg_tensor *b);
 void tg__shape_str(const tg_tensor *t, char *buf, size_t n);

@@ -86,7 +86,7 @@ tg_tensor *tg_dropout(tg_ctx *ctx, tg_tensor *x, double p, int train, tg_rng *rn
             keep[2 * k + 1] = (z >> 32) >= thr;
     }
     tg_tensor *y = NULL;
-    if (tg_custom(ctx, &dropout_op, s, &x, 1, 1, &x->ndim, (const int(*)[TG_MAX_DIMS])&x->shape, &y))
+    if (tg__custom(ctx, &dropout_op, s, &x, 1, 1, &x->ndim, (const int(*)[TG_MAX_DIMS])&x->shape, &y, 0))
         return NULL;
     return y;
 }

@@ -111,7 +111,7 @@ tg_tensor *tg_linear_op(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b)
     oshape[0][x->ndim - 1] = w->shape[0];
     const int ndim[1] = {x->ndim};
     tg_tensor *in[3] = {x, w, b}, *y = NULL;
-    if (tg_custom(ctx, &linear_op, NULL, in, b ? 3 : 2, 1, ndim, (const int(*)[TG_MAX_DIMS])oshape, &y))
+    if (tg__custom(ctx, &linear_op, NULL, in, b ? 3 : 2, 1, ndim, (const int(*)[TG_MAX_DIMS])oshape, &y, 0))
         return NULL;
     return y;
 }

@@ -210,7 +210,7 @@ tg_tensor *tg_lstm_op_ckpt(tg_ctx *ctx, tg_tensor *x, tg_tensor *w_ih, tg_tensor
     const int ndim[2] = {3, 2};
     const int shape[2][TG_MAX_DIMS] = {{T, B, H, 1}, {B, H, 1, 1}};
     tg_tensor *out[2] = {NULL, NULL};
-    if (tg_custom(ctx, &lstm_op, s, in, n_in, 2, ndim, shape, out))
+    if (tg__custom(ctx, &lstm_op, s, in, n_in, 2, ndim, shape, out, 0))
         return NULL;
     if (out_c_last)
         *out_c_last = out[1];

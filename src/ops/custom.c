@@ -31,6 +31,12 @@ static void custom_backward(tg_ctx *ctx, tg_node *node)
 int tg_custom(tg_ctx *ctx, const tg_custom_op *op, void *user_data, tg_tensor *const *in, int n_in, int n_out,
               const int *out_ndim, const int (*out_shape)[TG_MAX_DIMS], tg_tensor **out)
 {
+    return tg__custom(ctx, op, user_data, in, n_in, n_out, out_ndim, out_shape, out, 1);
+}
+
+int tg__custom(tg_ctx *ctx, const tg_custom_op *op, void *user_data, tg_tensor *const *in, int n_in, int n_out,
+               const int *out_ndim, const int (*out_shape)[TG_MAX_DIMS], tg_tensor **out, int zero_outputs)
+{
     if (!ctx)
         return tg_error_set(TG_EINVAL, "tg_custom: no context");
     if (ctx->status)
@@ -41,7 +47,7 @@ int tg_custom(tg_ctx *ctx, const tg_custom_op *op, void *user_data, tg_tensor *c
         if (!in[k])
             return ctx->status ? ctx->status : (tg__fail(ctx, TG_EINVAL, "custom op '%s': input %d is NULL", op->name, k), TG_EINVAL);
     for (int k = 0; k < n_out; k++) {
-        out[k] = tg__tensor(ctx, out_ndim[k], out_shape[k], 1);
+        out[k] = tg__tensor(ctx, out_ndim[k], out_shape[k], zero_outputs);
         if (!out[k])
             return ctx->status;
     }
