@@ -6,7 +6,8 @@
 # attributes only, so they are the same in both periods to the last digit while the
 # dynamic BETA (its warm-up value, the LSTM's last day) is not — and with the LSTM static
 # head (the control run) the static ones differ between the periods too. The water balance
-# (with the corrected P HBV received) closes in every basin. Without attributes the MLP
+# (with the corrected P HBV received) closes in every basin, and each basin's PCORR is
+# sum(rain + snow) / sum(raw P of the data file) over the test period. Without attributes the MLP
 # head is refused, naming file, line and key.
 set -euo pipefail
 BIN=$1; DATA=$2; WORK=$3
@@ -69,6 +70,20 @@ for r in run ctl; do for p in test train; do
 done; done
 awk -F, 'NR > 1 { if (!($15 >= 0.6 && $15 <= 1.6)) { print "PCORR out of [0.6, 1.6]: " $15; exit 1 } }' \
   "$WORK/run/params_test.csv" || fail "PCORR range"
+# each basin's PCORR is what its HBV received: sum(rain + snow) / sum(raw P) over the test
+# period (the data file has one row per day from 1981-01-01, columns P, T, PET, Q)
+off=$(( ($(date -ud 1991-01-01 +%s) - $(date -ud 1981-01-01 +%s)) / 86400 ))
+tail -n +2 "$WORK/run/params_test.csv" | while IFS=, read -r b rest; do
+  pc=$(awk -F, -v b="$b" 'NR > 1 && $1 == b { print $15 }' "$WORK/run/params_test.csv")
+  hbv=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } { s += $(c["rain"]) + $(c["snow"]) } END { printf "%.9g", s }' \
+    "$WORK/run/predictions_test/$b.csv")
+  n=$(( $(wc -l < "$WORK/run/predictions_test/$b.csv") - 1 ))
+  raw=$(awk -F, -v a="$off" -v n="$n" 'NR > a && NR <= a + n { s += $1 } END { printf "%.9g", s }' "$DATA/caravan_camels_us/timeseries/$b.csv")
+  # rain, snow and PCORR are float values printed to 9 digits (~1e-8 relative; 3e-9 seen): 1e-6
+  awk -v h="$hbv" -v r="$raw" -v p="$pc" -v b="$b" 'BEGIN { d = h / r - p; if (d < 0) d = -d
+    if (!(d <= 1e-6 * p)) { print b ": rain + snow " h " mm / raw P " r " mm = " h / r ", PCORR " p; exit 1 } }' \
+    || fail "PCORR of $b is not the multiplier HBV received"
+done
 # columns 3..13 (FC .. CWH), 15 (PCORR), 16-17 (routing) are static; 2 (BETA) and 14 (BETAET) dynamic
 statics() { cut -d, -f1,3-13,15-17 "$1"; }
 dynamic() { cut -d, -f1,2 "$1"; }
