@@ -25,6 +25,10 @@ extern const tg_model_kind tg_model_kind_dhbv;
 enum { NB = 3, F = 3, S = 4, L = 24, W = 6, M = 2 };
 static const double PMIN = 0.6, PMAX = 1.6;
 
+/* smooth thresholds and the gradient through the warm-up: the loss is then a smooth
+ * function whose exact gradient the tape computes (without warmup_grad the stores at the
+ * end of the warm-up are constants of the gradient, by design, and static parameters and
+ * PCORR act in the warm-up too, so finite differences would see more) */
 static tg_cfg *config(const char *extra)
 {
     char text[2048];
@@ -33,7 +37,7 @@ static tg_cfg *config(const char *extra)
              "periods:\n  train_start: 2000-01-01\n  train_end: 2000-12-31\n"
              "  test_start: 2001-01-01\n  test_end: 2001-12-31\n"
              "training:\n  warmup: %d\n"
-             "hbv:\n  components: %d\n  dynamic: [BETA, K0]\n  routing: true\n  smooth: true\n"
+             "hbv:\n  components: %d\n  dynamic: [BETA, K0]\n  routing: true\n  smooth: true\n  warmup_grad: true\n"
              "model:\n  type: dhbv\n  hidden: 5\n%s",
              W, M, extra);
     int n;
