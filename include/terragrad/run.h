@@ -108,6 +108,11 @@ typedef struct tg_run_config {
         double dropout;                 /* model.dropout: before the head (lstm only) */
         long input_layer;               /* model.input_layer: linear+ReLU width before the LSTM (0 = none) */
         double forget_bias;             /* model.forget_bias: initial forget-gate bias */
+        const char *static_head;        /* model.static_head: lstm | mlp (dhbv: static parameters from an MLP
+                                         * on the attributes, δHBV 2.0 style) */
+        long static_hidden;             /* model.static_hidden: width of that MLP */
+        int precip_correction;          /* model.precip_correction: learned per-basin multiplier on HBV's P (dhbv) */
+        tg_run_numbers precip_range;    /* model.precip_range: its [min, max] */
     } model;
     struct {                            /* HBV-based kinds (dhbv, dhbv_adj, hybrid) */
         long components;                /* hbv.components: parallel HBV components per basin (M) */

@@ -66,7 +66,8 @@ static double water_balance_error(const tg_real *fl /* (n, nout) */, int n, int 
  * routing parameters: <run>/params_<period>.csv. */
 static int write_params(const char *path, const tg_dataset *d, const tg_model_kind_info *kind,
                         const double *par /* (B, stride) */, int routing, int stride,
-                        int cap /* the 1.1p C, at column stride - 1 */)
+                        int cap /* the 1.1p C, at column stride - 1 */,
+                        int pcorr /* the precipitation multiplier, at column TG_HBV_NPARAM + 3 */)
 {
     char tmp[4300];
     FILE *f;
@@ -78,6 +79,8 @@ static int write_params(const char *path, const tg_dataset *d, const tg_model_ki
         fprintf(f, ",%s", kind->params[p]);
     if (cap)
         fprintf(f, ",%s", tg_hbv_param_names[TG_HBV_C]);
+    if (pcorr)
+        fprintf(f, ",PCORR");
     fprintf(f, routing ? ",route_a,route_theta\n" : "\n");
     for (int b = 0; b < d->B; b++) {
         fprintf(f, "%s", d->raw[b].id);
@@ -85,6 +88,8 @@ static int write_params(const char *path, const tg_dataset *d, const tg_model_ki
             fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + p]);
         if (cap)
             fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + stride - 1]);
+        if (pcorr)
+            fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + TG_HBV_NPARAM + 3]);
         for (int p = 0; p < (routing ? 2 : 0); p++) /* after the kind's parameters */
             fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + TG_HBV_NPARAM + p]);
         fputc('\n', f);
@@ -119,8 +124,8 @@ static int write_metrics(const char *path, const tg_dataset *d, const tg_metrics
  * tg_evaluate: the run's config, data, model and checkpoint; then chunks of basins (shared
  * out over the ranks), each run forward over warm-up + period; per basin the metrics,
  * learned parameters and predictions; finally the files and the summary. */
-/* per basin: static parameters (<= NP), route a, theta, water balance, the 1.1p C */
-enum { NEXTRA = TG_HBV_NPARAM + 4 };
+/* per basin: static parameters (<= NP), route a, theta, water balance, PCORR, the 1.1p C */
+enum { NEXTRA = TG_HBV_NPARAM + 5 };
 enum { MAX_CHUNK = 1024 };
 
 typedef struct eval_run {
@@ -313,6 +318,8 @@ static int eval_basin(eval_run *e, int b, int k, int nb, const tg_model_out *mo,
                 x[p == TG_HBV_C ? NEXTRA - 1 : p] = acc / Mc;
             }
         }
+        if (mo->pcorr) /* (nb) */
+            x[TG_HBV_NPARAM + 3] = (double)mo->pcorr->data[k];
         if (mo->routing) /* (2, nb) */
             for (int j = 0; j < 2; j++)
                 x[TG_HBV_NPARAM + j] = (double)mo->routing->data[(size_t)j * nb + k];
@@ -429,7 +436,8 @@ static int eval_write(eval_run *e)
     free(wb);
     if (!rc && e->has_fluxes) {
         snprintf(e->path, sizeof e->path, "%s/params_%s.csv", e->run_dir, e->period);
-        rc = write_params(e->path, &e->d, e->m.info, e->extra, e->has_routing, NEXTRA, e->m.hbv.capillary);
+        rc = write_params(e->path, &e->d, e->m.info, e->extra, e->has_routing, NEXTRA, e->m.hbv.capillary,
+                          e->c.model.precip_correction);
     }
     if (!rc) {
         snprintf(e->path, sizeof e->path, "%s/predictions_%s.nc", e->run_dir, e->period);

@@ -22,7 +22,15 @@ static const char *const q_only[] = {"Q"};
 static const char *const q_unit[] = {"mm/day"};
 static const char *const lstm_uses[] = {"model.dropout"};
 #define HBV_KEYS "hbv.components", "hbv.dynamic", "hbv.warmup_grad", "hbv.routing", "hbv.smooth"
-static const char *const dhbv_uses[] = {HBV_KEYS, "hbv.capillary", "physics."};
+/* model.static_head / precip_*: δHBV 2.0-style static MLP and the precipitation multiplier
+ * (dhbv_static.c), dhbv only */
+static const char *const dhbv_uses[] = {HBV_KEYS,
+                                        "hbv.capillary",
+                                        "physics.",
+                                        "model.static_head",
+                                        "model.static_hidden",
+                                        "model.precip_correction",
+                                        "model.precip_range"};
 static const char *const dhbv_adj_uses[] = {HBV_KEYS, "hbv_adj."};
 static const char *const hybrid_uses[] = {HBV_KEYS, "hybrid.", "physics."};
 static const char *const surrogate_uses[] = {"surrogate."};
@@ -214,6 +222,7 @@ static int model_build(tg_model *m, const tg_cfg *cfg, const tg_run_config *c, c
                             tg_cfg_line(cfg, "model.type"), type, tg_model_kind_names());
     m->kind = tg_model_kind_impl(m->info);
     m->in = d->F + d->S;
+    m->n_attr = d->S;
     m->hidden = (int)c->model.hidden;
     m->dropout = c->model.dropout;
     m->q_mean = d->q_mean_all;
@@ -283,5 +292,7 @@ int tg_model_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, const tg_rea
     tg_tensor *f = tg_from(ctx, TG_SHAPE(L, nb, m->info->n_forcing), forcing); /* as declared */
     if (!y || !f)
         return tg_ctx_status(ctx);
+    if (m->attrs_needed && m->n_attr > 0) /* the basins' normalised attributes: the last S inputs (constant in time) */
+        out->attrs = tg_slice(ctx, tg_select(ctx, xt, 0, L - 1), 1, m->in - m->n_attr, m->n_attr);
     return m->kind->forward(m, ctx, ps, y, f, L, nb, train, out);
 }

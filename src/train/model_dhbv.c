@@ -5,8 +5,14 @@
 
 #include <stdlib.h>
 
+#include "dhbv_static.h"
 #include "penalty.h"
 #include "train_internal.h"
+
+typedef struct dhbv_impl {
+    tg_physics_weights pw;  /* physics.* penalties (water balance, range) */
+    tg_dhbv_static st;      /* static MLP head, precipitation multiplier (model.*) */
+} dhbv_impl;
 
 /* Shared by the HBV-based kinds: components, routing, warm-up, dynamic parameters, smoothing. */
 static int read_hbv(tg_model *m, const tg_cfg *cfg, const tg_run_config *c)
@@ -52,17 +58,22 @@ int tg_model_dhbv_read_config(tg_model *m, const tg_cfg *cfg)
 
 static int dhbv_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_params *ps, int *n_out)
 {
-    (void)d;
-    (void)ps;
     int rc = tg_model_dhbv_read_config(m, cfg);
     *n_out = m->n_out_params;
     if (rc)
         return rc;
-    tg_physics_weights *pw = malloc(sizeof *pw); /* physics.* penalties (water balance, range) */
-    if (!pw)
+    dhbv_impl *im = calloc(1, sizeof *im);
+    if (!im)
         return tg_error_set(TG_ENOMEM, "out of memory");
-    m->impl = pw;
-    return tg_physics_read(cfg, pw);
+    m->impl = im;
+    rc = tg_physics_read(cfg, &im->pw);
+    return rc ? rc : tg_dhbv_static_build(&im->st, m, cfg, d, ps);
+}
+
+static int dhbv_init_weights(const tg_model *m, tg_params *ps, tg_rng *rng, const tg_cfg *cfg)
+{
+    (void)cfg;
+    return tg_dhbv_static_init(&((const dhbv_impl *)m->impl)->st, ps, rng);
 }
 
 static void dhbv_free(tg_model *m)
@@ -73,6 +84,12 @@ static void dhbv_free(tg_model *m)
 int tg_model_dhbv_params(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor *h, int L, int nb,
                          tg_tensor **par_static, tg_tensor **par_dyn, tg_tensor **last)
 {
+    return tg_model_dhbv_params_from(m, ctx, ps, h, NULL, L, nb, par_static, par_dyn, last);
+}
+
+int tg_model_dhbv_params_from(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor *h, tg_tensor *stat, int L,
+                              int nb, tg_tensor **par_static, tg_tensor **par_dyn, tg_tensor **last)
+{
     const int M = m->M, NP = tg_hbv_nparam(&m->hbv), W = m->hbv_warmup;
     if (W >= L)
         return tg_error_set(TG_EINVAL, "dhbv: window of %d days is not longer than the warm-up (%d)", L, W);
@@ -80,9 +97,28 @@ int tg_model_dhbv_params(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tenso
      * window's last day (static parameters, routing), and each dynamic parameter's M columns
      * on the days after the warm-up — instead of every column on every day. */
     tg_tensor *w = tg_param(ctx, ps, m->head.w), *b = tg_param(ctx, ps, m->head.b); /* (K, H), (K) */
-    *last = tg_sigmoid(ctx, tg_linear_op(ctx, tg_select(ctx, h, 0, L - 1), w, b)); /* (nb, K) */
-    /* static parameters: (nb, NP, M) -> (NP, nb, M) */
-    tg_tensor *us = tg_reshape(ctx, tg_slice(ctx, *last, 1, 0, NP * M), TG_SHAPE(nb, NP, M));
+    tg_tensor *us; /* static parameters in (0, 1): (nb, NP, M) */
+    if (!stat) {
+        *last = tg_sigmoid(ctx, tg_linear_op(ctx, tg_select(ctx, h, 0, L - 1), w, b)); /* (nb, K) */
+        us = tg_reshape(ctx, tg_slice(ctx, *last, 1, 0, NP * M), TG_SHAPE(nb, NP, M));
+    } else {
+        /* static head (nb, K) in the same layout: the static parameters and routing from it;
+         * a dynamic parameter's static row (its value in the warm-up) stays the LSTM's
+         * last day, as with the LSTM static head */
+        *last = stat;
+        us = tg_reshape(ctx, tg_slice(ctx, stat, 1, 0, NP * M), TG_SHAPE(nb, NP, M));
+        if (m->hbv.dynamic) {
+            tg_tensor *ul = tg_reshape(
+                ctx, tg_sigmoid(ctx, tg_linear_op(ctx, tg_select(ctx, h, 0, L - 1), tg_slice(ctx, w, 0, 0, NP * M),
+                                                  tg_slice(ctx, b, 0, 0, NP * M))),
+                TG_SHAPE(nb, NP, M));
+            tg_tensor *rows[TG_HBV_NPARAM_MAX];
+            for (int p = 0; p < NP; p++)
+                rows[p] = tg_select(ctx, m->hbv.dynamic & (1u << p) ? ul : us, 1, p); /* (nb, M) */
+            us = tg_stack(ctx, rows, NP, 1);
+        }
+    }
+    /* (nb, NP, M) -> (NP, nb, M) */
     *par_static = tg_hbv_scale_op(ctx, tg_transpose(ctx, us, 0, 1), tg_hbv_param_mask(&m->hbv));
     /* dynamic parameters on the days after the warm-up: (L-W, ndyn, nb, M) */
     *par_dyn = NULL;
@@ -121,10 +157,15 @@ static int dhbv_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor
                         int train, tg_model_out *out)
 {
     (void)train;
-    tg_tensor *par_static, *par_dyn, *last;
-    int rc = tg_model_dhbv_params(m, ctx, ps, h, L, nb, &par_static, &par_dyn, &last);
+    const dhbv_impl *im = m->impl;
+    tg_tensor *par_static, *par_dyn, *last, *stat, *pcorr;
+    int rc = tg_dhbv_static_forward(&im->st, ctx, ps, out->attrs, nb, &stat, &pcorr);
+    if (!rc)
+        rc = tg_model_dhbv_params_from(m, ctx, ps, h, stat, L, nb, &par_static, &par_dyn, &last);
     if (rc)
         return rc;
+    forcing = tg_dhbv_correct_precip(ctx, forcing, pcorr, nb); /* HBV's P only: the network saw raw P */
+    out->pcorr = pcorr;
     tg_hbv_config c = m->hbv;
     c.T = L;
     c.warmup = m->hbv_warmup;
@@ -138,8 +179,8 @@ static int dhbv_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor
     out->par_static = par_static;
     if ((rc = tg_model_dhbv_route(m, ctx, last, fluxes, out)))
         return rc;
-    const tg_physics_weights *pw = m->impl;
-    if (!pw || !tg_physics_any(pw))
+    const tg_physics_weights *pw = &im->pw;
+    if (!tg_physics_any(pw))
         return 0;
     /* the physics penalties see the δHBV 1.0 rows (C is bounded by its sigmoid; cap moves water
      * between two stores and leaves the balance as it is) */
@@ -154,6 +195,7 @@ static int dhbv_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor
 const tg_model_kind tg_model_kind_dhbv = {
     .name = "dhbv",
     .build = dhbv_build,
+    .init_weights = dhbv_init_weights,
     .forward = dhbv_forward,
     .free = dhbv_free,
     .takes_hidden = 1,

@@ -68,6 +68,10 @@ typedef struct tg_model_out {
     tg_tensor *routing;     /* (2, nb): a, theta, or NULL */
     tg_tensor *penalty;     /* scalar physics-guided penalty already weighted, or NULL */
     int skip;               /* the first `skip` days of the window have no prediction */
+    tg_tensor *pcorr;       /* (nb) learned precipitation multiplier (model.precip_correction), or NULL */
+    /* INPUT, set by tg_model_forward before the kind's forward: the batch's normalised
+     * static attributes (nb, S), or NULL without attributes */
+    tg_tensor *attrs;
 } tg_model_out;
 typedef struct tg_model_kind {
     const char *name;       /* the model.type value */
@@ -93,6 +97,8 @@ struct tg_model {
     const tg_model_kind_info *info; /* the kind's declaration (never NULL after build) */
     const tg_model_kind *kind; /* its implementation; NULL: plain LSTM */
     int in;                 /* F + S */
+    int n_attr;             /* S: the last S of the `in` inputs are the static attributes */
+    int attrs_needed;       /* the kind reads tg_model_out.attrs (set by its build) */
     int hidden;
     double dropout;
     tg_lstm_layer lstm;
@@ -127,6 +133,11 @@ int tg_model_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, const tg_rea
 int tg_model_dhbv_read_config(tg_model *m, const tg_cfg *cfg);
 int tg_model_dhbv_params(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor *h, int L, int nb,
                          tg_tensor **par_static, tg_tensor **par_dyn, tg_tensor **last);
+/* The same with the static parameters and routing from stat (nb, K) in (0, 1) in the
+ * head's layout (the static MLP, dhbv_static.h) instead of the LSTM's last day; stat NULL:
+ * tg_model_dhbv_params. */
+int tg_model_dhbv_params_from(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor *h, tg_tensor *stat, int L,
+                              int nb, tg_tensor **par_static, tg_tensor **par_dyn, tg_tensor **last);
 int tg_model_dhbv_route(const tg_model *m, tg_ctx *ctx, tg_tensor *last, tg_tensor *fluxes, tg_model_out *out);
 
 /* Loss extensions (physics-guided penalties etc.): config keys merged into the schema. */
