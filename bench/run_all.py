@@ -188,13 +188,22 @@ def main():
                 lim = "%.0f %% of sgemm peak (%.1f of %.1f GFLOP/s, same run)" % (
                     100 * statistics.median(x["fraction_of_peak"] for x in r["tg_objs"]),
                     statistics.median(x["achieved_gflops_iter"] for x in r["tg_objs"]), o.get("sgemm_peak_gflops", 0))
-            elif "lstm_fwd_s_median" in o:
-                # GEMM work of the δHBV step: LSTM forward 2*T*B*4H*(n_in+H) FLOPs, backward ~2x
-                T, B, H, nin = o["T"] + o["warmup"], o["B"], o["hidden"], o["n_in"]
-                gflop = 3 * 2.0 * T * B * 4 * H * (nin + H) / 1e9
+            elif "gemm_gflop_step" in o:
+                # δHBV step, counted by tg_gemm_stats: the FLOPs of every product that ran, the
+                # time inside them, and the share of the step outside them (1 thread: wall time;
+                # with more threads the product time is summed over threads, so no share)
                 pk = facts[r["threads"]]["sgemm_2048_gflops_torch"]
-                lim = "LSTM GEMM work %.0f GFLOP = %.2f s at the sgemm peak: %.0f %% of the step" % (
-                    gflop, gflop / pk, 100 * gflop / pk / r["tg"])
+                rate = statistics.median(x["gemm_gflops"] for x in r["tg_objs"])
+                lim = "GEMMs %.0f GFLOP/step at %.0f GFLOP/s (%.0f %% of the sgemm peak)" % (
+                    o["gemm_gflop_step"], rate, 100 * rate / pk)
+                if r["threads"] == 1:
+                    lim += "; outside the GEMMs: %.0f %% of the step" % (
+                        100 * statistics.median(x["outside_gemm_fraction_median"] for x in r["tg_objs"]))
+            elif "mlp_product_gflop_iter" in o:
+                pk = facts[r["threads"]]["sgemm_2048_gflops_torch"]
+                rate = statistics.median(x["iter_gflops"] for x in r["tg_objs"])
+                lim = "MLP products %.2f GFLOP/iteration: %.0f GFLOP/s over the iteration (%.0f %% of the sgemm peak)" % (
+                    o["mlp_product_gflop_iter"], rate, 100 * rate / pk)
             f.write("| %s | %d | %.4g | %.4g | **%.2fx** | %.2f–%.2f | %s |\n" % (
                 r["name"], r["threads"], r["tg"], r["peer"], r["ratio"], r["rmin"], r["rmax"], lim))
         f.write("\nRaw JSON of every run: `%s`.\n" % os.path.relpath(base + ".jsonl", ROOT))
