@@ -52,7 +52,7 @@ int tg_cmd_test(int argc, char **argv)
         rc = tg_evaluate(run, period);
     snprintf(ckpt, sizeof ckpt, "%s/last.ckpt", run);
     snprintf(source, sizeof source, "outputs_%s.source", period);
-    if (!rc && tg_dist_is_root())
+    if (!rc && tg_dist_is_root() && tg_run_ensemble_seeds(run, NULL, 0) == 0) /* members: their own */
         rc = tg_run_provenance_write(run, source, ckpt);
     tg_run_lock_release(&lock);
     if (rc || any) {

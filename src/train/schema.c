@@ -4,6 +4,8 @@
 
 const tg_cfg_key tg_train_schema[] = {
     {"seed", TG_CFG_INT, 0, "1", "random seed (weights, minibatches, dropout)", NULL},
+    {"seeds", TG_CFG_LIST, 0, NULL,
+     "seed ensemble: one member run per seed in <run>/seed_<n>/; terragrad test scores the mean prediction (docs/training.md)", NULL},
     {"output.dir", TG_CFG_PATH, 0, NULL, "run directory (default: runs/<config file name>)", NULL},
     {"output.plots", TG_CFG_BOOL, 0, "true", "draw PNG figures with gnuplot after test", NULL},
     {"output.plot_basins", TG_CFG_LIST, 0, NULL, "basins drawn as hydrographs (default: first 3)", NULL},

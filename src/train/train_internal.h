@@ -219,6 +219,12 @@ const tg_cfg *tg_run_config_cfg(const tg_run_config *rc);
  * NULL (a config built in C): the defaults. */
 int tg_dataset_columns(const tg_cfg *cfg, const char *const *defaults, const char **colmap);
 
+/* Seed ensembles (ensemble.c): a config with seeds: [...] trains one member run per seed
+ * into <run_dir>/seed_<n>/ (tg_train calls tg_train_ensemble); tg_evaluate of such a folder
+ * evaluates every member and scores the mean prediction (tg_evaluate_ensemble). */
+int tg_train_ensemble(const tg_cfg *cfg, const char *config_path, const char *run_dir, const tg_train_options *opt);
+int tg_evaluate_ensemble(const char *run_dir, const char *period);
+
 /* tg_twin_run (the synthetic-twin experiment of `terragrad demo`): public, terragrad/run.h. */
 
 #endif

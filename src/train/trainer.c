@@ -627,7 +627,8 @@ int tg_train(const char *config_path, const tg_train_options *opt)
         base = base ? base + 1 : config_path;
         snprintf(run_dir, sizeof run_dir, "runs/%.*s", (int)strcspn(base, "."), base);
     }
-    int rc = train(cfg, config_path, config_path, NULL, run_dir, opt);
+    int rc = tg_cfg_list_len(cfg, "seeds") > 0 ? tg_train_ensemble(cfg, config_path, run_dir, opt)
+                                                : train(cfg, config_path, config_path, NULL, run_dir, opt);
     tg_cfg_free(&cfg);
     return rc;
 }
