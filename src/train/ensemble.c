@@ -109,20 +109,13 @@ int tg_train_ensemble(const tg_cfg *cfg, const char *config_path, const char *ru
 }
 
 /* ---------------------------------------------------------------- evaluation */
-/* One member's predictions_<period>/<id>.csv: the first three columns date,Q_obs,Q. */
-typedef struct series {
-    int n, cap;
-    char (*date)[16];
-    double *obs, *q;
-} series;
-
-static void series_free(series *s)
+void tg_pred_free(tg_pred_series *s)
 {
     free(s->date), free(s->obs), free(s->q);
     memset(s, 0, sizeof *s);
 }
 
-static int read_pred(const char *path, series *s)
+int tg_pred_read(const char *path, tg_pred_series *s)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -165,7 +158,7 @@ static int read_pred(const char *path, series *s)
     }
     fclose(f);
     if (rc)
-        series_free(s);
+        tg_pred_free(s);
     return rc;
 }
 
@@ -203,12 +196,12 @@ static int mean_basin(const char *run_dir, const long *seeds, int n, const char 
                       tg_metrics *m)
 {
     char path[4400];
-    series first = {0}, s;
+    tg_pred_series first = {0}, s;
     double *mean = NULL;
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
         snprintf(path, sizeof path, "%s/seed_%ld/predictions_%s/%s.csv", run_dir, seeds[i], period, id);
-        if ((rc = read_pred(path, i ? &s : &first)))
+        if ((rc = tg_pred_read(path, i ? &s : &first)))
             break;
         if (i == 0) {
             if (!(mean = calloc((size_t)first.n + 1, sizeof *mean)))
@@ -225,7 +218,7 @@ static int mean_basin(const char *run_dir, const long *seeds, int n, const char 
                                   first.date[t]);
             mean[t] += s.q[t];
         }
-        series_free(&s);
+        tg_pred_free(&s);
     }
     for (int t = 0; t < first.n && !rc; t++)
         mean[t] /= n;
@@ -249,7 +242,7 @@ static int mean_basin(const char *run_dir, const long *seeds, int n, const char 
     }
     if (!rc)
         tg_metrics_compute(first.obs, mean, first.n, m); /* NaN metrics for a basin without data */
-    series_free(&first);
+    tg_pred_free(&first);
     free(mean);
     return rc;
 }

@@ -224,6 +224,15 @@ int tg_dataset_columns(const tg_cfg *cfg, const char *const *defaults, const cha
  * evaluates every member and scores the mean prediction (tg_evaluate_ensemble). */
 int tg_train_ensemble(const tg_cfg *cfg, const char *config_path, const char *run_dir, const tg_train_options *opt);
 int tg_evaluate_ensemble(const char *run_dir, const char *period);
+/* A predictions_<period>/<id>.csv written by terragrad test: its first three columns
+ * date,Q_obs,Q (NA: NaN); errors name file and line. tg_pred_free releases it. */
+typedef struct tg_pred_series {
+    int n, cap;
+    char (*date)[16];
+    double *obs, *q;
+} tg_pred_series;
+int tg_pred_read(const char *path, tg_pred_series *s);
+void tg_pred_free(tg_pred_series *s);
 
 /* tg_twin_run (the synthetic-twin experiment of `terragrad demo`): public, terragrad/run.h. */
 
