@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cli_objective.sh — the objective features end to end on a tiny LSTM (3 Caravan basins):
-#   1. loss.type nse_kge trains (finite losses that fall), its keys are refused with another
-#      loss.type and unknown loss.weights keys are errors naming the key;
+#   1. loss.type nse_kge trains (finite losses that fall) and resumes bit-identically, its
+#      keys are refused with another loss.type and unknown loss.weights keys are errors;
 #   2. a seed ensemble (seeds: [1, 2]) trains seed_1/ and seed_2/, `terragrad test` scores
 #      the mean prediction, and that equals scripts/ensemble.sh on the same members;
 #   3. `terragrad test --extremes` writes extremes_test.csv whose flood rows are peaks above
@@ -48,6 +48,12 @@ grep -q "loss nse_kge" "$W/nk/train.log"
 check "nse_kge: train.log names the loss" $?
 awk -F, 'NR == 2 { a = $2 } END { b = $2; ok = (a == a + 0 && b < a); exit !ok }' "$W/nk/loss.csv"
 check "nse_kge: loss falls over 3 epochs ($(awk -F, 'NR>1{printf "%s ", $2}' "$W/nk/loss.csv"))" $?
+# --resume continues bit-identically: the basins' running estimates are in last.ckpt
+"$BIN" train "$W/nk.yaml" --out "$W/nk2" --set training.epochs=1 > /dev/null 2>&1 &&
+  "$BIN" train "$W/nk.yaml" --out "$W/nk2" --resume > /dev/null 2>&1
+check "nse_kge: 1 epoch + --resume to 3: exit 0" $?
+cmp -s "$W/nk/last.ckpt" "$W/nk2/last.ckpt"
+check "nse_kge: resumed checkpoint byte-identical to the uninterrupted run's" $?
 "$BIN" train "$W/nk.yaml" --out "$W/bad1" --set loss.type=nse > /dev/null 2> "$W/bad1.err"
 [ $? -ne 0 ] && grep -q "nk.yaml:.*loss.weights.nse.*only used by loss.type nse_kge" "$W/bad1.err"
 check "nse_kge keys with loss.type nse: error naming file and key" $?

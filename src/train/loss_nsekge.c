@@ -35,7 +35,8 @@
  *    (within and between windows), but sqrt and the ratio make alpha's estimate slightly
  *    biased for a small number of visits.
  * A basin without observed flow in the training period, or with mu_o <= 0 or sigma_o = 0,
- * has no alpha/beta terms (weight 0). */
+ * has no alpha/beta terms (weight 0). The estimates are saved with the run state in
+ * last.ckpt (tg_nsekge_state_append), so --resume continues bit-identically. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,45 @@ int tg_nsekge_state_init(tg_nsekge_state *s, const tg_basin *raw, int B, int fir
         s->mu_o[b] = mu;
         s->sd_o[b] = n > 0 ? sqrt(ss / n) : 0; /* population std, as the KGE of metrics.c */
     }
+    return 0;
+}
+
+int tg_nsekge_state_append(const tg_nsekge_state *s, char **text, size_t *len)
+{
+    /* one line per basin, the averages as hex floats (%a: exact round trip) */
+    size_t cap = *len + (size_t)s->B * 96 + 1;
+    char *t = realloc(*text, cap);
+    if (!t)
+        return tg_error_set(TG_ENOMEM, "out of memory");
+    *text = t;
+    for (int b = 0; b < s->B; b++) {
+        int k = snprintf(t + *len, cap - *len, "nsekge %d %ld %a %a\n", b, s->visits[b], s->m1[b], s->m2[b]);
+        if (k < 0 || (size_t)k >= cap - *len)
+            return tg_error_set(TG_EINVAL, "nse_kge state: line too long");
+        *len += (size_t)k;
+    }
+    return 0;
+}
+
+int tg_nsekge_state_restore(tg_nsekge_state *s, const char *text, const char *ckpt)
+{
+    int found = 0;
+    for (const char *p = text; p && *p;) {
+        int b;
+        long v;
+        double m1, m2;
+        if (!strncmp(p, "nsekge ", 7)) {
+            if (sscanf(p + 7, "%d %ld %la %la", &b, &v, &m1, &m2) != 4 || b < 0 || b >= s->B || v < 0)
+                return tg_error_set(TG_EINVAL, "%s: unreadable nse_kge line in the run state", ckpt);
+            s->visits[b] = v, s->m1[b] = m1, s->m2[b] = m2;
+            found++;
+        }
+        p = strchr(p, '\n');
+        p = p ? p + 1 : NULL;
+    }
+    if (found != s->B)
+        return tg_error_set(TG_EINVAL, "%s: the run state has nse_kge estimates of %d basins, the run %d (written by "
+                                       "an older terragrad?): start again with --overwrite", ckpt, found, s->B);
     return 0;
 }
 

@@ -171,6 +171,11 @@ int tg_nsekge_read(const tg_cfg *cfg, int loss_type, tg_nsekge_weights *w);
 /* Observed statistics of days first..last of every basin; running estimates empty. */
 int tg_nsekge_state_init(tg_nsekge_state *s, const tg_basin *raw, int B, int first, int last, double ema);
 void tg_nsekge_state_free(tg_nsekge_state *s);
+/* The estimates as "nsekge B VISITS M1 M2" lines appended to a run state text (malloc'ed,
+ * *len bytes, grown), and read back from one (TG_EINVAL naming ckpt unless every basin has
+ * its line). */
+int tg_nsekge_state_append(const tg_nsekge_state *s, char **text, size_t *len);
+int tg_nsekge_state_restore(tg_nsekge_state *s, const char *text, const char *ckpt);
 /* S[0] = NSE* (as tg_loss_parts), S[1] = sum over observed days of
  * (log(max(q,0) + eps) - log(obs + eps))^2 / count. */
 int tg_nsekge_parts(tg_ctx *ctx, tg_tensor *q, const tg_real *obs, const double *basin_std, size_t count,

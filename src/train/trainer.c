@@ -227,14 +227,11 @@ static int build(train_run *t)
     t->loss_type = tg_loss_parse(t->c.loss.type);
     if (!rc)
         rc = tg_nsekge_read(t->cfg, t->loss_type, &t->nk);
-    if (!rc && t->loss_type == TG_LOSS_NSE_KGE && t->resume)
-        /* the basins' running estimates are not in last.ckpt: a resumed run would not be
-         * the bit-identical continuation --resume promises */
-        rc = tg_error_set(TG_EINVAL, "%s: --resume is not supported for loss.type nse_kge (its per-basin running "
-                                     "estimates are not checkpointed); train again with --overwrite", t->name);
     if (!rc && t->loss_type == TG_LOSS_NSE_KGE)
         rc = tg_nsekge_state_init(&t->ns, t->d.raw, t->d.B, t->c.periods.train_start, t->c.periods.train_end,
                                   t->nk.ema);
+    if (!rc && t->loss_type == TG_LOSS_NSE_KGE && t->resume) /* the basins' running estimates */
+        rc = tg_nsekge_state_restore(&t->ns, t->state, t->ckpt);
     if (!rc) {
         tg_optim_kind kind;
         rc = tg_optim_parse(t->c.optim.type, &kind);
@@ -515,6 +512,8 @@ static int train_epoch(train_run *t, int ep)
         char *text = NULL;
         size_t len = 0;
         rc = tg_runstate_format(t->fingerprint, &t->smp, t->sampler_seed, &text, &len);
+        if (!rc && t->loss_type == TG_LOSS_NSE_KGE)
+            rc = tg_nsekge_state_append(&t->ns, &text, &len);
         if (!rc)
             rc = tg_checkpoint_save_ex(t->ckpt, t->ps, t->op, &t->rng, ep, text, len);
         free(text);
