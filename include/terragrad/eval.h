@@ -98,6 +98,37 @@ TG_API int tg_find_peaks(const double *x /* (n) */, int n, int distance, double 
 TG_API int tg_peak_timing(const double *obs /* (n) */, const double *sim /* (n) */, int n,
                           int window, int distance, double *timing, int *npeaks);
 
+/* Extremes beyond the training record (extremes.c, docs/metrics.md "Extremes"). */
+typedef struct tg_extremes_options {
+    int distance;       /* observed peaks at least this many days apart (7) */
+    int peak_window;    /* the simulated peak: max of sim within +-peak_window days (1) */
+    int event_before, event_after; /* event volume over [peak - before, peak + after] days (3, 7) */
+    double low_frac;    /* dry years: the lowest fraction of the year's observed days (0.3) */
+    int min_year_days;  /* a year with fewer observed days has no annual mean (330) */
+} tg_extremes_options;
+TG_API void tg_extremes_defaults(tg_extremes_options *o);
+enum { TG_EXTREME_PEAK = 0, TG_EXTREME_DRY_YEAR = 1 };
+typedef struct tg_extreme {
+    int kind;           /* TG_EXTREME_PEAK or TG_EXTREME_DRY_YEAR */
+    int day;            /* peak: index of the observed peak in obs; dry year: the calendar year */
+    int record;         /* 1: beyond the training record; 0: the driest year, not a record */
+    double obs, sim;    /* peak: observed and simulated peak; dry year: their annual means */
+    double peak_error;  /* (sim peak - obs peak) / obs peak */
+    double timing;      /* days from the observed to the simulated peak (negative: early) */
+    double volume_error;/* (sum sim - sum obs) / sum obs over the event window */
+    double low_flow_error; /* dry year: (mean sim - mean obs) / mean obs on the days of the year's
+                            * lowest low_frac observed flows */
+} tg_extreme;
+/* Floods (independent observed peaks above the maximum of obs_train) and dry years
+ * (calendar years whose mean observed flow is below the lowest of obs_train's years, or the
+ * driest year with record = 0 if none is) of obs/sim (n days from day number first);
+ * obs_train (n_train days from day number train_first). NaN = missing. Writes up to max to
+ * out (peaks in time order, then years) and returns how many there are, or -1 (TG_EINVAL,
+ * TG_ENOMEM set). opt NULL: tg_extremes_defaults. */
+TG_API int tg_extremes_find(const double *obs_train, int n_train, int train_first, const double *obs,
+                            const double *sim, int n, int first, const tg_extremes_options *opt, tg_extreme *out,
+                            int max);
+
 /* Median and mean of each metric over B basins, using only basins with m[b].n >= min_n and a
  * finite value of that metric. count[k] (may be NULL; TG_METRIC_COUNT entries) gets how many
  * basins entered metric k; a metric with none is NaN. In the outputs, n = number of basins

@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "terragrad/core.h"
+#include "terragrad/eval.h"
 #include "terragrad/models.h"
 
 #ifdef __cplusplus
@@ -187,6 +188,18 @@ TG_API int tg_train_config(const tg_run_config *cfg, const tg_train_options *opt
 /* Evaluates a trained run on one of its periods ("test", "valid" or "train"): metrics CSV,
  * predictions CSV + NetCDF, learned parameters, summary in the run's log. */
 TG_API int tg_evaluate(const char *run_dir, const char *period);
+/* A seed ensemble (a config with seeds: [...]) is a folder with config.yaml and one member
+ * run per seed in seed_<n>/: tg_train trains the members one after the other, tg_evaluate
+ * evaluates each and scores the mean of their predicted Q (metrics_<period>.csv,
+ * predictions_<period>/ of the ensemble folder). The number of members of run_dir's
+ * config (0: a single run; up to max seeds into seeds, may be NULL), or minus an error code
+ * (message set) when its config.yaml does not load. */
+TG_API int tg_run_ensemble_seeds(const char *run_dir, long *seeds, int max);
+/* Extremes beyond the training record (`terragrad test --extremes`), after tg_evaluate of
+ * the same period: per basin, floods above the training period's maximum observed flow and
+ * dry years (tg_extremes_find, terragrad/eval.h) of predictions_<period>/, written to
+ * extremes_<period>.csv with the medians in the period's log. opt NULL: the defaults. */
+TG_API int tg_extremes_run(const char *run_dir, const char *period, const tg_extremes_options *opt);
 /* Simulation with a trained run: the run's model over its basins and `period`, the same
  * outputs as tg_evaluate (the CLI's `terragrad simulate RUN_DIR`). */
 TG_API int tg_simulate_run(const char *run_dir, const char *period);

@@ -500,6 +500,9 @@ static void eval_free(eval_run *e)
 
 int tg_evaluate(const char *run_dir, const char *period)
 {
+    const int members = tg_run_ensemble_seeds(run_dir, NULL, 0);
+    if (members != 0) /* a seed ensemble (or a config that does not load: its error) */
+        return members > 0 ? tg_evaluate_ensemble(run_dir, period) : -members;
     eval_run *e = calloc(1, sizeof *e);
     if (!e)
         return tg_error_set(TG_ENOMEM, "out of memory");

@@ -12,6 +12,7 @@ int tg_loss_parse(const char *name)
     if (!strcmp(name, "rmse")) return TG_LOSS_RMSE;
     if (!strcmp(name, "rmse_comb")) return TG_LOSS_RMSE_COMB;
     if (!strcmp(name, "kge")) return TG_LOSS_KGE;
+    if (!strcmp(name, "nse_kge")) return TG_LOSS_NSE_KGE;
     return -1;
 }
 

@@ -148,7 +148,7 @@ typedef struct tg_loss_extension {
 } tg_loss_extension;
 
 /* ---------------------------------------------------------------- loss */
-enum { TG_LOSS_NSE = 0, TG_LOSS_MSE, TG_LOSS_RMSE, TG_LOSS_RMSE_COMB, TG_LOSS_KGE };
+enum { TG_LOSS_NSE = 0, TG_LOSS_MSE, TG_LOSS_RMSE, TG_LOSS_RMSE_COMB, TG_LOSS_KGE, TG_LOSS_NSE_KGE };
 int tg_loss_parse(const char *name);
 /* Masked losses as L = f(S1, S2), with S_i sums over windows (so ranks can share a
  * batch): tg_loss_parts gives this rank's S_i as scalar tensors (S[1] NULL unless
@@ -160,6 +160,53 @@ size_t tg_loss_count(const tg_real *obs, size_t n);
 int tg_loss_parts(tg_ctx *ctx, int type, tg_tensor *q, const tg_real *obs, const double *basin_std, size_t count,
                   tg_tensor **S);
 double tg_loss_combine(int type, const double *S, double log_weight, double *c);
+
+/* loss.type nse_kge (loss_nsekge.c, where the design and its bias are explained):
+ * w_nse NSE* + w_beta (beta - 1)^2 + w_alpha (alpha - 1)^2 + w_log RMSE of log(q + eps),
+ * alpha and beta of each basin's whole training period from per-basin running estimates. */
+typedef struct tg_nsekge_weights {
+    double nse, beta, alpha, logrmse; /* loss.weights.* */
+    double ema;                       /* loss.ema: weight of a new window in a basin's estimates */
+    double log_eps;                   /* loss.log_eps: eps of log(q + eps), mm/d */
+} tg_nsekge_weights;
+typedef struct tg_nsekge_state {
+    int B;
+    double ema;
+    double *mu_o, *sd_o;  /* (B) observed mean and population std over the training period */
+    double *m1, *m2;      /* (B) running (uncorrected) averages of the windows' mean s and s^2 */
+    long *visits;         /* (B) windows of the basin that entered them */
+} tg_nsekge_state;
+/* Reads the loss.weights.*, loss.ema, loss.log_eps keys; any of them given with another
+ * loss.type is TG_EINVAL naming file and line. */
+int tg_nsekge_read(const tg_cfg *cfg, int loss_type, tg_nsekge_weights *w);
+/* Observed statistics of days first..last of every basin; running estimates empty. */
+int tg_nsekge_state_init(tg_nsekge_state *s, const tg_basin *raw, int B, int first, int last, double ema);
+void tg_nsekge_state_free(tg_nsekge_state *s);
+/* The estimates as "nsekge B VISITS M1 M2" lines appended to a run state text (malloc'ed,
+ * *len bytes, grown), and read back from one (TG_EINVAL naming ckpt unless every basin has
+ * its line). */
+int tg_nsekge_state_append(const tg_nsekge_state *s, char **text, size_t *len);
+int tg_nsekge_state_restore(tg_nsekge_state *s, const char *text, const char *ckpt);
+/* S[0] = NSE* (as tg_loss_parts), S[1] = sum over observed days of
+ * (log(max(q,0) + eps) - log(obs + eps))^2 / count. */
+int tg_nsekge_parts(tg_ctx *ctx, tg_tensor *q, const tg_real *obs, const double *basin_std, size_t count,
+                    double eps, tg_tensor **S);
+/* f(S) = w_nse S0 + w_log sqrt(S1) and c = df/dS (the alpha/beta terms are added apart). */
+double tg_nsekge_combine(const double *S, const tg_nsekge_weights *w, double *c);
+/* Per window (columns of q (Lp, nb)) over its observed days: m1 = mean q, m2 = mean q^2 as
+ * (1, nb) tape tensors, and vals[3k..3k+2] = their values and the observed-day count. */
+int tg_nsekge_moments(tg_ctx *ctx, tg_tensor *q, const tg_real *obs, tg_tensor **m1, tg_tensor **m2, double *vals);
+/* After the forward of a batch of `got` windows (basins bi, moments vals from
+ * tg_nsekge_moments): updates the basins' estimates in batch order, sets delta[2k..2k+1]
+ * = estimate - window moments (NaN: the window has no alpha/beta terms) and the batch
+ * means of (beta - 1)^2 in *vb and (alpha - 1)^2 in *va. */
+void tg_nsekge_update(tg_nsekge_state *s, const int *bi, const double *vals, int got, double *delta, double *vb,
+                      double *va);
+/* The tape form of those terms for the windows of m1, m2 (1, nb) (basins bi, shifts delta):
+ * sum_k (w_beta (beta_k - 1)^2 + w_alpha (alpha_k - 1)^2) / got. Its value is the part of
+ * *vb, *va of these windows; its gradient flows through the windows' moments. */
+tg_tensor *tg_nsekge_terms(tg_ctx *ctx, tg_tensor *m1, tg_tensor *m2, const double *delta, const int *bi,
+                           const tg_nsekge_state *s, int got, double w_beta, double w_alpha);
 
 /* ---------------------------------------------------------------- run state (runstate.c) */
 /* The fingerprint of a run (config keys, basin list, data hashes; computed once) and the
@@ -187,6 +234,21 @@ const tg_cfg *tg_run_config_cfg(const tg_run_config *rc);
  * NULL); returns how many data.variables keys the config gives (variables.c). cfg may be
  * NULL (a config built in C): the defaults. */
 int tg_dataset_columns(const tg_cfg *cfg, const char *const *defaults, const char **colmap);
+
+/* Seed ensembles (ensemble.c): a config with seeds: [...] trains one member run per seed
+ * into <run_dir>/seed_<n>/ (tg_train calls tg_train_ensemble); tg_evaluate of such a folder
+ * evaluates every member and scores the mean prediction (tg_evaluate_ensemble). */
+int tg_train_ensemble(const tg_cfg *cfg, const char *config_path, const char *run_dir, const tg_train_options *opt);
+int tg_evaluate_ensemble(const char *run_dir, const char *period);
+/* A predictions_<period>/<id>.csv written by terragrad test: its first three columns
+ * date,Q_obs,Q (NA: NaN); errors name file and line. tg_pred_free releases it. */
+typedef struct tg_pred_series {
+    int n, cap;
+    char (*date)[16];
+    double *obs, *q;
+} tg_pred_series;
+int tg_pred_read(const char *path, tg_pred_series *s);
+void tg_pred_free(tg_pred_series *s);
 
 /* tg_twin_run (the synthetic-twin experiment of `terragrad demo`): public, terragrad/run.h. */
 

@@ -126,6 +126,7 @@ typedef struct chunk_work {
     batch_buf bb;
     int lo, n;
     tg_tensor *St[2], *pen;
+    tg_tensor *m1, *m2;     /* nse_kge: the windows' moments (1, n) */
     int rc;
     char err[512];
 } chunk_work;
@@ -162,6 +163,9 @@ typedef struct train_run {
     double *Sc;             /* (nch, 3) the chunks' loss sums */
     FILE *lossf;
     double t0;
+    tg_nsekge_weights nk;   /* loss.type nse_kge: weights, and the basins' running estimates */
+    tg_nsekge_state ns;
+    double *wm, *delta;     /* (nb, 3) the windows' moments, (nb, 2) their shifts */
 } train_run;
 
 /* <run>/config.yaml: a copy of the config file, or the text of a typed config. */
@@ -221,6 +225,13 @@ static int build(train_run *t)
     if (!rc)
         rc = tg_model_init_weights(&t->m, t->ps, &t->rng, t->cfg);
     t->loss_type = tg_loss_parse(t->c.loss.type);
+    if (!rc)
+        rc = tg_nsekge_read(t->cfg, t->loss_type, &t->nk);
+    if (!rc && t->loss_type == TG_LOSS_NSE_KGE)
+        rc = tg_nsekge_state_init(&t->ns, t->d.raw, t->d.B, t->c.periods.train_start, t->c.periods.train_end,
+                                  t->nk.ema);
+    if (!rc && t->loss_type == TG_LOSS_NSE_KGE && t->resume) /* the basins' running estimates */
+        rc = tg_nsekge_state_restore(&t->ns, t->state, t->ckpt);
     if (!rc) {
         tg_optim_kind kind;
         rc = tg_optim_parse(t->c.optim.type, &kind);
@@ -278,7 +289,10 @@ static int alloc_batches(train_run *t)
     t->off = malloc(nb * sizeof(int));
     t->bstd = malloc(nb * sizeof(double));
     t->obs_all = malloc(L * nb * sizeof(tg_real));
-    if (!t->bb.x || !t->bb.forcing || !t->bb.obs || !t->bi || !t->off || !t->bstd || !t->obs_all)
+    t->wm = malloc(nb * 3 * sizeof(double));
+    t->delta = malloc(nb * 2 * sizeof(double));
+    if (!t->bb.x || !t->bb.forcing || !t->bb.obs || !t->bi || !t->off || !t->bstd || !t->obs_all || !t->wm ||
+        !t->delta)
         return tg_error_set(TG_ENOMEM, "out of memory for batches");
     if (t->c.training.chunks < 1)
         return tg_error_set(TG_EINVAL, "%s: training.chunks must be at least 1 (is %ld)", t->name, t->c.training.chunks);
@@ -337,9 +351,13 @@ static int chunk_forward(train_run *t, chunk_work *w, int j, int got, size_t cou
         return rc;
     int Lq = mo.q->shape[0];
     tg_tensor *q = tg_slice(w->ctx, mo.q, 0, Lq - hor, hor);
-    w->St[0] = w->St[1] = w->pen = NULL;
-    if ((rc = tg_loss_parts(w->ctx, t->loss_type, q, w->bb.obs + (size_t)(L - hor) * w->n, t->bstd + w->lo, count,
-                            w->St)))
+    w->St[0] = w->St[1] = w->pen = w->m1 = w->m2 = NULL;
+    const tg_real *obs_h = w->bb.obs + (size_t)(L - hor) * w->n;
+    if (t->loss_type == TG_LOSS_NSE_KGE) {
+        if ((rc = tg_nsekge_parts(w->ctx, q, obs_h, t->bstd + w->lo, count, t->nk.log_eps, w->St)) ||
+            (rc = tg_nsekge_moments(w->ctx, q, obs_h, &w->m1, &w->m2, t->wm + 3 * (size_t)w->lo)))
+            return rc;
+    } else if ((rc = tg_loss_parts(w->ctx, t->loss_type, q, obs_h, t->bstd + w->lo, count, w->St)))
         return rc;
     double *S = t->Sc + 3 * (size_t)j;
     for (int i = 0; i < 2; i++)
@@ -354,11 +372,14 @@ static int chunk_forward(train_run *t, chunk_work *w, int j, int got, size_t cou
 }
 
 /* Backward of one chunk's part of the loss into its gradient row. */
-static int chunk_backward(chunk_work *w, const double *cf)
+static int chunk_backward(const train_run *t, chunk_work *w, int got, const double *cf)
 {
     tg_tensor *lin = tg_muls(w->ctx, w->St[0], (tg_real)cf[0]);
     if (w->St[1])
         lin = tg_add(w->ctx, lin, tg_muls(w->ctx, w->St[1], (tg_real)cf[1]));
+    if (w->m1) /* nse_kge: the whole-period alpha/beta terms of the chunk's windows */
+        lin = tg_add(w->ctx, lin, tg_nsekge_terms(w->ctx, w->m1, w->m2, t->delta + 2 * (size_t)w->lo, t->bi + w->lo,
+                                                  &t->ns, got, t->nk.beta, t->nk.alpha));
     if (w->pen)
         lin = tg_add(w->ctx, lin, w->pen);
     if (!lin)
@@ -377,7 +398,7 @@ static int run_chunks(train_run *t, int phase, int got, size_t count, const doub
     for (int k = 0; k < t->nown; k++) {
         const int j = t->own[k];
         chunk_work *w = &t->cw[j];
-        w->rc = phase == 0 ? chunk_forward(t, w, j, got, count) : chunk_backward(w, cf);
+        w->rc = phase == 0 ? chunk_forward(t, w, j, got, count) : chunk_backward(t, w, got, cf);
         if (w->rc) /* the message is thread-local: carry it out of the region */
             snprintf(w->err, sizeof w->err, "%s", tg_error_message());
     }
@@ -411,6 +432,7 @@ static int train_step(train_run *t, int ep, int it, double *lv, double *pen_valu
      * every rank), split by chunk index */
     const uint64_t step_seed = tg_rng_next(&t->rng);
     memset(t->Sc, 0, (size_t)t->nch * 3 * sizeof(double));
+    memset(t->wm, 0, (size_t)nb * 3 * sizeof(double));
     memset(t->G, 0, (size_t)t->nch * P * sizeof(tg_real));
     for (int k = 0; k < t->nown; k++) {
         chunk_work *w = &t->cw[t->own[k]];
@@ -424,11 +446,19 @@ static int train_step(train_run *t, int ep, int it, double *lv, double *pen_valu
         return rc;
     if ((rc = tg_dist_sum_double(t->Sc, (size_t)t->nch * 3)))
         return rc;
-    double S[3] = {0, 0, 0}, cf[2];
+    double S[3] = {0, 0, 0}, cf[2], vb = 0, va = 0;
     for (int j = 0; j < t->nch; j++)
         for (int i = 0; i < 3; i++)
             S[i] += t->Sc[3 * (size_t)j + i];
-    *lv = tg_loss_combine(t->loss_type, S, t->c.loss.log_weight, cf) + S[2];
+    if (t->loss_type == TG_LOSS_NSE_KGE) {
+        /* every window's moments on every rank (one non-zero contribution each: an exact
+         * sum), then the same update of the basins' estimates everywhere */
+        if ((rc = tg_dist_sum_double(t->wm, (size_t)got * 3)))
+            return rc;
+        tg_nsekge_update(&t->ns, t->bi, t->wm, got, t->delta, &vb, &va);
+        *lv = tg_nsekge_combine(S, &t->nk, cf) + t->nk.beta * vb + t->nk.alpha * va + S[2];
+    } else
+        *lv = tg_loss_combine(t->loss_type, S, t->c.loss.log_weight, cf) + S[2];
     *pen_value = S[2];
     if (!isfinite(*lv))
         return tg_error_set(TG_EINVAL, "epoch %d iteration %d: the loss is not finite (%g); lower optim.lr?", ep, it,
@@ -482,6 +512,8 @@ static int train_epoch(train_run *t, int ep)
         char *text = NULL;
         size_t len = 0;
         rc = tg_runstate_format(t->fingerprint, &t->smp, t->sampler_seed, &text, &len);
+        if (!rc && t->loss_type == TG_LOSS_NSE_KGE)
+            rc = tg_nsekge_state_append(&t->ns, &text, &len);
         if (!rc)
             rc = tg_checkpoint_save_ex(t->ckpt, t->ps, t->op, &t->rng, ep, text, len);
         free(text);
@@ -501,6 +533,9 @@ static void train_run_free(train_run *t)
     free(t->off);
     free(t->bstd);
     free(t->obs_all);
+    free(t->wm);
+    free(t->delta);
+    tg_nsekge_state_free(&t->ns);
     for (int j = 0; t->cw && j < t->nch; j++) {
         tg_ctx_free(&t->cw[j].ctx);
         free(t->cw[j].bb.x), free(t->cw[j].bb.forcing), free(t->cw[j].bb.obs);
@@ -591,7 +626,8 @@ int tg_train(const char *config_path, const tg_train_options *opt)
         base = base ? base + 1 : config_path;
         snprintf(run_dir, sizeof run_dir, "runs/%.*s", (int)strcspn(base, "."), base);
     }
-    int rc = train(cfg, config_path, config_path, NULL, run_dir, opt);
+    int rc = tg_cfg_list_len(cfg, "seeds") > 0 ? tg_train_ensemble(cfg, config_path, run_dir, opt)
+                                                : train(cfg, config_path, config_path, NULL, run_dir, opt);
     tg_cfg_free(&cfg);
     return rc;
 }
