@@ -129,9 +129,10 @@ int tg_apply_attribute_report(const char *run_dir, const tg_dataset *d, const ch
             if (col[s] >= 0 && v >= lo[s] && v <= hi[s])
                 continue;
             n_out++;
-            int w = col[s] < 0 ? snprintf(list + used, sizeof list - used, "%s%s=%.6g(not in training)",
+            /* name=value[training min..max], space-separated: one CSV field, easy to split */
+            int w = col[s] < 0 ? snprintf(list + used, sizeof list - used, "%s%s=%.6g[not-in-training]",
                                           used ? " " : "", d->static_names[s], v)
-                               : snprintf(list + used, sizeof list - used, "%s%s=%.6g(training %.6g..%.6g)",
+                               : snprintf(list + used, sizeof list - used, "%s%s=%.6g[%.6g..%.6g]",
                                           used ? " " : "", d->static_names[s], v, lo[s], hi[s]);
             if (w > 0 && (size_t)w < sizeof list - used)
                 used += (size_t)w;
@@ -139,7 +140,7 @@ int tg_apply_attribute_report(const char *run_dir, const tg_dataset *d, const ch
         fprintf(f, "%s,%d,%d,%s\n", d->raw[b].id, n_out, n_miss, list);
         if (n_out) {
             n_basins_out++;
-            tg_runlog_printf(rl, "basin %s: %d static attribute%s outside the training basins' range: %s\n",
+            tg_runlog_printf(rl, "basin %s: %d static attribute%s outside the training basins' range [min..max]: %s\n",
                              d->raw[b].id, n_out, n_out > 1 ? "s" : "", list);
         }
     }

@@ -18,7 +18,11 @@ typedef struct cv_basin {
 static int cmp_stratum_key(const void *a, const void *b)
 {
     const cv_basin *x = a, *y = b;
-    int c = strcmp(x->stratum, y->stratum);
+    char *ex, *ey; /* numbers (huc_02 "01", elevations) in numeric order, other values as text */
+    double vx = strtod(x->stratum, &ex), vy = strtod(y->stratum, &ey);
+    int c = ex != x->stratum && !*ex && ey != y->stratum && !*ey ? (vx > vy) - (vx < vy) : 0;
+    if (!c)
+        c = strcmp(x->stratum, y->stratum);
     if (c)
         return c;
     return x->key < y->key ? -1 : x->key > y->key ? 1 : strcmp(x->id, y->id);
