@@ -11,7 +11,7 @@
 static void usage(void)
 {
     printf("usage: terragrad cv CONFIG.yaml --folds K [--by ATTRIBUTE] [--out DIR] [--overwrite]\n"
-           "                    [--set KEY=VALUE]...\n\n"
+           "                    [--folds-only] [--set KEY=VALUE]...\n\n"
            "Spatial k-fold cross-validation (prediction in ungauged basins): the basins of the\n"
            "config are split into K folds, deterministically from the config's seed; --by spreads\n"
            "every value of ATTRIBUTE (a column of the data folder's basins.csv such as huc_02, or a\n"
@@ -22,6 +22,7 @@ static void usage(void)
            "(basin, fold and every metric: each basin once, by the model that never saw it),\n"
            "DIR/cv_summary.csv (median and mean per metric) and DIR/cv.log.\n"
            "Default DIR: runs/cv_<config name>. --overwrite retrains folds that already hold a run.\n"
+           "--folds-only writes folds.csv and the fold lists and trains nothing.\n"
            "--set overrides config keys for every fold (as train --set). Under mpirun every fold\n"
            "trains data-parallel as terragrad train does.\n");
 }
@@ -50,6 +51,8 @@ int tg_cmd_cv(int argc, char **argv)
             o.out_dir = argv[++i];
         else if (!strcmp(argv[i], "--overwrite"))
             o.overwrite = 1;
+        else if (!strcmp(argv[i], "--folds-only"))
+            o.folds_only = 1;
         else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
             if (o.n_set == MAX_SET) {
                 fprintf(stderr, "terragrad cv: more than %d --set options\n", MAX_SET);

@@ -218,6 +218,7 @@ typedef struct tg_cv_options {
     const char *const *set;     /* overrides of the config (as train --set) */
     int n_set;
     int overwrite;              /* retrain folds that already hold a run */
+    int folds_only;             /* write folds.csv and the fold lists, train nothing */
 } tg_cv_options;
 TG_API int tg_cross_validate(const char *config_path, const tg_cv_options *opt);
 /* Simulation with a trained run: the run's model over its basins and `period`, the same

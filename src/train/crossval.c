@@ -328,12 +328,13 @@ int tg_cross_validate(const char *config_path, const tg_cv_options *opt)
     if (!rc)
         tg_runlog_printf(&rl, "cross-validation of %s: %d basins, %d folds%s%s (seed %ld): %s/folds.csv\n",
                          config_path, B, K, opt->by ? " stratified by " : "", opt->by ? opt->by : "", c.seed, dir);
+    const int K_train = opt->folds_only ? 0 : K;
     /* fold k: train on the others (data.basin_file), score its own basins */
     const int n_base = opt->n_set;
     const char **sets = rc ? NULL : malloc((size_t)(n_base + 3) * sizeof(char *));
     if (!rc && !sets)
         rc = tg_error_set(TG_ENOMEM, "out of memory");
-    for (int k = 0; k < K && !rc; k++) {
+    for (int k = 0; k < K_train && !rc; k++) {
         char run[4300], train_list[4300], test_list[4300], set_file[4400], held[4400], cmd[128];
         snprintf(run, sizeof run, "%s/fold_%d", dir, k);
         snprintf(train_list, sizeof train_list, "%s/fold_%d_train.txt", dir, k);
@@ -361,7 +362,7 @@ int tg_cross_validate(const char *config_path, const tg_cv_options *opt)
         if (rc)
             tg_runlog_file(&rl, "error: fold %d: %s\n", k, tg_error_message());
     }
-    if (!rc && tg_dist_is_root())
+    if (!rc && tg_dist_is_root() && K_train)
         rc = merge(dir, bs, B, K, &rl);
     tg_dist_max_int(&rc, 1);
     free(sets);
