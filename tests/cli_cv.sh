@@ -72,7 +72,10 @@ check "stratified: each fold holds one basin of each HUC-02 region" $ok
 ok=0  # 10 seeds: an unstratified random split is balanced with probability 0.4 each time
 for s in 1 2 3 4 5 6 7 8 9 10; do
   "$BIN" cv "$WORK/cv.yaml" --folds 3 --by huc_02 --folds-only --set seed=$s --out "$WORK/f$s" > /dev/null 2>&1 || ok=1
-  [ "$(awk -F, 'NR > 1 { n[$2 "," $3]++ } END { for (k in n) if (n[k] != 1) bad = 1; print length(n) == 6 && !bad }' "$WORK/f$s/folds.csv")" = 1 ] || { echo "  seed $s: unbalanced"; ok=1; }
+  # the region from the data's basins.csv, not from folds.csv: each (fold, region) pair once
+  [ "$(awk -F, 'FNR == 1 { next } NR == FNR { huc[$1] = $2; next } { n[$2 "," huc[$1]]++ }
+       END { for (k in n) if (n[k] != 1) bad = 1; print length(n) == 6 && !bad }' \
+       "$DATA/caravan_camels_us/basins.csv" "$WORK/f$s/folds.csv")" = 1 ] || { echo "  seed $s: unbalanced"; ok=1; }
   [ ! -e "$WORK/f$s/fold_0" ] || { echo "  --folds-only trained"; ok=1; }
 done
 check "stratified for 10 seeds (folds-only: nothing trained)" $ok
