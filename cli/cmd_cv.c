@@ -21,7 +21,8 @@ static void usage(void)
            "DIR/fold_<k>/heldout/. Writes DIR/folds.csv (basin, fold, stratum), DIR/cv_metrics.csv\n"
            "(basin, fold and every metric: each basin once, by the model that never saw it),\n"
            "DIR/cv_summary.csv (median and mean per metric) and DIR/cv.log.\n"
-           "Default DIR: runs/cv_<config name>. --overwrite retrains folds that already hold a run.\n"
+           "Default DIR: runs/cv_<config name> in the config's folder. --overwrite retrains folds\n"
+           "that already hold a run.\n"
            "--folds-only writes folds.csv and the fold lists and trains nothing.\n"
            "--set overrides config keys for every fold (as train --set). Under mpirun every fold\n"
            "trains data-parallel as terragrad train does.\n");

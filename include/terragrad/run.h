@@ -214,7 +214,7 @@ TG_API int tg_evaluate_with(const char *run_dir, const tg_evaluate_options *opt)
 typedef struct tg_cv_options {
     int folds;                  /* K >= 2 */
     const char *by;             /* stratify by this attribute (basins.csv column or static attribute), or NULL */
-    const char *out_dir;        /* NULL: runs/cv_<config name> */
+    const char *out_dir;        /* NULL: runs/cv_<config name> in the config's folder */
     const char *const *set;     /* overrides of the config (as train --set) */
     int n_set;
     int overwrite;              /* retrain folds that already hold a run */

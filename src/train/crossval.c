@@ -301,10 +301,12 @@ int tg_cross_validate(const char *config_path, const tg_cv_options *opt)
     if (opt->out_dir)
         snprintf(dir, sizeof dir, "%s", opt->out_dir);
     else {
+        /* beside the config, as relative paths in it (docs/config.md) */
         const char *base = strrchr(config_path, '/');
+        int folder = base ? (int)(base - config_path) + 1 : 0;
         base = base ? base + 1 : config_path;
         size_t n = strcspn(base, ".");
-        snprintf(dir, sizeof dir, "runs/cv_%.*s", (int)n, base);
+        snprintf(dir, sizeof dir, "%.*sruns/cv_%.*s", folder, config_path, (int)n, base);
     }
     const int B = ids.n;
     cv_basin *bs = rc ? NULL : calloc((size_t)B, sizeof *bs);
