@@ -535,7 +535,10 @@ int tg_evaluate_plan(const char *run_dir, tg_cfg *cfg, const char *cfg_path, con
     e->out_dir = p->out_dir ? p->out_dir : run_dir;
     e->cfg = cfg;
     snprintf(e->path, sizeof e->path, "%s", cfg_path);
-    int rc = eval_open(e);
+    int rc = tg_dist_is_root() && strcmp(e->out_dir, run_dir) ? tg_mkdir_p(e->out_dir) : 0;
+    tg_dist_max_int(&rc, 1); /* the folder exists before any rank opens its log */
+    if (!rc)
+        rc = eval_open(e);
     if (!rc)
         rc = eval_alloc(e);
     if (!rc)
