@@ -22,4 +22,8 @@ int tg_hbv_cli_simulate_write(const tg_hbv_cli *a, int b);
 void tg_hbv_cli_free(tg_hbv_cli *a);
 /* "terragrad ARGV..." into buf (truncated to size): the command a run folder's lock names. */
 void tg_cli_command_line(char *buf, size_t size, int argc, char **argv);
+/* apply_cli.c: `terragrad test RUN --data ...` / `terragrad predict`: the output folder
+ * (opt->out_dir, or RUN/apply_<name of --data, --basins or the dates> when other basins or
+ * dates are given), its lock, tg_evaluate_with, provenance. Returns the exit status. */
+int tg_cli_apply(const char *cmd, const char *run, const tg_evaluate_options *opt, int argc, char **argv);
 #endif

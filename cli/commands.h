@@ -8,7 +8,9 @@
     X(demo, "run the built-in demo (the default with no subcommand)")                     \
     X(gradcheck, "check every op's gradient against finite differences")                  \
     X(train, "train a model from a YAML config")                                          \
-    X(test, "evaluate a trained run on its test period")                                  \
+    X(test, "evaluate a trained run (its test period, or other basins and dates)")        \
+    X(predict, "a trained run's streamflow and fluxes where nothing is observed")         \
+    X(cv, "spatial k-fold cross-validation: each basin scored by a model that never saw it") \
     X(simulate, "run a model (trained or with given parameters) on any basins")           \
     X(sensitivity, "local parameter sensitivities of a process model")                    \
     X(calibrate, "per-basin calibration (SCE-UA, gradient-based)")                        \

@@ -200,6 +200,45 @@ TG_API int tg_run_ensemble_seeds(const char *run_dir, long *seeds, int max);
  * dry years (tg_extremes_find, terragrad/eval.h) of predictions_<period>/, written to
  * extremes_<period>.csv with the medians in the period's log. opt NULL: the defaults. */
 TG_API int tg_extremes_run(const char *run_dir, const char *period, const tg_extremes_options *opt);
+/* Applying a trained run elsewhere: other basins (a data folder and/or basin list), other
+ * dates, another output folder, and prediction where no streamflow is observed. The run's
+ * own normalisation (normalisation.txt) is always used, never refitted on the new basins.
+ * A zeroed struct is tg_evaluate(run_dir, "test"). */
+typedef struct tg_evaluate_options {
+    const char *period;         /* "test" (NULL), "valid" or "train": the run's period; with
+                                 * start/end only the name of the outputs (NULL: "apply") */
+    const char *start, *end;    /* YYYY-MM-DD: an explicit period (both or neither) */
+    const char *data_dir;       /* data.path override: basins of another folder (NULL: the run's) */
+    const char *basins_file;    /* one basin id per line (NULL with data_dir: every basin there) */
+    const char *out_dir;        /* where outputs go (NULL: the run folder) */
+    int predict_only;           /* no observed Q needed and no metrics: the warm-up before start
+                                 * must be covered by the forcing (error naming file and dates) */
+    const char *const *set;     /* n_set "key=value" overrides of the run's config, checked
+                                 * against the schema as train --set */
+    int n_set;
+} tg_evaluate_options;
+/* Outputs in out_dir, named by the period p: metrics_<p>.csv (not with predict_only),
+ * predictions_<p>/<basin>.csv (Q and every flux and state of the model), params_<p>.csv
+ * (process models), log test.log (p = test) or eval_<p>.log; when basins other than the
+ * run's are scored, attributes_range_<p>.csv: per basin, the static attributes outside the
+ * training basins' range (min..max per attribute), also listed in the log. */
+TG_API int tg_evaluate_with(const char *run_dir, const tg_evaluate_options *opt);
+/* Spatial k-fold cross-validation (`terragrad cv`): the basins of the config are split
+ * into folds (deterministic from the config's seed; with by, each value of that static
+ * attribute is spread over the folds in turn), fold k is trained in out_dir/fold_<k> on
+ * the other folds and scores only its own held-out basins (tg_evaluate_with). Writes
+ * out_dir/cv_metrics.csv (basin, fold, metrics of the test period) and cv_summary.csv
+ * (median and mean per metric). Data-parallel under MPI as tg_train. */
+typedef struct tg_cv_options {
+    int folds;                  /* K >= 2 */
+    const char *by;             /* stratify by this attribute (basins.csv column or static attribute), or NULL */
+    const char *out_dir;        /* NULL: runs/cv_<config name> in the config's folder */
+    const char *const *set;     /* overrides of the config (as train --set) */
+    int n_set;
+    int overwrite;              /* retrain folds that already hold a run */
+    int folds_only;             /* write folds.csv and the fold lists, train nothing */
+} tg_cv_options;
+TG_API int tg_cross_validate(const char *config_path, const tg_cv_options *opt);
 /* Simulation with a trained run: the run's model over its basins and `period`, the same
  * outputs as tg_evaluate (the CLI's `terragrad simulate RUN_DIR`). */
 TG_API int tg_simulate_run(const char *run_dir, const char *period);

@@ -211,7 +211,8 @@ static int load_basins(tg_dataset *d, const tg_run_config *c, const tg_basin_lis
     return 0;
 }
 
-static int load_statics(tg_dataset *d, const tg_run_config *c, tg_runlog *rl)
+/* quiet: no log line (the training basins' range, read beside the applied basins) */
+static int load_statics(tg_dataset *d, const tg_run_config *c, tg_runlog *rl, int quiet)
 {
     const char *apath = c->data.attributes;
     if (!apath)
@@ -258,7 +259,10 @@ static int load_statics(tg_dataset *d, const tg_run_config *c, tg_runlog *rl)
         d->S = S;
         d->statics = calloc((size_t)d->B * (size_t)(S > 0 ? S : 1), sizeof(tg_real));
         d->static_names = calloc((size_t)(S > 0 ? S : 1), TG_NAME_MAX);
-        for (int s = 0; s < S; s++)
+        d->statics_raw = calloc((size_t)d->B * (size_t)(S > 0 ? S : 1), sizeof(tg_real));
+        if (!d->statics || !d->static_names || !d->statics_raw)
+            rc = tg_error_set(TG_ENOMEM, "out of memory");
+        for (int s = 0; s < S && !rc; s++)
             snprintf(d->static_names[s], TG_NAME_MAX, "%s", a.name[pick[s]]);
         for (int b = 0; b < d->B && !rc; b++) {
             int row = tg_attributes_basin(&a, d->raw[b].id);
@@ -269,8 +273,11 @@ static int load_statics(tg_dataset *d, const tg_run_config *c, tg_runlog *rl)
                     d->statics[(size_t)b * S + s] = a.value[(size_t)row * a.F + pick[s]];
         }
     }
-    if (!rc)
-        tg_runlog_printf(rl, "static attributes: %d columns from %s\n", d->S, apath);
+    if (!rc) {
+        memcpy(d->statics_raw, d->statics, (size_t)d->B * (size_t)S * sizeof(tg_real));
+        if (!quiet)
+            tg_runlog_printf(rl, "static attributes: %d columns from %s\n", d->S, apath);
+    }
     free(pick);
     for (int i = 0; i < ncol; i++)
         free((void *)cols[i]);
@@ -369,8 +376,12 @@ static int periods_check_data(const tg_cfg *cfg, const tg_dataset *d)
 }
 
 /* c: the typed form of cfg (which still gives the lines for messages). */
+/* flags: DS_APPLY (the run applied to other basins or dates: its periods need not overlap
+ * these data; evaluate.c checks the days it needs), DS_NO_Q (streamflow may be absent: a
+ * missing Q column reads as all missing). */
+enum { DS_APPLY = 1, DS_NO_Q = 2 };
 static int dataset_load(tg_dataset *d, const tg_cfg *cfg, const tg_run_config *c, const char *run_dir, int fit,
-                        tg_runlog *rl)
+                        int flags, tg_runlog *rl)
 {
     const tg_model_kind_info *kind = tg_model_kind_lookup(c->model.type);
     if (!kind)
@@ -386,7 +397,7 @@ static int dataset_load(tg_dataset *d, const tg_cfg *cfg, const tg_run_config *c
     tg_basin_list_free(&ids);
     if (rc)
         return rc;
-    if ((rc = periods_check_data(cfg, d)))
+    if (!(flags & DS_APPLY) && (rc = periods_check_data(cfg, d)))
         return rc;
     tg_runlog_printf(rl, "data: %d basins from %s (%s)\n", d->B, c->data.path, c->data.source);
     if (d->B > 0 && d->raw[0].note[0])
@@ -395,7 +406,7 @@ static int dataset_load(tg_dataset *d, const tg_cfg *cfg, const tg_run_config *c
     d->F = c->inputs.dynamic.n;
     if (d->F > TG_MAX_INPUTS)
         return tg_error_set(TG_EINVAL, "%s: at most %d dynamic inputs", tg_cfg_path(cfg), TG_MAX_INPUTS);
-    unsigned need = TG_VAR_BIT(TG_VAR_Q);
+    unsigned need = flags & DS_NO_Q ? 0 : TG_VAR_BIT(TG_VAR_Q);
     for (int f = 0; f < d->F; f++) {
         const char *name = c->inputs.dynamic.items[f];
         d->vars[f] = tg_var_find(name);
@@ -416,7 +427,10 @@ static int dataset_load(tg_dataset *d, const tg_cfg *cfg, const tg_run_config *c
     for (int b = 0; b < d->B; b++)
         if ((rc = tg_basin_require(&d->raw[b], need, "the run's inputs")))
             return rc;
-    if ((rc = load_statics(d, c, rl)))
+    for (int b = 0; b < d->B; b++) /* DS_NO_Q: no Q column is a Q that is never observed */
+        if (!d->raw[b].var[TG_VAR_Q] && !tg_basin_add_var(&d->raw[b], TG_VAR_Q))
+            return tg_error_set(TG_ENOMEM, "out of memory");
+    if ((rc = load_statics(d, c, rl, 0)))
         return rc;
     /* normalisation: fit on the training period, or load the run's statistics */
     char npath[4200];
@@ -481,7 +495,39 @@ int tg_dataset_load(tg_dataset *d, const tg_cfg *cfg, const char *run_dir, int f
     tg_run_config c;
     int rc = tg_run_config_from_cfg(cfg, &c);
     if (!rc)
-        rc = dataset_load(d, cfg, &c, run_dir, fit, rl);
+        rc = dataset_load(d, cfg, &c, run_dir, fit, 0, rl);
+    tg_run_config_free(&c);
+    return rc;
+}
+
+int tg_dataset_load_apply(tg_dataset *d, const tg_cfg *cfg, const char *run_dir, int need_q, tg_runlog *rl)
+{
+    memset(d, 0, sizeof *d);
+    tg_run_config c;
+    int rc = tg_run_config_from_cfg(cfg, &c);
+    if (!rc)
+        rc = dataset_load(d, cfg, &c, run_dir, 0, DS_APPLY | (need_q ? 0 : DS_NO_Q), rl);
+    tg_run_config_free(&c);
+    return rc;
+}
+
+int tg_dataset_load_statics(tg_dataset *d, const tg_cfg *cfg)
+{
+    memset(d, 0, sizeof *d);
+    tg_run_config c;
+    tg_basin_list ids = {0};
+    int rc = tg_run_config_from_cfg(cfg, &c);
+    if (!rc)
+        rc = tg_dataset_basin_ids(&c, &ids);
+    if (!rc && !(d->raw = calloc((size_t)(ids.n > 0 ? ids.n : 1), sizeof(tg_basin))))
+        rc = tg_error_set(TG_ENOMEM, "out of memory");
+    for (int b = 0; !rc && b < ids.n; b++) {
+        rc = tg_basin_init(&d->raw[b], ids.id[b], 0, 0);
+        d->B = b + 1;
+    }
+    if (!rc)
+        rc = load_statics(d, &c, NULL, 1);
+    tg_basin_list_free(&ids);
     tg_run_config_free(&c);
     return rc;
 }
@@ -495,6 +541,7 @@ void tg_dataset_free(tg_dataset *d)
     free(d->raw);
     free(d->norm);
     free(d->statics);
+    free(d->statics_raw);
     free(d->static_names);
     free(d->q_std);
     tg_norm_free(&d->nm);

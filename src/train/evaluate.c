@@ -1,5 +1,6 @@
 /* evaluate.c — `terragrad test RUN_DIR`: run the trained model over a whole period per
  * basin (with a spin-up before it), score it, and write metrics and predictions. */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,7 +130,9 @@ enum { NEXTRA = TG_HBV_NPARAM + 5 };
 enum { MAX_CHUNK = 1024 };
 
 typedef struct eval_run {
-    const char *run_dir, *period;
+    const char *run_dir, *period;   /* period: the label of the outputs (tg_eval_plan) */
+    const tg_eval_plan *plan;
+    const char *out_dir;
     char path[4200], pred_dir[4200];
     tg_cfg *cfg;
     tg_run_config c;            /* its typed form */
@@ -155,16 +158,22 @@ static int eval_open(eval_run *e)
      * (and "train.log" is the training's own log) */
     char logname[64];
     snprintf(logname, sizeof logname, strcmp(e->period, "test") ? "eval_%s.log" : "test.log", e->period);
+    const tg_eval_plan *p = e->plan;
     int rc = tg_run_config_from_cfg(e->cfg, &e->c);
     if (!rc)
-        rc = tg_runlog_open(&e->rl, e->run_dir, logname);
-    if (!rc)
+        rc = tg_runlog_open(&e->rl, e->out_dir, logname);
+    if (!rc && p->first != INT_MIN) {
+        e->first = p->first;
+        e->last = p->last;
+    } else if (!rc)
         rc = tg_train_period(e->cfg, e->path, e->period, &e->first, &e->last);
     if (rc)
         return rc;
     e->ps = tg_params_create();
     e->ctx = tg_ctx_create();
-    rc = tg_dataset_load(&e->d, e->cfg, e->run_dir, 0, &e->rl);
+    /* the run's normalisation (fit = 0) whatever basins are scored */
+    rc = p->apply ? tg_dataset_load_apply(&e->d, e->cfg, e->run_dir, !p->predict_only, &e->rl)
+                  : tg_dataset_load(&e->d, e->cfg, e->run_dir, 0, &e->rl);
     e->have_data = 1;
     if (!rc)
         rc = tg_model_build(&e->m, e->cfg, &e->d, e->ps);
@@ -176,7 +185,11 @@ static int eval_open(eval_run *e)
     e->n = e->last - e->first + 1;
     e->L = e->warm + e->n;
     e->in = e->d.F + e->d.S;
-    snprintf(e->pred_dir, sizeof e->pred_dir, "%s/predictions_%s", e->run_dir, e->period);
+    if (!rc && p->apply) /* other basins or dates: the forcing must cover warm-up + period */
+        rc = tg_apply_check_coverage(&e->d, e->cfg, e->first - e->warm, e->last, e->warm, p->predict_only);
+    if (!rc && p->apply && tg_dist_is_root())
+        rc = tg_apply_attribute_report(e->run_dir, &e->d, e->out_dir, e->period, &e->rl);
+    snprintf(e->pred_dir, sizeof e->pred_dir, "%s/predictions_%s", e->out_dir, e->period);
     if (!rc)
         rc = tg_mkdir_p(e->pred_dir);
     /* basins per forward pass: bound the LSTM's saved activations to ~200 MB */
@@ -427,20 +440,23 @@ static int eval_write(eval_run *e)
     if (!tg_dist_is_root())
         return 0;
     const int B = e->d.B;
-    snprintf(e->path, sizeof e->path, "%s/metrics_%s.csv", e->run_dir, e->period);
-    double *wb = NULL;
-    if (e->has_fluxes && (wb = malloc((size_t)B * sizeof *wb)))
-        for (int b = 0; b < B; b++)
-            wb[b] = e->extra[(size_t)b * NEXTRA + TG_HBV_NPARAM + 2];
-    int rc = write_metrics(e->path, &e->d, e->met, wb);
-    free(wb);
+    int rc = 0;
+    if (!e->plan->predict_only) { /* no observations: no metrics */
+        snprintf(e->path, sizeof e->path, "%s/metrics_%s.csv", e->out_dir, e->period);
+        double *wb = NULL;
+        if (e->has_fluxes && (wb = malloc((size_t)B * sizeof *wb)))
+            for (int b = 0; b < B; b++)
+                wb[b] = e->extra[(size_t)b * NEXTRA + TG_HBV_NPARAM + 2];
+        rc = write_metrics(e->path, &e->d, e->met, wb);
+        free(wb);
+    }
     if (!rc && e->has_fluxes) {
-        snprintf(e->path, sizeof e->path, "%s/params_%s.csv", e->run_dir, e->period);
+        snprintf(e->path, sizeof e->path, "%s/params_%s.csv", e->out_dir, e->period);
         rc = write_params(e->path, &e->d, e->m.info, e->extra, e->has_routing, NEXTRA, e->m.hbv.capillary,
                           e->c.model.precip_correction);
     }
     if (!rc) {
-        snprintf(e->path, sizeof e->path, "%s/predictions_%s.nc", e->run_dir, e->period);
+        snprintf(e->path, sizeof e->path, "%s/predictions_%s.nc", e->out_dir, e->period);
         rc = tg_netcdf_write(e->path, e->sims, B);
     }
     return rc;
@@ -452,6 +468,12 @@ static int eval_summary(eval_run *e)
     tg_metrics med, mean;
     int cnt[TG_METRIC_COUNT];
     const int B = e->d.B;
+    if (e->plan->predict_only) {
+        char d0[16], d1[16];
+        tg_runlog_printf(&e->rl, "predicted %d basins over %s..%s (no metrics); wrote %s/predictions_%s/\n", B,
+                         tg_date_format(e->first, d0), tg_date_format(e->last, d1), e->out_dir, e->period);
+        return 0;
+    }
     int rc = tg_metrics_summary(e->met, B, 30, &med, &mean, cnt);
     char date0[16], date1[16];
     tg_runlog_printf(&e->rl, "%s period %s..%s, %d basins (%d with >= 30 observed days)\n", e->period,
@@ -474,7 +496,7 @@ static int eval_summary(eval_run *e)
         tg_runlog_printf(&e->rl, "water balance (process model, relative to inputs): mean |error| %.2e, max %.2e\n",
                          cnt_wb ? sum_abs / cnt_wb : 0.0, worst);
     }
-    tg_runlog_printf(&e->rl, "wrote %s/metrics_%s.csv, predictions_%s/ and predictions_%s.nc\n", e->run_dir,
+    tg_runlog_printf(&e->rl, "wrote %s/metrics_%s.csv, predictions_%s/ and predictions_%s.nc\n", e->out_dir,
                      e->period, e->period, e->period);
     return rc;
 }
@@ -503,17 +525,31 @@ int tg_evaluate(const char *run_dir, const char *period)
     const int members = tg_run_ensemble_seeds(run_dir, NULL, 0);
     if (members != 0) /* a seed ensemble (or a config that does not load: its error) */
         return members > 0 ? tg_evaluate_ensemble(run_dir, period) : -members;
-    eval_run *e = calloc(1, sizeof *e);
-    if (!e)
-        return tg_error_set(TG_ENOMEM, "out of memory");
-    e->run_dir = run_dir;
-    e->period = period;
-    e->cfg = tg_train_load_run_config(run_dir, e->path, sizeof e->path);
-    if (!e->cfg) {
-        free(e);
+    char path[4200];
+    tg_cfg *cfg = tg_train_load_run_config(run_dir, path, sizeof path);
+    if (!cfg)
         return tg_error_code();
+    tg_eval_plan p = {.label = period, .first = INT_MIN, .last = INT_MIN, .out_dir = run_dir};
+    return tg_evaluate_plan(run_dir, cfg, path, &p);
+}
+
+int tg_evaluate_plan(const char *run_dir, tg_cfg *cfg, const char *cfg_path, const tg_eval_plan *p)
+{
+    eval_run *e = calloc(1, sizeof *e);
+    if (!e) {
+        tg_cfg_free(&cfg);
+        return tg_error_set(TG_ENOMEM, "out of memory");
     }
-    int rc = eval_open(e);
+    e->run_dir = run_dir;
+    e->period = p->label;
+    e->plan = p;
+    e->out_dir = p->out_dir ? p->out_dir : run_dir;
+    e->cfg = cfg;
+    snprintf(e->path, sizeof e->path, "%s", cfg_path);
+    int rc = tg_dist_is_root() && strcmp(e->out_dir, run_dir) ? tg_mkdir_p(e->out_dir) : 0;
+    tg_dist_max_int(&rc, 1); /* the folder exists before any rank opens its log */
+    if (!rc)
+        rc = eval_open(e);
     if (!rc)
         rc = eval_alloc(e);
     if (!rc)
@@ -530,8 +566,10 @@ int tg_evaluate(const char *run_dir, const char *period)
         rc = eval_summary(e);
     else
         tg_runlog_file(&e->rl, "error: %s\n", tg_error_message());
-    if (!rc && tg_dist_is_root() && e->m.kind && e->m.kind->after_test) {
-        rc = e->m.kind->after_test(run_dir, period);
+    /* the kind's own step after test writes into the run folder: not for applied runs */
+    if (!rc && tg_dist_is_root() && e->m.kind && e->m.kind->after_test && !p->apply &&
+        !strcmp(e->out_dir, run_dir)) {
+        rc = e->m.kind->after_test(run_dir, e->period);
         if (rc)
             tg_runlog_file(&e->rl, "error: %s\n", tg_error_message());
     }

@@ -43,6 +43,7 @@ typedef struct tg_dataset {
     int S;                  /* static attributes */
     char (*static_names)[TG_NAME_MAX];
     tg_real *statics;       /* (B, S) normalised */
+    tg_real *statics_raw;   /* (B, S) as read (NaN: missing) */
     double *q_std;          /* (B) std of observed Q in the training period (NSE* weights) */
     double q_mean_all, q_std_all; /* over all basins: LSTM output scaling */
     tg_norm nm;
@@ -51,6 +52,13 @@ typedef struct tg_dataset {
  * (fit = 0) the normalisation, and normalises inputs. */
 int tg_dataset_load(tg_dataset *d, const tg_cfg *cfg, const char *run_dir, int fit, tg_runlog *rl);
 void tg_dataset_free(tg_dataset *d);
+/* A trained run applied to other basins or dates (fit = 0, the run's normalisation): the
+ * run's periods need not overlap these data; need_q = 0: basins without a Q column (or
+ * all missing) load, their Q all NaN. */
+int tg_dataset_load_apply(tg_dataset *d, const tg_cfg *cfg, const char *run_dir, int need_q, tg_runlog *rl);
+/* Only the basin ids (d->raw[b].id, T = 0) and raw static attributes (d->statics_raw) of a
+ * config: the training basins' attribute range. */
+int tg_dataset_load_statics(tg_dataset *d, const tg_cfg *cfg);
 /* Basin ids of the config (list, file, or everything in the folder). */
 int tg_dataset_basin_ids(const tg_run_config *cfg, tg_basin_list *ids);
 
@@ -249,6 +257,25 @@ typedef struct tg_pred_series {
 } tg_pred_series;
 int tg_pred_read(const char *path, tg_pred_series *s);
 void tg_pred_free(tg_pred_series *s);
+/* One evaluation (evaluate.c): tg_evaluate is the run's own basins and period into the run
+ * folder; tg_evaluate_with (apply.c) fills a plan for other basins, dates and folders. */
+typedef struct tg_eval_plan {
+    const char *label;      /* names the outputs (metrics_<label>.csv, ...) and the period when first is INT_MIN */
+    int first, last;        /* the period's days; INT_MIN: periods.<label>_start/_end of the config */
+    const char *out_dir;    /* NULL: the run folder */
+    int apply;              /* other basins or dates: tg_dataset_load_apply, coverage check, attribute range */
+    int predict_only;       /* no Q needed, no metrics */
+} tg_eval_plan;
+/* cfg (the run's config, overrides applied; cfg_path names it in messages) is taken and freed. */
+int tg_evaluate_plan(const char *run_dir, tg_cfg *cfg, const char *cfg_path, const tg_eval_plan *p);
+/* apply.c: every basin's record covers days first..last (the warm-up of `warm` days and the
+ * period): TG_EINVAL naming the basin's file and the dates otherwise; predict_only: and no
+ * input the model reads is missing on those days (naming file, field and date). */
+int tg_apply_check_coverage(const tg_dataset *d, const tg_cfg *cfg, int first, int last, int warm, int predict_only);
+/* apply.c: per applied basin, the static attributes outside the training basins' range
+ * (the run's own config.yaml): <out_dir>/attributes_range_<label>.csv and the log. */
+int tg_apply_attribute_report(const char *run_dir, const tg_dataset *d, const char *out_dir, const char *label,
+                              tg_runlog *rl);
 
 /* tg_twin_run (the synthetic-twin experiment of `terragrad demo`): public, terragrad/run.h. */
 
