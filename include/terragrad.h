@@ -108,6 +108,9 @@
 #if __has_include("terragrad/run.h")
 #include "terragrad/run.h"
 #endif
+#if __has_include("terragrad/stepper.h")
+#include "terragrad/stepper.h"
+#endif
 #if __has_include("terragrad/ude.h")
 #include "terragrad/ude.h"
 #endif

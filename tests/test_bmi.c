@@ -292,17 +292,26 @@ static void test_net_basin(const char *kind, const char *id)
               !strcmp(type, "vector"),
           "%s: LSTM state grid %d size %d type %s", kind, grid, size, type);
     close_model(m);
+    /* Bit-identical: the CSV's %.9g (float) / %.17g (double) text reads back to the very
+     * tg_real test computed, and the module computes the same tg_real (the stepper runs the
+     * batch evaluation's kernels in its order, src/train/stepper.c). The relative 1e-5 the
+     * issue asks for (float) and 1e-12 (double) are checked as well, to report the size of
+     * any difference, which should be none. */
+    const double rtol = sizeof(tg_real) == 8 ? 1e-12 : 1e-5;
     for (int k = 0; k < ncmp; k++) {
-        double mean = 0;
-        for (int t = 0; t < NNET; t++)
-            mean += fabs(pred[t * 16 + net_compared[k].col]) / NNET;
-        int bad = 0;
+        int bad = 0, differ = 0;
+        double worst = 0;
         for (int t = 0; t < NNET; t++) {
             double a = full[t * ncmp + k], e = pred[t * 16 + net_compared[k].col];
-            if (!IS_CLOSE(a, e, 1e-5, 1e-5 * mean) && bad++ < 3)
+            double r = a == e ? 0 : fabs(a - e) / fmax(fabs(a), fabs(e));
+            worst = r > worst ? r : worst;
+            if (!IS_CLOSE(a, e, rtol, 0) && bad++ < 3)
                 CHECK(0, "%s %s day %d %s: bmi %.9g, terragrad test %.9g", kind, id, t, net_compared[k].name, a, e);
+            differ += (tg_real)a != (tg_real)e;
         }
-        CHECK(bad == 0, "%s %s %s: %d days differ", kind, id, net_compared[k].name, bad);
+        CHECK(bad == 0, "%s %s %s: %d days differ by more than %g relative", kind, id, net_compared[k].name, bad, rtol);
+        CHECK(differ == 0, "%s %s %s: %d days not bit-identical to terragrad test (largest relative difference %.3g)",
+              kind, id, net_compared[k].name, differ, worst);
     }
     /* restart after 1991 */
     const char *lstm_states[] = {"state__lstm_hidden", "state__lstm_cell", "state__lstm_input_history",
