@@ -421,6 +421,75 @@ static void test_dhbv_static_warmup(void)
     d.finalize(&d);
 }
 
+/* The public run stepper (terragrad/stepper.h) directly: the whole state as one flat array.
+ * A stepper run for 200 days, its flat state copied into a fresh one (opened without
+ * warm-up) gives the next 300 days exactly as the first one continues; a buffer one value
+ * short is refused; so is a window day that is not whole. Both kinds. */
+static void test_stepper_flat_state(const char *kind)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, WORK "/run_%s", kind);
+    tg_basin b;
+    if (tg_caravan_read(tg_test_data("caravan_camels_us"), "01047000", &b)) {
+        CHECK(0, "caravan 01047000: %s", tg_error_message());
+        return;
+    }
+    const int d0 = tg_date_from_ymd(1991, 1, 1);
+    tg_stepper_options o = {.run_dir = dir, .basin = "01047000", .start_day = d0, .end_day = d0 + 730,
+                            .warmup_from_data = 1, .static_from_end = 1};
+    tg_stepper *a = NULL, *c = NULL;
+    int rc = tg_stepper_open(&o, &a);
+    CHECK(rc == 0, "%s: open the stepper: %s", kind, rc ? tg_error_message() : "");
+    o.warmup_from_data = 0;
+    o.start_day = d0 + 200;
+    if (!rc)
+        rc = tg_stepper_open(&o, &c);
+    CHECK(rc == 0, "%s: open a second stepper", kind);
+    if (!rc) {
+        const tg_stepper_info *I = tg_stepper_get_info(a);
+        CHECK(I->dhbv == !strcmp(kind, "dhbv") && I->hidden == 16 && I->inputs == 3 && I->statics == 4 &&
+                  I->warmup == 90 && I->horizon == 180,
+              "%s: info", kind);
+        tg_real *oa = malloc((size_t)I->n_out * sizeof(tg_real)), *oc = malloc((size_t)I->n_out * sizeof(tg_real));
+        const int n = tg_stepper_state_size(a);
+        double *st = malloc(((size_t)n + 1) * sizeof(double));
+        int off = d0 - b.start, same = 1;
+        for (int t = 0; t < 200 && !rc; t++) {
+            tg_real f[3] = {b.var[TG_VAR_P][off + t], b.var[TG_VAR_TEMP][off + t], b.var[TG_VAR_PET][off + t]};
+            rc = tg_stepper_step(a, f, oa);
+        }
+        CHECK(n == tg_stepper_state_size(c) && n > 32, "%s: state size %d", kind, n);
+        CHECK(tg_stepper_state_get(a, st, n - 1) == TG_EINVAL, "%s: get with a buffer one short refused", kind);
+        CHECK(tg_stepper_state_set(c, st, n + 1) == TG_EINVAL, "%s: set with a buffer one too long refused", kind);
+        CHECK(!rc && tg_stepper_state_get(a, st, n) == 0 && tg_stepper_state_set(c, st, n) == 0, "%s: copy state",
+              kind);
+        for (int t = 200; t < 500 && !rc; t++) {
+            tg_real f[3] = {b.var[TG_VAR_P][off + t], b.var[TG_VAR_TEMP][off + t], b.var[TG_VAR_PET][off + t]};
+            rc = tg_stepper_step(a, f, oa) || tg_stepper_step(c, f, oc);
+            for (int k = 0; k < I->n_out && !rc; k++)
+                same &= oa[k] == oc[k];
+        }
+        CHECK(!rc && same, "%s: 300 days after a flat-state copy equal the continued run", kind);
+        if (!I->dhbv) {
+            int sz = 0;
+            double *wd = tg_stepper_state(c, TG_STEPPER_WINDOW_DAY, &sz), keep = wd ? *wd : 0;
+            tg_real f[3] = {1, 1, 1};
+            CHECK(wd && sz == 1, "window day part");
+            if (wd) {
+                *wd = 2.5;
+                CHECK(tg_stepper_step(c, f, oc) == TG_EINVAL, "window day 2.5 refused");
+                *wd = keep;
+            }
+        }
+        free(oa);
+        free(oc);
+        free(st);
+    }
+    tg_stepper_free(&a);
+    tg_stepper_free(&c);
+    tg_basin_free(&b);
+}
+
 /* Trains the tiny runs (seconds) and scores them with terragrad test. */
 static int train_runs(void)
 {
@@ -673,6 +742,8 @@ int main(void)
         test_net_basin("dhbv", basins[i]);
     }
     test_dhbv_static_warmup();
+    test_stepper_flat_state("lstm");
+    test_stepper_flat_state("dhbv");
     /* No dlclose, as frameworks keep a module loaded for the life of the process: OpenBLAS
      * keeps one buffer (2 kB, allocated once, not per instance) that LeakSanitizer reports
      * as lost once the module's code is unmapped. Every instance's memory is freed by
