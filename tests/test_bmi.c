@@ -23,6 +23,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cblas.h>
+
 #include "../bmi/bmi.h"
 #include "testutil.h"
 
@@ -247,6 +249,51 @@ static int run_net(Bmi *m, const tg_basin *b, int t0, int n, int ncmp, double *o
     return 0;
 }
 
+/* Does the BLAS give row r of C = A op(B) + beta C the same bits in one M-row call as in a
+ * one-row call? The module steps one basin and one day at a time, `terragrad test` one
+ * call over basins x days: the series are bit-identical exactly when this holds for the
+ * products involved (OpenBLAS float kernels Haswell, Sandybridge, Zen, SkylakeX: yes; the
+ * double Haswell/Zen dgemm kernels: no, measured — rows differ by an ulp). */
+static int rows_invariant(int M, int N, int K, int trans_b, int beta_one)
+{
+    const size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
+    tg_real *buf = malloc(sizeof(tg_real) * (na + nb + 2 * nc)), *A = buf, *Bm = A + na, *C1 = Bm + nb, *C2 = C1 + nc;
+    if (!buf)
+        return 0;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (size_t i = 0; i < na + nb + nc; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        buf[i] = (tg_real)((double)(x >> 11) * 0x1.0p-53 - 0.5);
+    }
+    memcpy(C2, C1, sizeof(tg_real) * nc);
+    const int ldb = trans_b ? K : N;
+#ifdef TG_DOUBLE
+#define GEMM cblas_dgemm
+#else
+#define GEMM cblas_sgemm
+#endif
+    GEMM(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1, A, K, Bm, ldb, beta_one, C1, N);
+    for (int r = 0; r < M; r++)
+        GEMM(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, 1, N, K, 1, A + (size_t)r * K, K, Bm,
+             ldb, beta_one, C2 + (size_t)r * N, N);
+#undef GEMM
+    const int same = !memcmp(C1, C2, sizeof(tg_real) * nc);
+    free(buf);
+    return same;
+}
+
+/* The products of the test's runs (3 basins, hidden 16, 3 + 4 inputs, warm-up 90, horizon
+ * 180, test period 731 days; δHBV: 2 components, 2 dynamic parameters): the LSTM's input
+ * projection over a window and its recurrent step (tg_lstm_forward), the head (tg_linear:
+ * streamflow; δHBV: every column on the last day, each dynamic parameter's columns). */
+static int blas_rows_invariant(void)
+{
+    const int nb = 3, H = 16, in = 7, G = 4 * H, Llstm = 90 + 180, Ldhbv = 90 + 731;
+    return rows_invariant(Llstm * nb, G, in, 1, 0) && rows_invariant(Ldhbv * nb, G, in, 1, 0) &&
+           rows_invariant(nb, G, H, 0, 1) && rows_invariant(Llstm * nb, 1, H, 1, 1) &&
+           rows_invariant(nb, 2 * 13 + 2, H, 1, 1) && rows_invariant(731 * nb, 2, H, 1, 1);
+}
+
 static void test_net_basin(const char *kind, const char *id)
 {
     const int ncmp = strcmp(kind, "lstm") ? (int)(sizeof net_compared / sizeof net_compared[0]) : 1;
@@ -292,12 +339,17 @@ static void test_net_basin(const char *kind, const char *id)
               !strcmp(type, "vector"),
           "%s: LSTM state grid %d size %d type %s", kind, grid, size, type);
     close_model(m);
-    /* Bit-identical: the CSV's %.9g (float) / %.17g (double) text reads back to the very
-     * tg_real test computed, and the module computes the same tg_real (the stepper runs the
-     * batch evaluation's kernels in its order, src/train/stepper.c). The relative 1e-5 the
-     * issue asks for (float) and 1e-12 (double) are checked as well, to report the size of
-     * any difference, which should be none. */
+    /* The issue's tolerance, purely relative (no absolute floor): float 1e-5, double 1e-12.
+     * And bit for bit where the BLAS allows it (blas_rows_invariant): the CSV's %.9g (float)
+     * / %.17g (double) text reads back to the very tg_real test computed, and the stepper
+     * runs the batch evaluation's kernels in its order (src/train/stepper.c). */
     const double rtol = sizeof(tg_real) == 8 ? 1e-12 : 1e-5;
+    static int exact = -1;
+    if (exact < 0) {
+        exact = blas_rows_invariant();
+        printf("%s\n", exact ? "BLAS rows invariant to the row count: the module must equal terragrad test bit for bit"
+                             : "BLAS rows differ with the row count: relative tolerance only");
+    }
     for (int k = 0; k < ncmp; k++) {
         int bad = 0, differ = 0;
         double worst = 0;
@@ -306,12 +358,16 @@ static void test_net_basin(const char *kind, const char *id)
             double r = a == e ? 0 : fabs(a - e) / fmax(fabs(a), fabs(e));
             worst = r > worst ? r : worst;
             if (!IS_CLOSE(a, e, rtol, 0) && bad++ < 3)
-                CHECK(0, "%s %s day %d %s: bmi %.9g, terragrad test %.9g", kind, id, t, net_compared[k].name, a, e);
+                CHECK(0, "%s %s day %d %s: bmi %.17g, terragrad test %.17g", kind, id, t, net_compared[k].name, a, e);
             differ += (tg_real)a != (tg_real)e;
         }
         CHECK(bad == 0, "%s %s %s: %d days differ by more than %g relative", kind, id, net_compared[k].name, bad, rtol);
-        CHECK(differ == 0, "%s %s %s: %d days not bit-identical to terragrad test (largest relative difference %.3g)",
-              kind, id, net_compared[k].name, differ, worst);
+        CHECK(!exact || differ == 0,
+              "%s %s %s: %d days not bit-identical to terragrad test (largest relative difference %.3g)", kind, id,
+              net_compared[k].name, differ, worst);
+        if (differ)
+            printf("%s %s %s: %d of %d days differ, largest relative difference %.3g\n", kind, id,
+                   net_compared[k].name, differ, NNET, worst);
     }
     /* restart after 1991 */
     const char *lstm_states[] = {"state__lstm_hidden", "state__lstm_cell", "state__lstm_input_history",
@@ -446,11 +502,11 @@ static void test_stepper_flat_state(const char *kind)
         rc = tg_stepper_open(&o, &c);
     CHECK(rc == 0, "%s: open a second stepper", kind);
     if (!rc) {
-        const tg_stepper_info *I = tg_stepper_get_info(a);
-        CHECK(I->dhbv == !strcmp(kind, "dhbv") && I->hidden == 16 && I->inputs == 3 && I->statics == 4 &&
-                  I->warmup == 90 && I->horizon == 180,
+        const tg_stepper_info *info = tg_stepper_get_info(a);
+        CHECK(info->dhbv == !strcmp(kind, "dhbv") && info->hidden == 16 && info->inputs == 3 && info->statics == 4 &&
+                  info->warmup == 90 && info->horizon == 180,
               "%s: info", kind);
-        tg_real *oa = malloc((size_t)I->n_out * sizeof(tg_real)), *oc = malloc((size_t)I->n_out * sizeof(tg_real));
+        tg_real *oa = malloc((size_t)info->n_out * sizeof(tg_real)), *oc = malloc((size_t)info->n_out * sizeof(tg_real));
         const int n = tg_stepper_state_size(a);
         double *st = malloc(((size_t)n + 1) * sizeof(double));
         int off = d0 - b.start, same = 1;
@@ -466,11 +522,11 @@ static void test_stepper_flat_state(const char *kind)
         for (int t = 200; t < 500 && !rc; t++) {
             tg_real f[3] = {b.var[TG_VAR_P][off + t], b.var[TG_VAR_TEMP][off + t], b.var[TG_VAR_PET][off + t]};
             rc = tg_stepper_step(a, f, oa) || tg_stepper_step(c, f, oc);
-            for (int k = 0; k < I->n_out && !rc; k++)
+            for (int k = 0; k < info->n_out && !rc; k++)
                 same &= oa[k] == oc[k];
         }
         CHECK(!rc && same, "%s: 300 days after a flat-state copy equal the continued run", kind);
-        if (!I->dhbv) {
+        if (!info->dhbv) {
             int sz = 0;
             double *wd = tg_stepper_state(c, TG_STEPPER_WINDOW_DAY, &sz), keep = wd ? *wd : 0;
             tg_real f[3] = {1, 1, 1};
