@@ -243,8 +243,9 @@ static int lstm_setup(const tg_stepper_options *o, tg_stepper *s)
 
 /* The head on one day's hidden state hrow (H) through the dhbv kind's own parameter code
  * (tg_model_dhbv_params on a one-day, one-basin batch): static parameters, dynamic
- * parameters of the day and routing a, theta into out (info.n_out), as tg_stepper_step. */
-static int dhbv_head(tg_stepper *s, const tg_real *hrow, tg_real *out)
+ * parameters of the day and (routing = 1) routing a, theta into out (info.n_out), as
+ * tg_stepper_step. */
+static int dhbv_head(tg_stepper *s, const tg_real *hrow, tg_real *out, int routing)
 {
     const int M = s->info.components, NP = TG_HBV_NPARAM, nd = s->info.n_dynamic;
     tg_ctx_reset(s->ctx);
@@ -257,7 +258,7 @@ static int dhbv_head(tg_stepper *s, const tg_real *hrow, tg_real *out)
     if (nd)
         memcpy(out + NP * M, pd->data, (size_t)nd * M * sizeof(tg_real));
     out[(NP + nd) * M] = out[(NP + nd) * M + 1] = 0; /* no routing */
-    if (s->mdl.routing) {
+    if (routing && s->mdl.routing) {
         tg_tensor *a = NULL, *th = NULL;
         if ((rc = tg_routing_params_op(s->ctx, tg_slice(s->ctx, last, 1, NP * M, 2), &a, &th)))
             return rc;
@@ -278,7 +279,7 @@ static int dhbv_setup(const tg_stepper_options *o, tg_stepper *s)
     if (o->static_from_end && o->end_day == INT_MIN)
         return tg_error_set(TG_EINVAL, "stepper: static parameters from the end day need an end day (they come from "
                                        "the head on the last day of the period, as terragrad test)");
-    if (last < first || W == 0)
+    if (last < first)
         return tg_error_set(TG_EINVAL, "stepper: static parameters from the warm-up need training.warmup > 0");
     const int rows = last - first + 1;
     tg_real *forc = malloc((size_t)rows * 3 * sizeof(tg_real));
@@ -289,20 +290,22 @@ static int dhbv_setup(const tg_stepper_options *o, tg_stepper *s)
     if (!rc)
         rc = lstm_run(s, rows, 1);
     if (!rc)
-        rc = dhbv_head(s, s->hs + (size_t)(rows - 1) * s->H, out);
+        rc = dhbv_head(s, s->hs + (size_t)(rows - 1) * s->H, out, 1);
     if (!rc) {
         for (int k = 0; k < NP * M; k++)
             s->params[k] = (double)out[k];
         s->routing[0] = (double)out[(NP + s->info.n_dynamic) * M];
         s->routing[1] = (double)out[(NP + s->info.n_dynamic) * M + 1];
-        /* the LSTM state at the end of the warm-up, the warm-up forcing for HBV */
+        /* the LSTM state at the end of the warm-up (none: zeros), the warm-up forcing for HBV */
         for (int j = 0; j < s->H; j++) {
-            s->h[j] = (double)s->hs[(size_t)(W - 1) * s->H + j];
-            s->c[j] = (double)s->cs[(size_t)(W - 1) * s->H + j];
+            s->h[j] = W ? (double)s->hs[(size_t)(W - 1) * s->H + j] : 0;
+            s->c[j] = W ? (double)s->cs[(size_t)(W - 1) * s->H + j] : 0;
         }
-        s->warm_forc = forc;
-        s->warm_T = W;
-        forc = NULL;
+        if (W) {
+            s->warm_forc = forc;
+            s->warm_T = W;
+            forc = NULL;
+        }
     }
     free(forc);
     free(out);
@@ -424,7 +427,7 @@ static int dhbv_step(tg_stepper *s, const tg_real *forcing, tg_real *out)
     input_row(s, forcing, s->x);
     int rc = lstm_run(s, 1, 0);
     if (!rc)
-        rc = dhbv_head(s, s->hs, out); /* the day's dynamic parameters (the static columns unused) */
+        rc = dhbv_head(s, s->hs, out, 0); /* the day's dynamic parameters (the static columns unused) */
     if (rc)
         return rc;
     for (int k = 0; k < NP * M; k++)
