@@ -1,10 +1,15 @@
 /* tgbmi.h — the terragrad BMI instance shared by the files of bmi/ (not installed).
- * bmi_config.c reads the per-basin YAML, bmi_hbv.c steps HBV + routing, bmi_lstm.c
- * steps a trained network, bmi_terragrad.c is the BMI surface (variables, time, grids). */
+ * bmi_config.c reads the per-basin YAML, bmi_hbv.c steps HBV + routing, bmi_net.c
+ * steps a trained network, bmi_terragrad.c is the BMI surface (variables, time, grids).
+ * The module uses the public headers only (scripts/layer_check.sh checks it). */
 #ifndef TG_BMI_INTERNAL_H
 #define TG_BMI_INTERNAL_H
 
-#include "terragrad.h"
+#include "terragrad/config.h"
+#include "terragrad/core.h"
+#include "terragrad/data.h"
+#include "terragrad/models.h"
+#include "terragrad/simulate.h"
 
 enum { TGBMI_HBV = 0, TGBMI_LSTM, TGBMI_DHBV };
 enum { TGBMI_WARMUP_NONE = 0, TGBMI_WARMUP_DATA };
@@ -52,7 +57,7 @@ struct tgbmi {
     tg_real uh[TG_UH_LEN];        /* unit-hydrograph ordinates */
     double qbuf[4][TG_UH_LEN];    /* unrouted Q, Q0, Q1, Q2 (mm d-1) of the last days, [.][0] = latest:
                                    * the routed outputs are Q and its three parts, as simulate writes */
-    /* network kinds (bmi_lstm.c) */
+    /* network kinds (bmi_net.c) */
     void *net;
 };
 

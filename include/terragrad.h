@@ -59,6 +59,7 @@
  *   terragrad/calibrate.h  SCE-UA and gradient-based per-basin calibration
  *   terragrad/surrogate.h  black-box models, surrogate data, training and use
  *   terragrad/simulate.h   HBV with known parameters, sensitivities
+ *   terragrad/stepper.h    a trained lstm / dhbv run stepped one day at a time (BMI)
  * Link the engine alone (-lterragrad) when you use only its headers; docs/library.md.
  * Each module header is self-contained and included here; include only this file.
  */
@@ -107,6 +108,9 @@
 #endif
 #if __has_include("terragrad/run.h")
 #include "terragrad/run.h"
+#endif
+#if __has_include("terragrad/stepper.h")
+#include "terragrad/stepper.h"
 #endif
 #if __has_include("terragrad/ude.h")
 #include "terragrad/ude.h"

@@ -6,6 +6,8 @@
 #   (b) no private header (src/DIR/*.h) is included from the other library's folders or
 #       from cli/ (the CLI uses public headers only);
 #   (c) libterragrad.so needs no symbol beyond libc, libm, libmvec, BLAS and OpenMP;
+#   (e) the BMI module (bmi/) includes only public headers (terragrad/*.h) and its own
+#       (bmi/*.h), never a private header of src/ nor the umbrella <terragrad.h>;
 #   (d) no engine layer includes a higher one. The order, lowest first (a folder may
 #       include its own and any lower layer's headers, public or private):
 #         0 core  <  1 ops  <  2 nn, optim  <  3 adjoint  <  4 models  <  5 ude, pinn  <  6 check
@@ -46,7 +48,7 @@ for d in "${!layer[@]}"; do [ -d "src/$d" ] || fail "engine folder src/$d is mis
 # every include of the sources, the CLI and the public headers, one per line: FILE<TAB>LINE<TAB>HEADER
 # (one grep for all files: the check stays fast on a busy machine)
 all_includes=$(grep -n -H -E '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<]' \
-                 src/*/*.c src/*/*.h cli/*.c cli/*.h include/terragrad/*.h |
+                 src/*/*.c src/*/*.h cli/*.c cli/*.h include/terragrad/*.h $(ls bmi/*.c bmi/*.h 2>/dev/null) |
                sed -E 's/^([^:]+):([0-9]+):[^"<]*["<]([^">]*)[">].*/\1\t\2\t\3/')
 
 while IFS=$'\t' read -r f line hdr; do
@@ -64,6 +66,16 @@ while IFS=$'\t' read -r f line hdr; do
         elif [ "${public_layer[$i]}" -gt "${public_layer[$h]}" ]; then
           fail "(d) $f:$line: \"$h\" (layer ${public_layer[$h]}) includes \"$hdr\" (layer ${public_layer[$i]})"
         fi ;;
+    esac
+  elif [ "$top" = bmi ]; then
+    # ---- (e): the BMI module sees the public API only
+    case $hdr in
+      terragrad/*) [ -f "include/$hdr" ] || [ "$hdr" = terragrad/version.h ] ||
+                     fail "(e) $f:$line includes \"$hdr\", which is not a public header" ;;
+      */*) fail "(e) $f:$line includes \"$hdr\": bmi/ may include only public headers (terragrad/*.h) and bmi/*.h" ;;
+      *.h) if [ -f "src/$hdr" ] || [ "$hdr" = terragrad.h ]; then
+             fail "(e) $f:$line includes \"$hdr\": bmi/ may include only public headers (terragrad/*.h) and bmi/*.h"
+           fi ;;
     esac
   elif is_engine_dir "$dir"; then
     # ---- (a), (b), (d): engine sources
