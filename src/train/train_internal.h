@@ -177,6 +177,28 @@ const tg_cfg *tg_run_config_cfg(const tg_run_config *rc);
  * NULL (a config built in C): the defaults. */
 int tg_dataset_columns(const tg_cfg *cfg, const char *const *defaults, const char **colmap);
 
+/* ---------------------------------------------------------------- results file (results_netcdf.c) */
+/* Everything `terragrad test` scored, for predictions_<period>.nc (CF-1.8, NetCDF-4):
+ * daily series (basin-major, n days each), learned parameters, metrics, provenance. */
+typedef struct tg_results_nc {
+    const char *path;           /* predictions_<period>.nc (temp file + rename) */
+    const char *config_path;    /* the run's config.yaml: copied into a global attribute */
+    const char *period;         /* "test", "valid", "train" */
+    const tg_model_kind_info *kind;
+    const tg_dataset *d;        /* basin ids, lat, lon */
+    int B, n, first_day;        /* basins, days, first day of the period (tg_date) */
+    const tg_real *q_obs, *q_sim; /* (B, n) mm/day; NaN: no observation */
+    /* (B, nout, n) or NULL: row 0 PET, row k >= 1 the kind's output k (the predictions CSV
+     * columns after Q_obs and Q) */
+    const tg_real *series;
+    int nout;
+    const double *extra;        /* (B, extra_stride) parameters as evaluate.c keeps them, or NULL */
+    int extra_stride, routing, capillary;
+    const tg_metrics *met;      /* (B) */
+    const double *wb;           /* (B) water-balance error, or NULL */
+} tg_results_nc;
+int tg_results_netcdf_write(const tg_results_nc *r);
+
 /* tg_twin_run (the synthetic-twin experiment of `terragrad demo`): public, terragrad/run.h. */
 
 #endif
