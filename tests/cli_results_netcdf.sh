@@ -2,8 +2,8 @@
 # predictions_<period>.nc against the CSV files of the same `terragrad test` (an LSTM run
 # and a δHBV 1.1p run: 17 outputs, parameter C, routing): /usr/bin/python3 + xarray opens
 # the file and tests/results_netcdf_check.py compares every series, metric and parameter
-# with the CSV's printed digits, basin_id as str, units and long_name on every variable and
-# the provenance attributes.
+# with the CSV's printed digits, basin_id as str, units and long_name on every variable, the
+# daily values of the dynamic parameters (BETA, C) and the provenance attributes.
 set -uo pipefail
 BIN=$1; DATA=$2; WORK=$3
 PY=${TG_PYTHON:-/usr/bin/python3}
@@ -46,7 +46,8 @@ for kind in lstm dhbv; do
      ! "$BIN" test "$WORK/$kind" > "$WORK/$kind.test.out" 2>&1; then
     echo "FAIL $kind: train/test"; tail -5 "$WORK/$kind".*.out; fail=1; continue
   fi
-  "$PY" "$HERE/results_netcdf_check.py" "$WORK/$kind" test $kind > "$WORK/$kind.check.out" 2>&1
+  dyn=""; [ $kind = dhbv ] && dyn=BETA,C
+  "$PY" "$HERE/results_netcdf_check.py" "$WORK/$kind" test $kind "$dyn" > "$WORK/$kind.check.out" 2>&1
   st=$?
   grep -c "^ok" "$WORK/$kind.check.out" | sed "s/^/$kind: checks passed: /"
   if [ $st -ne 0 ]; then echo "FAIL $kind: NetCDF vs CSV"; grep -v "^ok" "$WORK/$kind.check.out" | head -20; fail=1

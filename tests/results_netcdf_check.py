@@ -1,7 +1,7 @@
 """Checks a run's predictions_<period>.nc against the CSV files `terragrad test` wrote
 beside it (tests/cli_results_netcdf.sh): every value equal to the CSV's printed digits,
 basin_id read as str, units and long_name on every variable, provenance attributes.
-Usage: results_netcdf_check.py RUN_DIR PERIOD MODEL_TYPE. Exit status 1 on any failure."""
+Usage: results_netcdf_check.py RUN_DIR PERIOD MODEL_TYPE [DYNAMIC_PARAMS,...]. Exit status 1 on any failure."""
 import csv
 import datetime as dt
 import math
@@ -45,7 +45,7 @@ check("basin_id" in ds.coords, "basin_id is a coordinate")
 # every variable (data and auxiliary) says what it is; time and the series also in what unit
 for name, var in list(ds.data_vars.items()) + list(ds.coords.items()):
     check("long_name" in var.attrs and var.attrs["long_name"] != "", f"{name} has a long_name")
-    if var.dtype.kind == "f" and name not in ("params", "metrics"):
+    if var.dtype.kind == "f" and name not in ("params", "metrics", "params_dynamic"):
         check(var.attrs.get("units", "") not in ("", "unknown"), f"{name} has units ({var.attrs.get('units')})")
 check(ds["time"].encoding.get("units", "").startswith("days since ") and
       ds["time"].encoding.get("calendar") == "standard", f"time units/calendar {ds['time'].encoding}")
@@ -95,6 +95,31 @@ if os.path.exists(ppath):
     nbad = sum(not same(r[j], float(ds["params"].values[b, j - 1]), real_fmt)
                for b, r in enumerate(rows) for j in range(1, len(head)))
     check(nbad == 0 and len(rows) == len(ids), f"{len(rows)} x {len(head) - 1} parameters equal ({nbad} differ)")
+
+# daily parameters (hbv.dynamic): (basin, time, dynamic_parameter). The learned static
+# value of a dynamic parameter (params) is the network's output on the window's last day,
+# the same head columns as the daily value on the period's last day, but computed through a
+# matrix product of another shape: equal to round-off. atol: float round-off of the sigmoid
+# output (~6e-8) times the widest range (BETA, 5) is 3e-7 < 1e-6 (1e-13 for double).
+dyn_expected = sys.argv[4].split(",") if len(sys.argv) > 4 and sys.argv[4] else []
+names = [str(p) for p in ds["dynamic_parameter"].values] if "params_dynamic" in ds else []
+check(names == dyn_expected, f"dynamic parameters {names} (want {dyn_expected})")
+if names:
+    pd_ = ds["params_dynamic"]
+    check(pd_.dims == ("basin", "time", "dynamic_parameter"), f"params_dynamic dims {pd_.dims}")
+    check(all(u not in ("", "unknown") for u in ds["dynamic_parameter_units"].values.astype(str)),
+          "every dynamic parameter has units")
+    tol = (1e-5, 1e-6) if ds["Q"].dtype == np.float32 else (1e-12, 1e-13)
+    ranges = {"BETA": (1.0, 6.0), "C": (0.0, 1.0), "BETAET": (0.3, 5.0)}
+    for j, p in enumerate(names):
+        daily = pd_.values[:, :, j]
+        last = daily[:, -1]
+        stat = ds["params"].sel(parameter=p).values
+        close = np.abs(last - stat) <= tol[0] * np.maximum(np.abs(last), np.abs(stat)) + tol[1]
+        check(bool(close.all()), f"{p}: daily value on the last day = params ({last} vs {stat})")
+        check(bool((daily.std(axis=1) > 0).all()), f"{p}: varies from day to day in every basin")
+        lo, hi = ranges[p]
+        check(bool(((daily >= lo) & (daily <= hi)).all()), f"{p}: within [{lo}, {hi}]")
 
 # provenance
 a = ds.attrs

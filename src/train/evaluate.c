@@ -138,6 +138,8 @@ typedef struct eval_run {
     tg_real *x, *forc, *obs, *sim, *flux, *pet, *obs_b, *qfull;
     tg_basin *sl_norm, *sl_raw;
     tg_real *all_obs, *all_sim, *all_series; /* (B, n), (B, n), (B, nout, n): the NetCDF file */
+    double *all_dyn;            /* (B, n, ndyn): daily parameters of hbv.dynamic, mean over components */
+    int ndyn, dyn_par[TG_HBV_NPARAM_MAX], has_dyn;
     tg_metrics *met;
     double *extra;
     int has_fluxes, has_routing;
@@ -184,6 +186,9 @@ static int eval_open(eval_run *e)
     e->nout = k ? k->n_outputs : 1;
     if (e->nout == TG_HBV_NOUT) /* an HBV kind: 17 outputs with the 1.1p capillary rise */
         e->nout = tg_hbv_nout(&e->m.hbv);
+    for (int p = 0; k && k->n_outputs > 1 && p < TG_HBV_NPARAM_MAX; p++)
+        if (e->m.hbv.dynamic & (1u << p)) /* par_dyn's rows: ascending parameter order */
+            e->dyn_par[e->ndyn++] = p;
     if (!rc && (k->n_params > TG_HBV_NPARAM || (k->n_outputs > 1 && k->n_outputs != TG_HBV_NOUT)))
         rc = tg_error_set(TG_EINVAL, "model.type %s: evaluation handles up to %d parameters and %d outputs", k->name,
                           TG_HBV_NPARAM, TG_HBV_NOUT);
@@ -209,8 +214,11 @@ static int eval_alloc(eval_run *e)
     e->all_sim = calloc(B * n, sizeof(tg_real));
     if (e->nout > 1) /* zero: summed over the ranks */
         e->all_series = calloc(B * n * (size_t)e->nout, sizeof(tg_real));
+    if (e->ndyn)
+        e->all_dyn = calloc(B * n * (size_t)e->ndyn, sizeof(double));
     if (!e->x || !e->forc || !e->obs || !e->sim || !e->flux || !e->pet || !e->obs_b || !e->qfull || !e->sl_norm ||
-        !e->sl_raw || !e->met || !e->all_obs || !e->all_sim || (e->nout > 1 && !e->all_series) || !e->extra)
+        !e->sl_raw || !e->met || !e->all_obs || !e->all_sim || (e->nout > 1 && !e->all_series) || (e->ndyn && !e->all_dyn) ||
+        !e->extra)
         return tg_error_set(TG_ENOMEM, "out of memory");
     return 0;
 }
@@ -333,6 +341,18 @@ static int eval_basin(eval_run *e, int b, int k, int nb, const tg_model_out *mo,
             for (int t = 0; t < n; t++)
                 ser[(size_t)j * n + t] = e->flux[(size_t)t * nout + j];
     }
+    const tg_tensor *pd = mo->par_dyn; /* (Lp, ndyn, nb, M): the period is its last n days */
+    if (pd && e->all_dyn && pd->shape[1] == e->ndyn && pd->shape[0] >= n) {
+        const int Lp = pd->shape[0], Mc = pd->shape[3];
+        for (int t = 0; t < n; t++)
+            for (int j = 0; j < e->ndyn; j++) {
+                double acc = 0;
+                for (int c = 0; c < Mc; c++)
+                    acc += (double)pd->data[((((size_t)(Lp - n + t) * e->ndyn + j) * nb + k) * Mc + c)];
+                e->all_dyn[((size_t)b * n + t) * e->ndyn + j] = acc / Mc;
+            }
+        e->has_dyn = 1;
+    }
     return rc;
 }
 
@@ -389,10 +409,11 @@ static int eval_gather_ranks(eval_run *e)
     if (!rc)
         rc = tg_dist_sum_double(e->extra, (size_t)B * NEXTRA);
     if (!rc) {
-        int flags[2] = {e->has_fluxes, e->has_routing};
-        rc = tg_dist_max_int(flags, 2);
+        int flags[3] = {e->has_fluxes, e->has_routing, e->has_dyn};
+        rc = tg_dist_max_int(flags, 3);
         e->has_fluxes = flags[0];
         e->has_routing = flags[1];
+        e->has_dyn = flags[2];
     }
     /* series: zero for the basins of other ranks (NaN, a missing observation, stays NaN) */
     if (!rc)
@@ -401,6 +422,8 @@ static int eval_gather_ranks(eval_run *e)
         rc = tg_dist_sum_real(e->all_sim, (size_t)B * n);
     if (!rc && e->all_series)
         rc = tg_dist_sum_real(e->all_series, (size_t)B * n * (size_t)e->nout);
+    if (!rc && e->all_dyn)
+        rc = tg_dist_sum_double(e->all_dyn, (size_t)B * n * (size_t)e->ndyn);
     for (int b = 0; !rc && b < B; b++) {
         for (int k = 0; k < TG_METRIC_COUNT; k++)
             tg_metric_set(&e->met[b], k, mv[(size_t)b * (TG_METRIC_COUNT + 1) + k]);
@@ -434,7 +457,8 @@ static int eval_write(eval_run *e)
                            .d = &e->d, .B = B, .n = e->n, .first_day = e->first, .q_obs = e->all_obs,
                            .q_sim = e->all_sim, .series = e->has_fluxes ? e->all_series : NULL, .nout = e->nout,
                            .extra = e->has_fluxes ? e->extra : NULL, .extra_stride = NEXTRA,
-                           .routing = e->has_routing, .capillary = e->m.hbv.capillary, .met = e->met, .wb = wb};
+                           .routing = e->has_routing, .capillary = e->m.hbv.capillary, .met = e->met, .wb = wb,
+                           .dyn = e->has_dyn ? e->all_dyn : NULL, .ndyn = e->ndyn, .dyn_par = e->dyn_par};
         rc = tg_results_netcdf_write(&r);
     }
     free(wb);
@@ -478,7 +502,7 @@ static void eval_free(eval_run *e)
 {
     free(e->x); free(e->forc); free(e->obs); free(e->sim); free(e->flux); free(e->pet); free(e->obs_b);
     free(e->qfull); free(e->sl_norm); free(e->sl_raw); free(e->met); free(e->extra);
-    free(e->all_obs); free(e->all_sim); free(e->all_series);
+    free(e->all_obs); free(e->all_sim); free(e->all_series); free(e->all_dyn);
     tg_model_free(&e->m);
     tg_ctx_free(&e->ctx);
     tg_params_free(&e->ps);

@@ -5,6 +5,7 @@
  *   (basin, time) Q_obs, Q and, for process models, PET and every flux and state the kind
  *                outputs (the columns of predictions_<period>/<basin>.csv, same names)
  *   (basin, parameter) learned parameters (the columns of params_<period>.csv)
+ *   (basin, time, dynamic_parameter) the daily values of the parameters in hbv.dynamic
  *   (basin, metric)    metrics, n_days, water_balance_rel (metrics_<period>.csv)
  *   global       provenance: version, git commit, model kind, period, the run's config.
  * NetCDF-4 because basin ids are variable-length strings there (xarray reads them as str;
@@ -182,7 +183,7 @@ int tg_results_netcdf_write(const tg_results_nc *r)
         return tg_error_set(TG_EINVAL, "%s: nothing to write (%d basins, %d days)", r->path, B, n);
     const nc_type real_type = sizeof(tg_real) == sizeof(float) ? NC_FLOAT : NC_DOUBLE;
     int nc = -1, d_b, d_t, d_p = -1, d_m, v_time, v_id, v_lat, v_lon, v_qo, v_q, v_ser[TG_HBV_NOUT_MAX];
-    int v_par = -1, v_pname = -1, v_punits = -1, v_pln = -1, v_met, v_mname, v_munits;
+    int v_par = -1, v_pname = -1, v_punits = -1, v_pln = -1, d_dyn = -1, v_dyn = -1, v_dname = -1, v_dunits = -1, v_met, v_mname, v_munits;
     /* parameter columns as params_<period>.csv: the kind's, C (1.1p), route_a, route_theta */
     const char *pname[TG_HBV_NPARAM_MAX + 2];
     int pcol[TG_HBV_NPARAM_MAX + 2], np = 0;
@@ -216,6 +217,9 @@ int tg_results_netcdf_write(const tg_results_nc *r)
     NCTRY(nc_def_dim(nc, "metric", (size_t)nm, &d_m), "metric dimension");
     if (np)
         NCTRY(nc_def_dim(nc, "parameter", (size_t)np, &d_p), "parameter dimension");
+    const int ndyn = r->dyn ? r->ndyn : 0;
+    if (ndyn)
+        NCTRY(nc_def_dim(nc, "dynamic_parameter", (size_t)ndyn, &d_dyn), "dynamic_parameter dimension");
 
     /* global attributes: what this is and where it came from */
     NCTRY(put_text(nc, NC_GLOBAL, "Conventions", "CF-1.8"), "Conventions");
@@ -287,8 +291,8 @@ int tg_results_netcdf_write(const tg_results_nc *r)
         NCTRY(put_text(nc, v_pln, "long_name", "meaning of each learned parameter"), "parameter_long_name");
         NCTRY(nc_def_var(nc, "params", NC_DOUBLE, 2, dims_bp, &v_par), "params");
         NCTRY(nc_def_var_fill(nc, v_par, 0, &fill_d), "params");
-        NCTRY(put_text(nc, v_par, "long_name", "learned parameters (mean over components; dynamic parameters: "
-                                               "the value on the last day of the input window)"),
+        NCTRY(put_text(nc, v_par, "long_name", "learned parameters (mean over components; a parameter of "
+                                               "hbv.dynamic: its value on the period's last day)"),
               "params");
         NCTRY(put_text(nc, v_par, "units", "see parameter_units"), "params");
         NCTRY(put_text(nc, v_par, "coordinates", "parameter_units parameter_long_name basin_id lat lon"), "params");
@@ -299,6 +303,29 @@ int tg_results_netcdf_write(const tg_results_nc *r)
         NCTRY(nc_put_var_string(nc, v_pname, pname), "parameter");
         NCTRY(nc_put_var_string(nc, v_punits, pu), "parameter_units");
         NCTRY(nc_put_var_string(nc, v_pln, pl), "parameter_long_name");
+        NCTRY(nc_redef(nc), "redef");
+    }
+    if (ndyn) { /* the parameters of hbv.dynamic on every day: (basin, time, dynamic_parameter) */
+        int dims[3] = {d_b, d_t, d_dyn};
+        size_t chunk[3] = {1, (size_t)n, (size_t)ndyn};
+        NCTRY(nc_def_var(nc, "dynamic_parameter", NC_STRING, 1, &d_dyn, &v_dname), "dynamic_parameter");
+        NCTRY(put_text(nc, v_dname, "long_name", "name of each daily learned parameter (hbv.dynamic)"),
+              "dynamic_parameter");
+        NCTRY(nc_def_var(nc, "dynamic_parameter_units", NC_STRING, 1, &d_dyn, &v_dunits), "dynamic_parameter_units");
+        NCTRY(put_text(nc, v_dunits, "long_name", "units of each daily learned parameter"), "dynamic_parameter_units");
+        NCTRY(nc_def_var(nc, "params_dynamic", NC_DOUBLE, 3, dims, &v_dyn), "params_dynamic");
+        NCTRY(nc_def_var_chunking(nc, v_dyn, NC_CHUNKED, chunk), "params_dynamic");
+        NCTRY(nc_def_var_deflate(nc, v_dyn, 1, 1, 1), "params_dynamic");
+        NCTRY(nc_def_var_fill(nc, v_dyn, 0, &fill_d), "params_dynamic");
+        NCTRY(put_text(nc, v_dyn, "long_name", "daily learned parameters (mean over components)"), "params_dynamic");
+        NCTRY(put_text(nc, v_dyn, "units", "see dynamic_parameter_units"), "params_dynamic");
+        NCTRY(put_text(nc, v_dyn, "coordinates", "dynamic_parameter_units basin_id lat lon"), "params_dynamic");
+        NCTRY(nc_enddef(nc), "enddef");
+        const char *dn[TG_HBV_NPARAM_MAX], *du[TG_HBV_NPARAM_MAX];
+        for (int j = 0; j < ndyn && j < TG_HBV_NPARAM_MAX; j++)
+            dn[j] = tg_hbv_param_names[r->dyn_par[j]], du[j] = par_units(dn[j]);
+        NCTRY(nc_put_var_string(nc, v_dname, dn), "dynamic_parameter");
+        NCTRY(nc_put_var_string(nc, v_dunits, du), "dynamic_parameter_units");
         NCTRY(nc_redef(nc), "redef");
     }
 
@@ -342,6 +369,10 @@ int tg_results_netcdf_write(const tg_results_nc *r)
         NCTRY(put_reals(nc, v_q, st, ct, r->q_sim + (size_t)b * n), "Q");
         for (int k = 0; r->series && k < r->nout; k++)
             NCTRY(put_reals(nc, v_ser[k], st, ct, r->series + ((size_t)b * r->nout + k) * n), "series");
+        if (ndyn) {
+            size_t s3[3] = {(size_t)b, 0, 0}, c3[3] = {1, (size_t)n, (size_t)ndyn};
+            NCTRY(nc_put_vara_double(nc, v_dyn, s3, c3, r->dyn + (size_t)b * n * ndyn), "params_dynamic");
+        }
         if (np) {
             for (int p = 0; p < np; p++)
                 row[p] = r->extra[(size_t)b * r->extra_stride + pcol[p]];

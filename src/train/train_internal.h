@@ -68,6 +68,7 @@ typedef struct tg_model_out {
     tg_tensor *routing;     /* (2, nb): a, theta, or NULL */
     tg_tensor *penalty;     /* scalar physics-guided penalty already weighted, or NULL */
     int skip;               /* the first `skip` days of the window have no prediction */
+    tg_tensor *par_dyn;     /* (Lp, ndyn, nb, M) parameters of hbv.dynamic per day, or NULL */
 } tg_model_out;
 typedef struct tg_model_kind {
     const char *name;       /* the model.type value */
@@ -196,6 +197,9 @@ typedef struct tg_results_nc {
     int extra_stride, routing, capillary;
     const tg_metrics *met;      /* (B) */
     const double *wb;           /* (B) water-balance error, or NULL */
+    const double *dyn;          /* (B, n, ndyn) daily parameters of hbv.dynamic, or NULL */
+    int ndyn;
+    const int *dyn_par;         /* (ndyn) their tg_hbv_param indices */
 } tg_results_nc;
 int tg_results_netcdf_write(const tg_results_nc *r);
 
