@@ -190,6 +190,24 @@ int main(void)
     CHECK(tg_caravan_official_ids_as(ROOT, TG_CARAVAN_NETCDF, &nids) == TG_EIO &&
               strstr(tg_error_message(), "timeseries/netcdf"),
           "the CSV-only sample has no NetCDF folder: %s", tg_error_message());
+    /* a hand-made classic file (also a fuzz seed): dates with a gap are placed by date, the
+     * missing day and a NaN streamflow are missing, other values as written */
+    const char *four[TG_NVAR] = {0};
+    for (int v = 0; v < TG_NVAR; v++)
+        if (v == TG_VAR_P || v == TG_VAR_TEMP || v == TG_VAR_PET || v == TG_VAR_Q)
+            four[v] = tg_caravan_default_columns()[v];
+    CHECK(tg_caravan_netcdf_read_file(TG_SOURCE_DIR "/tests/fuzz_regressions/netcdf/caravan_date_axis.nc", "x_1",
+                                      four, &b) == 0, "%s", tg_error_message());
+    if (b.var[TG_VAR_P] && b.var[TG_VAR_Q]) {
+        int d0;
+        CHECK(tg_date_parse("2000-01-01", &d0) == 0 && b.start == d0 && b.T == 6, "start %d, %d days", b.start, b.T);
+        static const double p[6] = {0, 1.5, 2, NAN, 0, 3}, q[6] = {1, NAN, 2, NAN, 3, 4};
+        for (int t = 0; t < 6 && b.T == 6; t++) {
+            CHECK(isnan(p[t]) ? isnan((double)b.var[TG_VAR_P][t]) : (double)b.var[TG_VAR_P][t] == p[t], "P day %d", t);
+            CHECK(isnan(q[t]) ? isnan((double)b.var[TG_VAR_Q][t]) : (double)b.var[TG_VAR_Q][t] == q[t], "Q day %d", t);
+        }
+        tg_basin_free(&b);
+    }
     tg_basin_list_free(&ids);
     scratch_remove();
     return tg_test_summary();
