@@ -110,22 +110,13 @@ done:
     return 0;
 }
 
-int tg_caravan_netcdf_read_file(const char *path, const char *id, const char *const *colmap, tg_basin *out)
+static int read_file(const char *path, const char *id, const char *const *colmap, size_t file_bytes, tg_basin *out)
 {
-    memset(out, 0, sizeof *out);
-    if (!colmap)
-        colmap = tg_caravan_default_columns();
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return tg_error_set(TG_EIO, "%s: no such file (basin '%s')", path, id);
-    int rc = tg__netcdf_check_header(path);
-    if (rc)
-        return rc;
-    int nc = -1, ddim, *days = NULL;
+    int rc = 0, nc = -1, ddim, *days = NULL;
     size_t T = 0;
     double *buf = NULL;
     NCTRY(nc_open(path, NC_NOWRITE, &nc), "cannot open");
-    if ((rc = read_dates(path, nc, &ddim, &days, &T, (size_t)st.st_size)))
+    if ((rc = read_dates(path, nc, &ddim, &days, &T, file_bytes)))
         goto done;
     if ((rc = tg_basin_init(out, id, days[0], days[T - 1] - days[0] + 1)))
         goto done;
@@ -202,5 +193,24 @@ done:
         nc_close(nc);
     if (rc)
         tg_basin_free(out);
+    return rc;
+}
+
+int tg_caravan_netcdf_read_file(const char *path, const char *id, const char *const *colmap, tg_basin *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!colmap)
+        colmap = tg_caravan_default_columns();
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return tg_error_set(TG_EIO, "%s: no such file (basin '%s')", path, id);
+    int rc = tg__netcdf_check_header(path);
+    if (rc)
+        return rc;
+    /* The dataset reads basins in an OpenMP loop, but libnetcdf and HDF5 (as Debian builds
+     * them) are not thread-safe: concurrent opens of netCDF-4 files failed with "Unknown
+     * file format" and HDF5 diagnostics. One file at a time; the parsing is cheap. */
+#pragma omp critical(tg_netcdf_library)
+    rc = read_file(path, id, colmap, (size_t)st.st_size, out);
     return rc;
 }
