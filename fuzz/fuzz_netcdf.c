@@ -7,7 +7,9 @@
  * instrumented here and is known to crash on malformed files — findings there are not
  * ours to fix. TG_FUZZ_NETCDF_HDF5=1 lets HDF5 inputs through as well. Classic inputs go
  * through whole: the library walks their header before libnetcdf sees it
- * (src/data/netcdf_header.c), which this target fuzzes too. */
+ * (src/data/netcdf_header.c), which this target fuzzes too. The same input also goes to
+ * the Caravan NetCDF reader (src/data/caravan_netcdf.c: `date` axis, one variable per
+ * column) with the default columns. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (tg_netcdf_read(path, &bs, &B) == 0) {
         for (int b = 0; b < B; b++) (void)tg_basin_count_valid(&bs[b], TG_VAR_Q);
         tg_basin_array_free(&bs, B);
+    }
+    tg_basin one;
+    if (tg_caravan_netcdf_read_file(path, "src_1", NULL, &one) == 0) {
+        (void)tg_basin_count_valid(&one, TG_VAR_Q);
+        tg_basin_free(&one);
     }
     tg_fuzz_done();
     return 0;

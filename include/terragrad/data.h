@@ -172,8 +172,19 @@ TG_API int tg_csv_read_mapped(const char *path, const char *id, const char *cons
 TG_API const char *const *tg_caravan_default_columns(void);
 TG_API int tg_caravan_official_read(const char *root, const char *id, const char *const *colmap,
                                     tg_basin *out);
-/* 1 if root holds the published layout (a timeseries/csv folder). */
+/* 1 if root holds the published layout (a timeseries/csv or timeseries/netcdf folder). */
 TG_API int tg_caravan_is_official(const char *root);
+/* The same from either published format: TG_CARAVAN_CSV (as above) or TG_CARAVAN_NETCDF,
+ * <root>/timeseries/netcdf/<source>/<id>.nc with a `date` dimension and coordinate and one
+ * variable per CSV column of the same name (colmap names variables). A variable colmap
+ * names that the file lacks, or one not over `date`, is TG_EINVAL naming file and
+ * variable. tg_caravan_official_read(root, id, ...) is the CSV form. */
+enum { TG_CARAVAN_CSV = 0, TG_CARAVAN_NETCDF = 1 };
+TG_API int tg_caravan_official_read_as(const char *root, int format, const char *id, const char *const *colmap,
+                                       tg_basin *out);
+/* One Caravan NetCDF file (the reader behind TG_CARAVAN_NETCDF). */
+TG_API int tg_caravan_netcdf_read_file(const char *path, const char *id, const char *const *colmap,
+                                       tg_basin *out);
 /* Writes date + every present variable (NaN as NA), shortest round-trip decimals. */
 TG_API int tg_csv_write(const char *dir, const tg_basin *b);
 TG_API int tg_csv_write_file(const char *path, const tg_basin *b);
@@ -243,6 +254,8 @@ TG_API void tg_basin_list_free(tg_basin_list *l);
 /* The ids of every <root>/timeseries/csv/<source>/<id>.csv (Caravan as published), sorted;
  * free with tg_basin_list_free. */
 TG_API int tg_caravan_official_ids(const char *root, tg_basin_list *ids);
+/* The same for either format (TG_CARAVAN_CSV: .csv files, TG_CARAVAN_NETCDF: timeseries/netcdf/.nc). */
+TG_API int tg_caravan_official_ids_as(const char *root, int format, tg_basin_list *ids);
 
 /* ===================================================================== normalisation */
 /* Per-feature z-score, optionally of log(x + eps) (precipitation, flow). NaN stays NaN.

@@ -102,11 +102,29 @@ static int ids_from_caravan(const char *root, tg_basin_list *ids)
     return exact_size(ids, cap);
 }
 
+/* data.format (TG_CARAVAN_CSV or TG_CARAVAN_NETCDF; csv for a config built in C), or -1
+ * with the error set when netcdf is asked of a source that has no such variant. */
+static int caravan_format(const tg_run_config *c)
+{
+    const tg_cfg *cfg = tg_run_config_cfg(c);
+    const char *f = cfg ? tg_cfg_str(cfg, "data.format") : NULL;
+    if (!f || !strcmp(f, "csv"))
+        return TG_CARAVAN_CSV;
+    if (strcmp(c->data.source, "caravan") || !tg_caravan_is_official(c->data.path))
+        return tg_error_set(TG_EINVAL, "%s:%d: data.format: %s is read for data.source caravan in the published "
+                                       "layout only (data.source here: %s)", tg_cfg_path(cfg),
+                            tg_cfg_line(cfg, "data.format"), f, c->data.source), -1;
+    return TG_CARAVAN_NETCDF;
+}
+
 int tg_dataset_basin_ids(const tg_run_config *c, tg_basin_list *ids)
 {
     memset(ids, 0, sizeof *ids);
     const char *src = c->data.source, *path = c->data.path;
     int rc = 0;
+    const int format = caravan_format(c);
+    if (format < 0)
+        return tg_error_code();
     int n = c->data.basins.n;
     if (n > 0) {
         ids->id = tg_calloc((size_t)n, TG_ID_MAX);
@@ -118,7 +136,7 @@ int tg_dataset_basin_ids(const tg_run_config *c, tg_basin_list *ids)
     } else if (c->data.basin_file)
         rc = tg_basin_list_read(c->data.basin_file, ids);
     else if (!strcmp(src, "caravan") && tg_caravan_is_official(path))
-        rc = tg_caravan_official_ids(path, ids);
+        rc = tg_caravan_official_ids_as(path, format, ids);
     else if (!strcmp(src, "caravan") || !strcmp(src, "caravan_derived"))
         rc = ids_from_caravan(path, ids);
     else if (!strcmp(src, "csv"))
@@ -143,7 +161,7 @@ static int read_basin(const tg_run_config *c, const char *id, tg_basin *b)
     const char *colmap[TG_NVAR];
     if (!strcmp(src, "caravan") && tg_caravan_is_official(path)) {
         tg_dataset_columns(cfg, tg_caravan_default_columns(), colmap);
-        return tg_caravan_official_read(path, id, colmap, b);
+        return tg_caravan_official_read_as(path, caravan_format(c), id, colmap, b);
     }
     int mapped = tg_dataset_columns(cfg, NULL, colmap);
     if (!strcmp(src, "caravan") || !strcmp(src, "caravan_derived"))

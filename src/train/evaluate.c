@@ -144,7 +144,10 @@ typedef struct eval_run {
     tg_params *ps;
     tg_ctx *ctx;
     tg_real *x, *forc, *obs, *sim, *flux, *pet, *obs_b, *qfull;
-    tg_basin *sl_norm, *sl_raw, *sims;
+    tg_basin *sl_norm, *sl_raw;
+    tg_real *all_obs, *all_sim, *all_series; /* (B, n), (B, n), (B, nout, n): the NetCDF file */
+    double *all_dyn;            /* (B, n, ndyn): daily parameters of hbv.dynamic, mean over components */
+    int ndyn, dyn_par[TG_HBV_NPARAM_MAX], has_dyn;
     tg_metrics *met;
     double *extra;
     int has_fluxes, has_routing;
@@ -201,6 +204,9 @@ static int eval_open(eval_run *e)
     e->nout = k ? k->n_outputs : 1;
     if (e->nout == TG_HBV_NOUT) /* an HBV kind: 17 outputs with the 1.1p capillary rise */
         e->nout = tg_hbv_nout(&e->m.hbv);
+    for (int p = 0; k && k->n_outputs > 1 && p < TG_HBV_NPARAM_MAX; p++)
+        if (e->m.hbv.dynamic & (1u << p)) /* par_dyn's rows: ascending parameter order */
+            e->dyn_par[e->ndyn++] = p;
     if (!rc && (k->n_params > TG_HBV_NPARAM || (k->n_outputs > 1 && k->n_outputs != TG_HBV_NOUT)))
         rc = tg_error_set(TG_EINVAL, "model.type %s: evaluation handles up to %d parameters and %d outputs", k->name,
                           TG_HBV_NPARAM, TG_HBV_NOUT);
@@ -222,9 +228,15 @@ static int eval_alloc(eval_run *e)
     e->sl_raw = calloc(c, sizeof(tg_basin));
     e->met = calloc(B, sizeof(tg_metrics));
     e->extra = calloc(B * NEXTRA, sizeof(double));
-    e->sims = calloc(B, sizeof(tg_basin));
+    e->all_obs = calloc(B * n, sizeof(tg_real));
+    e->all_sim = calloc(B * n, sizeof(tg_real));
+    if (e->nout > 1) /* zero: summed over the ranks */
+        e->all_series = calloc(B * n * (size_t)e->nout, sizeof(tg_real));
+    if (e->ndyn)
+        e->all_dyn = calloc(B * n * (size_t)e->ndyn, sizeof(double));
     if (!e->x || !e->forc || !e->obs || !e->sim || !e->flux || !e->pet || !e->obs_b || !e->qfull || !e->sl_norm ||
-        !e->sl_raw || !e->met || !e->sims || !e->extra)
+        !e->sl_raw || !e->met || !e->all_obs || !e->all_sim || (e->nout > 1 && !e->all_series) || (e->ndyn && !e->all_dyn) ||
+        !e->extra)
         return tg_error_set(TG_ENOMEM, "out of memory");
     return 0;
 }
@@ -339,16 +351,27 @@ static int eval_basin(eval_run *e, int b, int k, int nb, const tg_model_out *mo,
     }
     int rc = write_predictions(e->pred_dir, e->d.raw[b].id, e->first, n, e->obs_b, e->sim, kind,
                                mo->fluxes ? e->flux : NULL, e->pet, nout);
-    /* the simulated series for the NetCDF file */
-    if (!rc && !(rc = tg_basin_init(&e->sims[b], e->d.raw[b].id, e->first, n))) {
-        tg_real *qv2 = tg_basin_add_var(&e->sims[b], TG_VAR_Q);
-        if (!qv2)
-            rc = TG_ENOMEM;
-        else
-            memcpy(qv2, e->sim, (size_t)n * sizeof(tg_real));
-        e->sims[b].lat = e->d.raw[b].lat;
-        e->sims[b].lon = e->d.raw[b].lon;
-        e->sims[b].area_km2 = e->d.raw[b].area_km2;
+    /* the series for the NetCDF file: the CSV's columns */
+    memcpy(e->all_obs + (size_t)b * n, e->obs_b, (size_t)n * sizeof(tg_real));
+    memcpy(e->all_sim + (size_t)b * n, e->sim, (size_t)n * sizeof(tg_real));
+    if (mo->fluxes && e->all_series) {
+        tg_real *ser = e->all_series + (size_t)b * nout * n; /* row 0 PET, row k output k */
+        memcpy(ser, e->pet, (size_t)n * sizeof(tg_real));
+        for (int j = 1; j < nout; j++)
+            for (int t = 0; t < n; t++)
+                ser[(size_t)j * n + t] = e->flux[(size_t)t * nout + j];
+    }
+    const tg_tensor *pd = mo->par_dyn; /* (Lp, ndyn, nb, M): the period is its last n days */
+    if (pd && e->all_dyn && pd->shape[1] == e->ndyn && pd->shape[0] >= n) {
+        const int Lp = pd->shape[0], Mc = pd->shape[3];
+        for (int t = 0; t < n; t++)
+            for (int j = 0; j < e->ndyn; j++) {
+                double acc = 0;
+                for (int c = 0; c < Mc; c++)
+                    acc += (double)pd->data[((((size_t)(Lp - n + t) * e->ndyn + j) * nb + k) * Mc + c)];
+                e->all_dyn[((size_t)b * n + t) * e->ndyn + j] = acc / Mc;
+            }
+        e->has_dyn = 1;
     }
     return rc;
 }
@@ -392,8 +415,7 @@ static int eval_gather_ranks(eval_run *e)
         return 0;
     int rc = 0;
     double *mv = calloc((size_t)B * (TG_METRIC_COUNT + 1), sizeof(double));
-    tg_real *qs = calloc((size_t)B * n, sizeof(tg_real));
-    if (!mv || !qs)
+    if (!mv)
         rc = tg_error_set(TG_ENOMEM, "out of memory");
     for (int b = 0; !rc && b < B; b++) {
         if ((b / e->chunk) % nranks != rank)
@@ -401,36 +423,33 @@ static int eval_gather_ranks(eval_run *e)
         for (int k = 0; k < TG_METRIC_COUNT; k++)
             mv[(size_t)b * (TG_METRIC_COUNT + 1) + k] = tg_metric_get(&e->met[b], k);
         mv[(size_t)b * (TG_METRIC_COUNT + 1) + TG_METRIC_COUNT] = e->met[b].n;
-        memcpy(qs + (size_t)b * n, e->sims[b].var[TG_VAR_Q], (size_t)n * sizeof(tg_real));
     }
     if (!rc)
         rc = tg_dist_sum_double(mv, (size_t)B * (TG_METRIC_COUNT + 1));
     if (!rc)
         rc = tg_dist_sum_double(e->extra, (size_t)B * NEXTRA);
     if (!rc) {
-        int flags[2] = {e->has_fluxes, e->has_routing};
-        rc = tg_dist_max_int(flags, 2);
+        int flags[3] = {e->has_fluxes, e->has_routing, e->has_dyn};
+        rc = tg_dist_max_int(flags, 3);
         e->has_fluxes = flags[0];
         e->has_routing = flags[1];
+        e->has_dyn = flags[2];
     }
+    /* series: zero for the basins of other ranks (NaN, a missing observation, stays NaN) */
     if (!rc)
-        rc = tg_dist_sum_real(qs, (size_t)B * n);
+        rc = tg_dist_sum_real(e->all_obs, (size_t)B * n);
+    if (!rc)
+        rc = tg_dist_sum_real(e->all_sim, (size_t)B * n);
+    if (!rc && e->all_series)
+        rc = tg_dist_sum_real(e->all_series, (size_t)B * n * (size_t)e->nout);
+    if (!rc && e->all_dyn)
+        rc = tg_dist_sum_double(e->all_dyn, (size_t)B * n * (size_t)e->ndyn);
     for (int b = 0; !rc && b < B; b++) {
         for (int k = 0; k < TG_METRIC_COUNT; k++)
             tg_metric_set(&e->met[b], k, mv[(size_t)b * (TG_METRIC_COUNT + 1) + k]);
         e->met[b].n = (int)mv[(size_t)b * (TG_METRIC_COUNT + 1) + TG_METRIC_COUNT];
-        if (!e->sims[b].var[TG_VAR_Q]) {
-            if ((rc = tg_basin_init(&e->sims[b], e->d.raw[b].id, e->first, n)))
-                break;
-            if (!tg_basin_add_var(&e->sims[b], TG_VAR_Q)) {
-                rc = TG_ENOMEM;
-                break;
-            }
-        }
-        memcpy(e->sims[b].var[TG_VAR_Q], qs + (size_t)b * n, (size_t)n * sizeof(tg_real));
     }
     free(mv);
-    free(qs);
     return rc;
 }
 
@@ -441,14 +460,13 @@ static int eval_write(eval_run *e)
         return 0;
     const int B = e->d.B;
     int rc = 0;
+    double *wb = NULL;
+    if (e->has_fluxes && !e->plan->predict_only && (wb = malloc((size_t)B * sizeof *wb)))
+        for (int b = 0; b < B; b++)
+            wb[b] = e->extra[(size_t)b * NEXTRA + TG_HBV_NPARAM + 2];
     if (!e->plan->predict_only) { /* no observations: no metrics */
         snprintf(e->path, sizeof e->path, "%s/metrics_%s.csv", e->out_dir, e->period);
-        double *wb = NULL;
-        if (e->has_fluxes && (wb = malloc((size_t)B * sizeof *wb)))
-            for (int b = 0; b < B; b++)
-                wb[b] = e->extra[(size_t)b * NEXTRA + TG_HBV_NPARAM + 2];
         rc = write_metrics(e->path, &e->d, e->met, wb);
-        free(wb);
     }
     if (!rc && e->has_fluxes) {
         snprintf(e->path, sizeof e->path, "%s/params_%s.csv", e->out_dir, e->period);
@@ -456,9 +474,19 @@ static int eval_write(eval_run *e)
                           e->c.model.precip_correction);
     }
     if (!rc) {
+        char cfg_path[4200];
         snprintf(e->path, sizeof e->path, "%s/predictions_%s.nc", e->out_dir, e->period);
-        rc = tg_netcdf_write(e->path, e->sims, B);
+        snprintf(cfg_path, sizeof cfg_path, "%s/config.yaml", e->run_dir);
+        tg_results_nc r = {.path = e->path, .config_path = cfg_path, .period = e->period, .kind = e->m.info,
+                           .d = &e->d, .B = B, .n = e->n, .first_day = e->first, .q_obs = e->all_obs,
+                           .q_sim = e->all_sim, .series = e->has_fluxes ? e->all_series : NULL, .nout = e->nout,
+                           .extra = e->has_fluxes ? e->extra : NULL, .extra_stride = NEXTRA,
+                           .routing = e->has_routing, .capillary = e->m.hbv.capillary,
+                           .pcorr = e->c.model.precip_correction, .met = e->plan->predict_only ? NULL : e->met,
+                           .wb = wb, .dyn = e->has_dyn ? e->all_dyn : NULL, .ndyn = e->ndyn, .dyn_par = e->dyn_par};
+        rc = tg_results_netcdf_write(&r);
     }
+    free(wb);
     return rc;
 }
 
@@ -505,11 +533,7 @@ static void eval_free(eval_run *e)
 {
     free(e->x); free(e->forc); free(e->obs); free(e->sim); free(e->flux); free(e->pet); free(e->obs_b);
     free(e->qfull); free(e->sl_norm); free(e->sl_raw); free(e->met); free(e->extra);
-    if (e->sims) {
-        for (int b = 0; b < e->d.B; b++)
-            tg_basin_free(&e->sims[b]);
-        free(e->sims);
-    }
+    free(e->all_obs); free(e->all_sim); free(e->all_series); free(e->all_dyn);
     tg_model_free(&e->m);
     tg_ctx_free(&e->ctx);
     tg_params_free(&e->ps);

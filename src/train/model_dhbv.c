@@ -177,6 +177,7 @@ static int dhbv_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor
     if (rc)
         return rc;
     out->par_static = par_static;
+    out->par_dyn = par_dyn;
     if ((rc = tg_model_dhbv_route(m, ctx, last, fluxes, out)))
         return rc;
     const tg_physics_weights *pw = &im->pw;

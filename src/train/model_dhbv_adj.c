@@ -108,6 +108,7 @@ static int adj_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor 
                         "(kept the last iterate; hbv_adj.unconverged: error stops instead)\n",
                 st.unconverged, st.steps * (long)nb * m->M);
     out->par_static = par_static;
+    out->par_dyn = par_dyn;
     return tg_model_dhbv_route(m, ctx, last, fluxes, out);
 }
 

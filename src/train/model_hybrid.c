@@ -78,6 +78,7 @@ static int hybrid_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tens
     rc = tg_hbv_hybrid_op(ctx, &c, &h->net, forcing, par_static, par_dyn, NULL, w, &fluxes, NULL, NULL);
     if (rc) return rc;
     out->par_static = par_static;
+    out->par_dyn = par_dyn;
     if ((rc = tg_model_dhbv_route(m, ctx, last, fluxes, out))) return rc;
     if (!tg_physics_any(&h->pw)) return 0;
     tg_physics_terms terms = {0};

@@ -12,6 +12,7 @@ const tg_cfg_key tg_train_schema[] = {
     {"data.source", TG_CFG_STR, 1, NULL, "data layout (caravan: the published layout, or the derived P,T,PET,Q files: docs/data.md)",
      "caravan|caravan_derived|camels_us|csv|netcdf"},
     {"data.path", TG_CFG_PATH, 1, NULL, "data folder (netcdf: the file)", NULL},
+    {"data.format", TG_CFG_STR, 0, "csv", "caravan (published layout): read timeseries/csv/<source>/<id>.csv or timeseries/netcdf/<source>/<id>.nc", "csv|netcdf"},
     {"data.basins", TG_CFG_LIST, 0, NULL, "basin ids (default: all in data.basin_file or the folder)", NULL},
     {"data.basin_file", TG_CFG_PATH, 0, NULL, "text file with one basin id per line", NULL},
     {"data.n_basins", TG_CFG_INT, 0, "0", "use only the first N basins (0 = all)", NULL},

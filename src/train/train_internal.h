@@ -80,6 +80,7 @@ typedef struct tg_model_out {
     /* INPUT, set by tg_model_forward before the kind's forward: the batch's normalised
      * static attributes (nb, S), or NULL without attributes */
     tg_tensor *attrs;
+    tg_tensor *par_dyn;     /* (Lp, ndyn, nb, M) parameters of hbv.dynamic per day, or NULL */
 } tg_model_out;
 typedef struct tg_model_kind {
     const char *name;       /* the model.type value */
@@ -276,6 +277,30 @@ int tg_apply_check_coverage(const tg_dataset *d, const tg_cfg *cfg, int first, i
  * (the run's own config.yaml): <out_dir>/attributes_range_<label>.csv and the log. */
 int tg_apply_attribute_report(const char *run_dir, const tg_dataset *d, const char *out_dir, const char *label,
                               tg_runlog *rl);
+/* ---------------------------------------------------------------- results file (results_netcdf.c) */
+/* Everything `terragrad test` scored, for predictions_<period>.nc (CF-1.8, NetCDF-4):
+ * daily series (basin-major, n days each), learned parameters, metrics, provenance. */
+typedef struct tg_results_nc {
+    const char *path;           /* predictions_<period>.nc (temp file + rename) */
+    const char *config_path;    /* the run's config.yaml: copied into a global attribute */
+    const char *period;         /* "test", "valid", "train" */
+    const tg_model_kind_info *kind;
+    const tg_dataset *d;        /* basin ids, lat, lon */
+    int B, n, first_day;        /* basins, days, first day of the period (tg_date) */
+    const tg_real *q_obs, *q_sim; /* (B, n) mm/day; NaN: no observation */
+    /* (B, nout, n) or NULL: row 0 PET, row k >= 1 the kind's output k (the predictions CSV
+     * columns after Q_obs and Q) */
+    const tg_real *series;
+    int nout;
+    const double *extra;        /* (B, extra_stride) parameters as evaluate.c keeps them, or NULL */
+    int extra_stride, routing, capillary, pcorr; /* pcorr: PCORR at extra column TG_HBV_NPARAM + 3 */
+    const tg_metrics *met;      /* (B), or NULL (predict: no observations; metrics written as NaN) */
+    const double *wb;           /* (B) water-balance error, or NULL */
+    const double *dyn;          /* (B, n, ndyn) daily parameters of hbv.dynamic, or NULL */
+    int ndyn;
+    const int *dyn_par;         /* (ndyn) their tg_hbv_param indices */
+} tg_results_nc;
+int tg_results_netcdf_write(const tg_results_nc *r);
 
 /* tg_twin_run (the synthetic-twin experiment of `terragrad demo`): public, terragrad/run.h. */
 
