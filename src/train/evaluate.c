@@ -204,9 +204,9 @@ static int eval_open(eval_run *e)
     e->nout = k ? k->n_outputs : 1;
     if (e->nout == TG_HBV_NOUT) /* an HBV kind: 17 outputs with the 1.1p capillary rise */
         e->nout = tg_hbv_nout(&e->m.hbv);
-    for (int p = 0; k && k->n_outputs > 1 && p < TG_HBV_NPARAM_MAX; p++)
-        if (e->m.hbv.dynamic & (1u << p)) /* par_dyn's rows: ascending parameter order */
-            e->dyn_par[e->ndyn++] = p;
+    for (int q = 0; k && k->n_outputs > 1 && q < TG_HBV_NPARAM_MAX; q++)
+        if (e->m.hbv.dynamic & (1u << q)) /* par_dyn's rows: ascending parameter order */
+            e->dyn_par[e->ndyn++] = q;
     if (!rc && (k->n_params > TG_HBV_NPARAM || (k->n_outputs > 1 && k->n_outputs != TG_HBV_NOUT)))
         rc = tg_error_set(TG_EINVAL, "model.type %s: evaluation handles up to %d parameters and %d outputs", k->name,
                           TG_HBV_NPARAM, TG_HBV_NOUT);

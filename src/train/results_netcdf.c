@@ -384,8 +384,8 @@ int tg_results_netcdf_write(const tg_results_nc *r)
         }
         /* met NULL (a prediction without observations): every metric missing */
         for (int k = 0; k < TG_METRIC_COUNT; k++)
-            row[k] = r->met ? tg_metric_get(&r->met[b], k) : NAN;
-        row[TG_METRIC_COUNT] = r->met ? r->met[b].n : NAN;
+            row[k] = r->met ? tg_metric_get(&r->met[b], k) : (double)NAN;
+        row[TG_METRIC_COUNT] = r->met ? r->met[b].n : (double)NAN;
         if (r->wb)
             row[TG_METRIC_COUNT + 1] = r->wb[b];
         size_t cm[2] = {1, (size_t)nm};
