@@ -68,6 +68,61 @@ static void test_one_unit(void)
 }
 
 
+
+/* Saturated units: u = tanh x, so u_x = sech^2 x and u_xx = -2 tanh x sech^2 x, both tiny
+ * for |x| > 4 but needed to full RELATIVE precision (a PINN's u_x and u_xx sum such terms
+ * times large weights). 1 - y*y from the rounded y = tanh x is off by ~eps in ABSOLUTE
+ * terms: 0.4 % at |x| = 7, 6 % at 8, 100 % at 9 in float. Forward jet and the backward's
+ * s2 (through d(sum u_x)/db) are checked within 16 ulp relative, on |x| in [0, 12].
+ * The double build keeps 1 - y*y (its absolute error, 2.2e-16, is far below anything a
+ * PINN resolves): there the check allows that absolute error as atol. */
+#ifdef TG_DOUBLE
+#define SAT_ATOL (4 * (double)TG_EPS)
+#else
+#define SAT_ATOL 0.0
+#endif
+/* |a - ref| / (16 eps |ref| + atol): <= 1 passes */
+static double rel_atol(tg_real a, double ref)
+{
+    return fabs((double)a - ref) / (16 * (double)TG_EPS * fabs(ref) + SAT_ATOL);
+}
+
+static void test_saturated_derivatives(void)
+{
+    tg_params *ps = tg_params_create();
+    tg_pinn_net net;
+    tg_pinn_net_init(&net, ps, "u", 2, (const int[]){1, 1, 1}, TG_PINN_TANH, NULL, NULL, NULL);
+    tg_params_data(ps, net.param_id[0][0])[0] = 1;
+    tg_params_data(ps, net.param_id[1][0])[0] = 1;
+    tg_params_data(ps, net.param_id[1][1])[0] = 0;
+    tg_jet_spec spec;
+    tg_jet_spec_init(&spec, 1, 1, (const int[][2]){{0, 0}});
+    double worst_d = 0, worst_dd = 0, worst_g = 0;
+    for (int k = 0; k <= 48; k++) {
+        const double x = (k % 2 ? -1 : 1) * 0.25 * k; /* the unit's input: b1 = x at coordinate 0 */
+        tg_params_data(ps, net.param_id[0][1])[0] = (tg_real)x;
+        tg_ctx *ctx = tg_ctx_create();
+        tg_real zero = 0;
+        tg_jet in, u;
+        tg_jet_coords(&in, tg_from(ctx, TG_SHAPE(1, 1), &zero), &spec);
+        CHECK(tg_pinn_net_jet(ctx, ps, &net, &in, &u) == 0, "%s", tg_error_message());
+        const double xr = (double)(tg_real)x, t = tanh(xr), c = cosh(xr), s1 = 1 / (c * c), s2 = -2 * t * s1;
+        worst_d = fmax(worst_d, rel_atol(u.d[0]->data[0], s1));
+        if (k)
+            worst_dd = fmax(worst_dd, rel_atol(u.dd[0]->data[0], s2));
+        /* d u_x / d b1 = s2 (the backward's activation derivative) */
+        tg_params_zero_grad(ps);
+        CHECK(tg_backward(ctx, tg_sum(ctx, u.d[0])) == 0, "%s", tg_error_message());
+        if (k)
+            worst_g = fmax(worst_g, rel_atol(ps->grad[ps->offset[net.param_id[0][1]]], s2));
+        tg_ctx_free(&ctx);
+    }
+    CHECK(worst_d <= 1, "saturated tanh: u_x error %.3g x (16 ulp relative + atol)", worst_d);
+    CHECK(worst_dd <= 1, "saturated tanh: u_xx error %.3g x (16 ulp relative + atol)", worst_dd);
+    CHECK(worst_g <= 1, "saturated tanh: backward s2 error %.3g x (16 ulp relative + atol)", worst_g);
+    tg_params_free(&ps);
+}
+
 /* ------------------------------------------------------------------ scalar double oracle */
 /* The jet recursion written point by point in double, straight from the formulas: an
  * independent oracle for the tiled kernels in both builds. */
@@ -545,6 +600,7 @@ static void test_isas(void)
 int main(void)
 {
     test_one_unit();
+    test_saturated_derivatives();
     for (int D = 1; D <= 3; D++)
         for (int act = 0; act < 4; act++)
             test_oracle(D, act);

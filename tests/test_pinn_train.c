@@ -228,6 +228,12 @@ static void test_config_errors(void)
     r = cfg ? tg_pinn_run_create(cfg, NULL) : NULL;
     CHECK(!r && strstr(tg_error_message(), "network.layers"), "layers vs case: '%s'", tg_error_message());
     tg_cfg_free(&cfg);
+    cfg = tg_cfg_parse_string("case: poisson1d\ntrain:\n  lbfgs_iters: 10\n  lbfgs_approx_wolfe: 1.5\n", "bad.yaml",
+                              schema, n);
+    r = cfg ? tg_pinn_run_create(cfg, NULL) : NULL;
+    CHECK(!r && strstr(tg_error_message(), "train.lbfgs_approx_wolfe") && strstr(tg_error_message(), "bad.yaml:4:"),
+          "approx Wolfe band out of range: '%s'", tg_error_message());
+    tg_cfg_free(&cfg);
 }
 
 int main(void)

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "optim/optim_internal.h"
+#include "terragrad/lbfgs.h"
 
 typedef struct lb {
     tg_optim *o;
@@ -88,12 +89,35 @@ static double cubic_min(double x1, double f1, double g1, double x2, double f2, d
     return 0.5 * (lo + hi);
 }
 
+#define C1 1e-4 /* sufficient decrease (Armijo) */
+
+/* f within the noise band aw |f0| above f0 (never when aw is 0: the plain search). */
+static int flat(double f0, double aw, double f) { return aw > 0.0 && f <= f0 + aw * fabs(f0); }
+
+/* Sufficient decrease at step t: Armijo, or, in the noise band, Hager & Zhang's (2005)
+ * approximate Wolfe form phi'(t) <= (2 c1 - 1) phi'(0) (Armijo's condition for a quadratic,
+ * written with slopes, which float rounding resolves where the loss difference is noise). */
+static int sufficient(double f0, double gtd0, double aw, double t, double f, double gtd)
+{
+    return f <= f0 + C1 * t * gtd0 || (flat(f0, aw, f) && gtd <= (2.0 * C1 - 1.0) * gtd0);
+}
+
+int tg_lbfgs_set_approx_wolfe(tg_optim *o, double eps)
+{
+    if (!o || o->cfg.kind != TG_OPTIM_LBFGS)
+        return tg_error_set(TG_EINVAL, "tg_lbfgs_set_approx_wolfe: not an L-BFGS optimizer");
+    if (!(eps >= 0.0 && eps < 1.0))
+        return tg_error_set(TG_EINVAL, "tg_lbfgs_set_approx_wolfe: eps %g must be in [0, 1)", eps);
+    o->approx_wolfe = eps;
+    return 0;
+}
+
 /* Strong-Wolfe line search from x0 along d, starting at step *t. In: f, g (n), gtd at t=0.
  * Out: *t, *f and g at the accepted point. buf: 3n scratch. */
 static int strong_wolfe(lb *w, const double *x0, const double *d, double *t_io, double *f_io, double *g_io,
                         double gtd, double *buf)
 {
-    const double c1 = 1e-4, c2 = 0.9, tol = w->o->cfg.tol_change;
+    const double c2 = 0.9, tol = w->o->cfg.tol_change, aw = w->o->approx_wolfe;
     const int max_ls = 25;
     const size_t n = w->n;
     const double f0 = *f_io, d_norm = max_abs(d, n);
@@ -111,7 +135,7 @@ static int strong_wolfe(lb *w, const double *x0, const double *d, double *t_io, 
     int nb = 0, done = 0, ls = 0;
     /* bracketing phase */
     while (ls < max_ls) {
-        if (fN > f0 + c1 * t * gtd || (ls > 1 && fN >= fP) || gtdN >= 0.0) {
+        if (!sufficient(f0, gtd, aw, t, fN, gtdN) || (ls > 1 && fN >= fP && !flat(f0, aw, fN)) || gtdN >= 0.0) {
             bt[0] = tP, bf[0] = fP, bgtd[0] = gtdP, bg[0] = gP;
             bt[1] = t, bf[1] = fN, bgtd[1] = gtdN, bg[1] = gN;
             nb = 2;
@@ -169,7 +193,8 @@ static int strong_wolfe(lb *w, const double *x0, const double *d, double *t_io, 
         gtdN = dot(gF, d, n);
         ls++;
         double *freed;
-        if (fN > f0 + c1 * t * gtd || fN >= bf[lo]) {
+        /* in the noise band a descending slope, not a lower loss, makes t the low end */
+        if (!sufficient(f0, gtd, aw, t, fN, gtdN) || (fN >= bf[lo] && !(flat(f0, aw, fN) && gtdN < 0.0))) {
             freed = bg[hi];
             bt[hi] = t, bf[hi] = fN, bgtd[hi] = gtdN, bg[hi] = gF;
             if (bf[0] <= bf[1])

@@ -17,6 +17,7 @@ struct tg_optim {
     tg_real *state;         /* SGD: buf (n) | Adam(W): m (n), v (n) | Adadelta: sq (n), acc (n) |
                                L-BFGS, as doubles: x (n), d (n), prev_g (n), S (m n), Y (m n), ro (m) */
     double scal[TG_OPTIM_NSCAL];
+    double approx_wolfe;    /* L-BFGS line search noise band (terragrad/lbfgs.h); 0 = off */
 };
 
 #ifdef TG_DOUBLE

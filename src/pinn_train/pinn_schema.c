@@ -53,6 +53,8 @@ static const tg_cfg_key schema[] = {
     {"train.adam_lr", TG_CFG_FLOAT, 0, "0.001", "Adam learning rate", NULL},
     {"train.lbfgs_iters", TG_CFG_INT, 0, "0", "L-BFGS iterations after Adam (strong Wolfe line search)", NULL},
     {"train.lbfgs_history", TG_CFG_INT, 0, "50", "L-BFGS memory", NULL},
+    {"train.lbfgs_approx_wolfe", TG_CFG_FLOAT, 0, NULL,
+     "L-BFGS line search: relative loss band in which slopes decide (approximate Wolfe); default 1e-2 in the float build, 0 (plain strong Wolfe) in double", NULL},
     {"train.print_every", TG_CFG_INT, 0, "100", "iterations between progress lines", NULL},
     {"output.plots", TG_CFG_BOOL, 0, "true", "draw PNG figures with gnuplot (if installed)", NULL},
 };

@@ -90,6 +90,7 @@ struct tg_pinn_run {
     /* optimisation */
     int adam_iters, lbfgs_iters, lbfgs_history, print_every, threads;
     double adam_lr;
+    double lbfgs_approx_wolfe;   /* tg_lbfgs_set_approx_wolfe */
     /* results */
     double term[NTERMS], loss, train_seconds, train_cpu_seconds; /* wall, process CPU */
     int lbfgs_done;
