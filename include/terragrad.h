@@ -43,6 +43,7 @@
  *   terragrad/core.h   scalar type, errors, context, parameters, tensors, ops, custom ops,
  *                      backward, gradient check, PRNG
  *   terragrad/nn.h     layers (linear, MLP, fused LSTM), optimizers, schedules, checkpoints
+ *   terragrad/lbfgs.h  L-BFGS line search for noisy (float) losses (approximate Wolfe)
  *   terragrad/models.h process models (HBV, routing) with hand-written backward
  *   terragrad/adjoint.h implicit-step op (Newton + adjoint), Richards equation
  *   terragrad/hbv_implicit.h, terragrad/hybrid.h  implicit and hybrid (MLP-in-HBV) HBV
@@ -108,6 +109,9 @@
 #endif
 #if __has_include("terragrad/run.h")
 #include "terragrad/run.h"
+#endif
+#if __has_include("terragrad/lbfgs.h")
+#include "terragrad/lbfgs.h"
 #endif
 #if __has_include("terragrad/stepper.h")
 #include "terragrad/stepper.h"
