@@ -69,6 +69,9 @@
 #if __has_include("terragrad/nn.h")
 #include "terragrad/nn.h"
 #endif
+#if __has_include("terragrad/lbfgs.h")
+#include "terragrad/lbfgs.h"
+#endif
 #if __has_include("terragrad/data.h")
 #include "terragrad/data.h"
 #endif

@@ -10,7 +10,7 @@
 #       include its own and any lower layer's headers, public or private):
 #         0 core  <  1 ops  <  2 nn, optim  <  3 adjoint  <  4 models  <  5 ude, pinn  <  6 check
 #       Public engine headers belong to the layer of what they declare: core.h, version.h 0;
-#       nn.h 2; adjoint.h 3; models.h, hbv_implicit.h, hybrid.h 4; ude.h, pinn.h 5; gradcheck.h 6.
+#       nn.h, lbfgs.h 2; adjoint.h 3; models.h, hbv_implicit.h, hybrid.h 4; ude.h, pinn.h 5; gradcheck.h 6.
 # usage: scripts/layer_check.sh [--strict-cli] [SOURCE_DIR [BUILD_DIR]]
 #   SOURCE_DIR defaults to the checkout holding this script; without BUILD_DIR (or when it
 #   holds no libterragrad*.so) (c) is skipped.
@@ -33,7 +33,7 @@ cd "$SRC" || exit 2
 
 # keep in step with TG_ENGINE_DIRS in CMakeLists.txt
 declare -A layer=([core]=0 [ops]=1 [nn]=2 [optim]=2 [adjoint]=3 [models]=4 [ude]=5 [pinn]=5 [check]=6)
-declare -A public_layer=([core.h]=0 [version.h]=0 [nn.h]=2 [adjoint.h]=3 [models.h]=4
+declare -A public_layer=([core.h]=0 [version.h]=0 [nn.h]=2 [lbfgs.h]=2 [adjoint.h]=3 [models.h]=4
                          [hbv_implicit.h]=4 [hybrid.h]=4 [ude.h]=5 [pinn.h]=5 [gradcheck.h]=6)
 fails=0 warns=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
