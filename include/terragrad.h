@@ -71,6 +71,9 @@
 #if __has_include("terragrad/nn.h")
 #include "terragrad/nn.h"
 #endif
+#if __has_include("terragrad/lbfgs.h")
+#include "terragrad/lbfgs.h"
+#endif
 #if __has_include("terragrad/data.h")
 #include "terragrad/data.h"
 #endif
@@ -109,9 +112,6 @@
 #endif
 #if __has_include("terragrad/run.h")
 #include "terragrad/run.h"
-#endif
-#if __has_include("terragrad/lbfgs.h")
-#include "terragrad/lbfgs.h"
 #endif
 #if __has_include("terragrad/stepper.h")
 #include "terragrad/stepper.h"
