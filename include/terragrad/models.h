@@ -221,6 +221,12 @@ TG_API int tg_hbv_backward_ckpt(tg_real *g_par_static, tg_real *g_par_dyn, tg_re
 #define TG_HBV_ALL_PARAMS_CAP ((1u << TG_HBV_NPARAM_MAX) - 1u)  /* the 14 of δHBV 1.1p */
 TG_API void tg_hbv_scale_forward(tg_real *phys, const tg_real *u, int R, uint32_t mask, int L);
 TG_API void tg_hbv_scale_backward(tg_real *g_u, const tg_real *g_phys, int R, uint32_t mask, int L);
+/* The same maps with u in the layout of PyTorch δ-models (dMG / hydrodl2): (R, B, np, M),
+ * basin-major with the M components innermost, while phys keeps the kernels' (R, np, B M).
+ * One pass instead of a transposed copy plus a scaling pass. The backward WRITES g_u
+ * (g_u = g_phys (hi - lo), no accumulation): it fills a fresh array in the caller's layout. */
+TG_API void tg_hbv_scale_forward_bpm(tg_real *phys, const tg_real *u, int R, uint32_t mask, int B, int M);
+TG_API void tg_hbv_scale_backward_bpm(tg_real *g_u, const tg_real *g_phys, int R, uint32_t mask, int B, int M);
 
 /* ===================================================================== routing */
 /* Gamma unit hydrograph with TG_UH_LEN daily ordinates:

@@ -27,8 +27,6 @@ from ._lib import check, ptr
 from .hbv import PARAM_NAMES, _mask, _dyn_indices
 
 TORCH_DTYPE = _torch.float32 if L.real_name == "float" else _torch.float64
-# parameter spans (hi - lo) in the library's real type, rounded as tg_hbv_scale_backward does
-_SPAN = (L.param_range[:, 1] - L.param_range[:, 0]).astype(L.dtype)
 
 # Work arrays are reused across calls: a fresh array of several MB costs more in page faults
 # than the HBV step that fills it. An array saved for backward (history, outputs,
@@ -108,23 +106,17 @@ class HBVFunction(_torch.autograd.Function):
         n, Lanes = T - W, B * M
         idx = _dyn_indices(dynamic_mask)
         nd = len(idx)
-        # (B, 13, M) -> (13, B*M) in [0,1] -> physical
-        u_ps = _take((L.NPARAM, B, M))
-        np.copyto(u_ps, us.transpose(1, 0, 2))
+        # (B, 13, M) in [0, 1] -> physical (13, B*M), read in place (no transposed copy)
         ps = _take((L.NPARAM, Lanes))
-        L.lib.tg_hbv_scale_forward(ptr(ps), ptr(u_ps), 1, (1 << L.NPARAM) - 1, Lanes)
-        _give(u_ps)
+        L.lib.tg_hbv_scale_forward_bpm(ptr(ps), ptr(us), 1, (1 << L.NPARAM) - 1, B, M)
         pd = None
         if nd:
             ud = _np(u_dyn, "u_dyn")
             if ud.shape != (n, B, nd, M):
                 raise ValueError(f"u_dyn: shape {tuple(ud.shape)}, expected ({n}, {B}, {nd}, {M}) "
                                  f"(T - warmup, B, {'/'.join(PARAM_NAMES[k] for k in idx)}, nmul)")
-            u_pd = _take((n, nd, B, M))
-            np.copyto(u_pd, ud.transpose(0, 2, 1, 3))
             pd = _take((n, nd, Lanes))
-            L.lib.tg_hbv_scale_forward(ptr(pd), ptr(u_pd), n, dynamic_mask, Lanes)
-            _give(u_pd)
+            L.lib.tg_hbv_scale_forward_bpm(ptr(pd), ptr(ud), n, dynamic_mask, B, M)
         c = L.HbvConfig()
         L.lib.tg_hbv_config_init(ctypes.byref(c), T, W, B, M)
         c.dynamic = dynamic_mask
@@ -153,13 +145,13 @@ class HBVFunction(_torch.autograd.Function):
         else:
             y = np.ascontiguousarray(out[:, 0, :])
             ctx.route = None
-        ctx.saved = (c, hist, f, ps, pd, out, B, M, n, nd, dynamic_mask, np.asarray(idx, dtype=np.intp))
+        ctx.saved = (c, hist, f, ps, pd, out, B, M, n, nd, dynamic_mask)
         ctx.lease = _Lease(hist, ps, pd, out)
         return _torch.from_numpy(y)
 
     @staticmethod
     def backward(ctx, gy):
-        c, hist, f, ps, pd, out, B, M, n, nd, mask, idx = ctx.saved
+        c, hist, f, ps, pd, out, B, M, n, nd, mask = ctx.saved
         Lanes = B * M
         gy = np.ascontiguousarray(gy.detach().cpu().numpy(), dtype=L.dtype)
         # the backward reads only the Q row's seed (basin_outputs): zero just that row
@@ -189,16 +181,15 @@ class HBVFunction(_torch.autograd.Function):
             check(L.lib.tg_hbv_backward(ptr(g_ps), ptr(g_pd), ptr(g_f), None, ptr(g_out), None, None,
                                         ptr(hist), ptr(f), ptr(ps), ptr(pd), ctypes.byref(c)), "HBV backward")
             # gradients handed to torch are fresh arrays (torch may keep them as .grad)
-            # d u = d phys * span, written straight into torch's layout (one pass instead of
-            # zero + scale + transposed copy; the same single product as tg_hbv_scale_backward)
+            # d u = d phys * span, written straight into torch's layout (fresh arrays: torch
+            # may keep them as .grad)
             if need_s:
                 g_us = np.empty((B, L.NPARAM, M), L.dtype)
-                np.multiply(g_ps.reshape(L.NPARAM, B, M).transpose(1, 0, 2), _SPAN.reshape(1, -1, 1), out=g_us)
+                L.lib.tg_hbv_scale_backward_bpm(ptr(g_us), ptr(g_ps), 1, (1 << L.NPARAM) - 1, B, M)
                 g_us = _torch.from_numpy(g_us)
             if need_d and nd:
                 g_ud = np.empty((n, B, nd, M), L.dtype)
-                np.multiply(g_pd.reshape(n, nd, B, M).transpose(0, 2, 1, 3), _SPAN[idx].reshape(1, 1, nd, 1),
-                            out=g_ud)
+                L.lib.tg_hbv_scale_backward_bpm(ptr(g_ud), ptr(g_pd), n, mask, B, M)
                 g_ud = _torch.from_numpy(g_ud)
             if need_x:
                 g_x = _torch.from_numpy(g_f)

@@ -98,6 +98,51 @@ uint32_t tg_hbv_param_mask(const tg_hbv_config *c)
     return c->capillary ? TG_HBV_ALL_PARAMS_CAP : TG_HBV_ALL_PARAMS;
 }
 
+/* The parameter indices of mask in ascending order; returns their count. */
+static int mask_params(uint32_t mask, int *idx)
+{
+    int n = 0;
+    for (int p = 0; p < TG_HBV_NPARAM_MAX; p++)
+        if ((mask >> p) & 1u)
+            idx[n++] = p;
+    return n;
+}
+
+void tg_hbv_scale_forward_bpm(tg_real *phys, const tg_real *u, int R, uint32_t mask, int B, int M)
+{
+    int idx[TG_HBV_NPARAM_MAX];
+    const int np = mask_params(mask, idx);
+    const size_t BM = (size_t)B * (size_t)M;
+    for (int r = 0; r < R; r++)
+        for (int k = 0; k < np; k++) {
+            const tg_real lo = (tg_real)tg_hbv_param_range[idx[k]][0];
+            const tg_real span = (tg_real)(tg_hbv_param_range[idx[k]][1] - tg_hbv_param_range[idx[k]][0]);
+            tg_real *dst = phys + ((size_t)r * np + (size_t)k) * BM;
+            for (int b = 0; b < B; b++) {
+                const tg_real *src = u + (((size_t)r * B + (size_t)b) * np + (size_t)k) * (size_t)M;
+                for (int m = 0; m < M; m++)
+                    dst[(size_t)b * M + m] = lo + src[m] * span;
+            }
+        }
+}
+
+void tg_hbv_scale_backward_bpm(tg_real *g_u, const tg_real *g_phys, int R, uint32_t mask, int B, int M)
+{
+    int idx[TG_HBV_NPARAM_MAX];
+    const int np = mask_params(mask, idx);
+    const size_t BM = (size_t)B * (size_t)M;
+    for (int r = 0; r < R; r++)
+        for (int k = 0; k < np; k++) {
+            const tg_real span = (tg_real)(tg_hbv_param_range[idx[k]][1] - tg_hbv_param_range[idx[k]][0]);
+            const tg_real *src = g_phys + ((size_t)r * np + (size_t)k) * BM;
+            for (int b = 0; b < B; b++) {
+                tg_real *dst = g_u + (((size_t)r * B + (size_t)b) * np + (size_t)k) * (size_t)M;
+                for (int m = 0; m < M; m++)
+                    dst[m] = src[(size_t)b * M + m] * span;
+            }
+        }
+}
+
 size_t tg_hbv_hist_size(const tg_hbv_config *c)
 {
     size_t steps = (size_t)(c->warmup_grad ? c->T : c->T - c->warmup);
