@@ -168,3 +168,13 @@ void tg_cli_command_line(char *buf, size_t size, int argc, char **argv)
         snprintf(buf + n, size - n, " %s", argv[i]);
     }
 }
+
+int tg_cli_add_set(const char *command, const char **sets, int *n, const char *value)
+{
+    if (*n == TG_CLI_MAX_SET) {
+        fprintf(stderr, "terragrad %s: more than %d --set options\n", command, TG_CLI_MAX_SET);
+        return 2;
+    }
+    sets[(*n)++] = value;
+    return 0;
+}

@@ -22,6 +22,10 @@ int tg_hbv_cli_simulate_write(const tg_hbv_cli *a, int b);
 void tg_hbv_cli_free(tg_hbv_cli *a);
 /* "terragrad ARGV..." into buf (truncated to size): the command a run folder's lock names. */
 void tg_cli_command_line(char *buf, size_t size, int argc, char **argv);
+/* --set KEY=VALUE options of every command: at most TG_CLI_MAX_SET; appends value to sets
+ * (n entries so far). 0, or 2 after a message naming the command when the list is full. */
+enum { TG_CLI_MAX_SET = 64 };
+int tg_cli_add_set(const char *command, const char **sets, int *n, const char *value);
 /* apply_cli.c: `terragrad test RUN --data ...` / `terragrad predict`: the output folder
  * (opt->out_dir, or RUN/apply_<name of --data, --basins or the dates> when other basins or
  * dates are given), its lock, tg_evaluate_with, provenance. Returns the exit status. */

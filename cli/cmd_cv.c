@@ -32,8 +32,7 @@ int tg_cmd_cv(int argc, char **argv)
 {
     const char *config = NULL;
     tg_cv_options o = {0};
-    enum { MAX_SET = 64 };
-    const char *sets[MAX_SET];
+    const char *sets[TG_CLI_MAX_SET];
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage();
@@ -55,11 +54,8 @@ int tg_cmd_cv(int argc, char **argv)
         else if (!strcmp(argv[i], "--folds-only"))
             o.folds_only = 1;
         else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
-            if (o.n_set == MAX_SET) {
-                fprintf(stderr, "terragrad cv: more than %d --set options\n", MAX_SET);
+            if (tg_cli_add_set("cv", sets, &o.n_set, argv[++i]))
                 return 2;
-            }
-            sets[o.n_set++] = argv[++i];
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "terragrad cv: unknown option '%s' (see --help)\n", argv[i]);
             return 2;

@@ -30,8 +30,7 @@ int tg_cmd_predict(int argc, char **argv)
 {
     const char *run = NULL;
     tg_evaluate_options o = {.period = "predict", .predict_only = 1};
-    enum { MAX_SET = 64 };
-    const char *sets[MAX_SET];
+    const char *sets[TG_CLI_MAX_SET];
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage();
@@ -47,11 +46,8 @@ int tg_cmd_predict(int argc, char **argv)
         else if (!strcmp(argv[i], "--out") && i + 1 < argc)
             o.out_dir = argv[++i];
         else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
-            if (o.n_set == MAX_SET) {
-                fprintf(stderr, "terragrad predict: more than %d --set options\n", MAX_SET);
+            if (tg_cli_add_set("predict", sets, &o.n_set, argv[++i]))
                 return 2;
-            }
-            sets[o.n_set++] = argv[++i];
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "terragrad predict: unknown option '%s' (see --help)\n", argv[i]);
             return 2;

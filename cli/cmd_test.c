@@ -42,8 +42,7 @@ int tg_cmd_test(int argc, char **argv)
 {
     const char *run = NULL;
     tg_evaluate_options o = {0};
-    enum { MAX_SET = 64 };
-    const char *sets[MAX_SET];
+    const char *sets[TG_CLI_MAX_SET];
     int apply = 0, extremes = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -69,11 +68,8 @@ int tg_cmd_test(int argc, char **argv)
             o.out_dir = argv[++i];
             apply = 1;
         } else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
-            if (o.n_set == MAX_SET) {
-                fprintf(stderr, "terragrad test: more than %d --set options\n", MAX_SET);
+            if (tg_cli_add_set("test", sets, &o.n_set, argv[++i]))
                 return 2;
-            }
-            sets[o.n_set++] = argv[++i];
             apply = 1;
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "terragrad test: unknown option '%s' (see --help)\n", argv[i]);

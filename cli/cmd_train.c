@@ -29,8 +29,7 @@ int tg_cmd_train(int argc, char **argv)
 {
     const char *config = NULL;
     tg_train_options opt = {0};
-    enum { MAX_SET = 64 };
-    const char *sets[MAX_SET];
+    const char *sets[TG_CLI_MAX_SET];
     int n_set = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -68,11 +67,8 @@ int tg_cmd_train(int argc, char **argv)
         else if (!strcmp(argv[i], "--out") && i + 1 < argc)
             opt.run_dir = argv[++i];
         else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
-            if (n_set == MAX_SET) {
-                fprintf(stderr, "terragrad train: more than %d --set options\n", MAX_SET);
+            if (tg_cli_add_set("train", sets, &n_set, argv[++i]))
                 return 2;
-            }
-            sets[n_set++] = argv[++i];
         }
         else if (argv[i][0] == '-') {
             fprintf(stderr, "terragrad train: unknown option '%s' (see --help)\n", argv[i]);

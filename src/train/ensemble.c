@@ -280,10 +280,7 @@ int tg_evaluate_ensemble(const char *run_dir, const char *period)
         return rc;
     tg_runlog rl = {0};
     char logname[64];
-    if (strcmp(period, "test"))
-        snprintf(logname, sizeof logname, "eval_%s.log", period);
-    else
-        snprintf(logname, sizeof logname, "test.log");
+    tg_eval_log_name(logname, sizeof logname, period);
     if ((rc = tg_runlog_open(&rl, run_dir, logname)))
         return rc;
     snprintf(path, sizeof path, "%s/seed_%ld/metrics_%s.csv", run_dir, seeds[0], period);

@@ -160,7 +160,7 @@ static int eval_open(eval_run *e)
     /* one log per period: scoring the training period must not overwrite the test log
      * (and "train.log" is the training's own log) */
     char logname[64];
-    snprintf(logname, sizeof logname, strcmp(e->period, "test") ? "eval_%s.log" : "test.log", e->period);
+    tg_eval_log_name(logname, sizeof logname, e->period);
     const tg_eval_plan *p = e->plan;
     int rc = tg_run_config_from_cfg(e->cfg, &e->c);
     if (!rc)
@@ -542,6 +542,11 @@ static void eval_free(eval_run *e)
     tg_runlog_close(&e->rl);
     tg_run_config_free(&e->c);
     tg_cfg_free(&e->cfg);
+}
+
+void tg_eval_log_name(char *buf, size_t size, const char *period)
+{
+    snprintf(buf, size, strcmp(period, "test") ? "eval_%s.log" : "test.log", period);
 }
 
 int tg_evaluate(const char *run_dir, const char *period)

@@ -127,10 +127,7 @@ int tg_extremes_run(const char *run_dir, const char *period, const tg_extremes_o
     if (!rc) {
         tg_runlog rl = {0};
         char logname[64];
-        if (strcmp(period, "test"))
-            snprintf(logname, sizeof logname, "eval_%s.log", period);
-        else
-            snprintf(logname, sizeof logname, "test.log");
+        tg_eval_log_name(logname, sizeof logname, period);
         rc = tg_runlog_open(&rl, run_dir, logname);
         int nf = 0, nd = 0, ndr = 0;
         for (int i = 0; i < n_ev; i++) {

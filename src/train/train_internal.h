@@ -269,6 +269,9 @@ typedef struct tg_eval_plan {
 } tg_eval_plan;
 /* cfg (the run's config, overrides applied; cfg_path names it in messages) is taken and freed. */
 int tg_evaluate_plan(const char *run_dir, tg_cfg *cfg, const char *cfg_path, const tg_eval_plan *p);
+/* The log of an evaluation of `period`: test.log for the test period, eval_<period>.log for
+ * the others ("train.log" is the training's own). */
+void tg_eval_log_name(char *buf, size_t size, const char *period);
 /* apply.c: every basin's record covers days first..last (the warm-up of `warm` days and the
  * period): TG_EINVAL naming the basin's file and the dates otherwise; predict_only: and no
  * input the model reads is missing on those days (naming file, field and date). */
