@@ -330,6 +330,13 @@ TG_API int tg_io_tmpname(const char *path, char *tmp, size_t tmpsize);
 TG_API int tg_io_begin(const char *path, char *tmp, size_t tmpsize, FILE **f);
 TG_API int tg_io_commit(FILE *f, const char *tmp, const char *path);
 
+/* ===================================================================== whole-file reads
+ * The whole file as a NUL-terminated string in a tg_mem block (free with tg_mem_free);
+ * *len (may be NULL) receives its length without the NUL. A file longer than max_bytes
+ * is refused rather than truncated: NULL with TG_EINVAL naming the file and the limit
+ * (TG_EIO for a file that cannot be opened or read, TG_ENOMEM). */
+TG_API char *tg_file_read_all(const char *path, size_t max_bytes, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

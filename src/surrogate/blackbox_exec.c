@@ -66,33 +66,6 @@ static int write_input(const char *dir, int T, int nf, const double *forcing, in
     return 0;
 }
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = tg_mem_alloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1)
-            break;
-        char *nb = tg_mem_realloc(buf, cap * 2);
-        if (!nb) {
-            tg_mem_free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /* The last non-empty line of stderr.txt (trimmed to fit), or "" */
 static void stderr_tail(const char *dir, char *tail, size_t size)
 {
@@ -101,9 +74,12 @@ static void stderr_tail(const char *dir, char *tail, size_t size)
     tail[0] = '\0';
     if (join(path, sizeof path, dir, "stderr.txt"))
         return;
-    char *buf = read_all(path, &len);
-    if (!buf)
+    /* only the last line is wanted: a program that floods stderr past 16 MB gets no tail */
+    char *buf = tg_file_read_all(path, (size_t)16 << 20, &len);
+    if (!buf) {
+        tg_error_clear();
         return;
+    }
     while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
         buf[--len] = '\0';
     char *line = buf + len;
@@ -130,9 +106,15 @@ static int parse_output(const char *dir, int T, int nout, double *out, char *err
         snprintf(err, errsize, "temp dir path too long");
         return TG_BB_MALFORMED;
     }
-    char *buf = read_all(path, &len);
+    /* T lines of nout numbers: 64 bytes a number (%.17g needs 24) and a line is generous;
+     * a longer file is malformed, not a reason to allocate without bound */
+    char *buf = tg_file_read_all(path, 4096 + (size_t)(T + 2) * ((size_t)nout + 1) * 64, &len);
     if (!buf) {
-        snprintf(err, errsize, "no output file output.txt (exit status 0)");
+        if (tg_error_code() == TG_EIO)
+            snprintf(err, errsize, "no output file output.txt (exit status 0)");
+        else
+            snprintf(err, errsize, "%s", tg_error_message());
+        tg_error_clear();
         return TG_BB_MALFORMED;
     }
     int why = TG_BB_MALFORMED, line = 0, ver = 0, t_file = 0, n_file = 0;

@@ -121,34 +121,6 @@ static int put_text(int nc, int var, const char *name, const char *value)
     return nc_put_att_text(nc, var, name, strlen(value), value);
 }
 
-/* The whole file as a NUL-terminated string (the run's config.yaml, a few kB); NULL if
- * unreadable (the attribute then says so). */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1 || ferror(f))
-            break;
-        char *nb = cap < ((size_t)1 << 24) ? realloc(buf, cap * 2) : NULL;
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    return buf;
-}
-
 static int def_series(int nc, const char *name, const char *units, const char *long_name, nc_type type,
                       const int *dims, size_t n, int *var)
 {
@@ -206,7 +178,14 @@ int tg_results_netcdf_write(const tg_results_nc *r)
     mname[TG_METRIC_COUNT] = "n_days";
     if (r->wb)
         mname[TG_METRIC_COUNT + 1] = "water_balance_rel";
-    char *config = slurp(r->config_path);
+    /* the run's config.yaml (a few kB; 16 MB is far past any real one); a file that
+     * cannot be read leaves the reason in the attribute instead of failing the output */
+    char config_err[512] = "";
+    char *config = tg_file_read_all(r->config_path, (size_t)16 << 20, NULL);
+    if (!config) {
+        snprintf(config_err, sizeof config_err, "(config.yaml not read: %s)", tg_error_message());
+        tg_error_clear();
+    }
     double *row = malloc((size_t)(nm > np ? nm : np) * sizeof(double));
     int *days = malloc((size_t)n * sizeof(int));
     if (!row || !days) {
@@ -237,7 +216,7 @@ int tg_results_netcdf_write(const tg_results_nc *r)
     NCTRY(put_text(nc, NC_GLOBAL, "period", r->period), "period");
     NCTRY(put_text(nc, NC_GLOBAL, "period_start", tg_date_format(r->first_day, date)), "period_start");
     NCTRY(put_text(nc, NC_GLOBAL, "period_end", tg_date_format(r->first_day + n - 1, date)), "period_end");
-    NCTRY(put_text(nc, NC_GLOBAL, "config", config ? config : "(config.yaml unreadable)"), "config");
+    NCTRY(put_text(nc, NC_GLOBAL, "config", config ? config : config_err), "config");
     time_t now = time(NULL);
     struct tm utc;
     if (!gmtime_r(&now, &utc) || !strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc))
@@ -401,7 +380,7 @@ done:
         rc = tg_error_set(TG_EIO, "%s: cannot rename %s into place", r->path, tmp);
     if (rc)
         remove(tmp);
-    free(config);
+    tg_mem_free(config);
     free(row);
     free(days);
     return rc;
