@@ -18,26 +18,14 @@
 #    and no output folder left behind.
 set -uo pipefail
 BIN=$1; DATA=$2; WORK=$3
+source "$(dirname "$0")/small_config.sh"
 rm -rf "$WORK"; mkdir -p "$WORK"
 fail=0
 check() { if [ "$2" -eq 0 ]; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
 die() { echo "FAIL: $*"; exit 1; }
 mkcfg() {  # mkcfg FILE RUN_DIR TYPE
-  cat > "$1" <<YAML
-seed: 3
-output:
-  dir: $2
-data:
-  source: caravan
-  path: $DATA/caravan_camels_us
-  basins: ['01022500', '01031500', '01047000']
-  attributes: $DATA/camels_us/camels_attributes_v2.0
-  attribute_names: [p_mean, aridity, frac_snow, elev_mean]
-periods:
-  train_start: 1985-01-01
-  train_end: 1988-12-31
-  test_start: 1991-01-01
-  test_end: 1992-12-31
+  small_config dir="$2" train="1985-01-01 1988-12-31" test="1991-01-01 1992-12-31" > "$1"
+  cat >> "$1" <<YAML
 inputs:
   dynamic: [P, T, PET]
 model:

@@ -6,25 +6,13 @@
 # a bad scheme is an error naming key and line, and Newton failure names basin and day.
 set -euo pipefail
 BIN=$1; DATA=$2; WORK=$3
+source "$(dirname "$0")/small_config.sh"
 rm -rf "$WORK"; mkdir -p "$WORK"
 "$BIN" train --print-schema > "$WORK/schema.md"
 grep -q '^| `hbv_adj.scheme` | a string: euler/cn' "$WORK/schema.md" || {
   echo "model kind dhbv_adj not linked into $BIN (see src/train/model_dhbv_adj.c)"; exit 1; }
-cat > "$WORK/run.yaml" <<YAML
-seed: 3
-output:
-  dir: $WORK/run
-data:
-  source: caravan
-  path: $DATA/caravan_camels_us
-  basins: ['01022500', '01031500', '01047000']
-  attributes: $DATA/camels_us/camels_attributes_v2.0
-  attribute_names: [p_mean, aridity, frac_snow, elev_mean]
-periods:
-  train_start: 1981-01-01
-  train_end: 1990-12-31
-  test_start: 1991-01-01
-  test_end: 1995-12-31
+small_config dir="$WORK/run" > "$WORK/run.yaml"
+cat >> "$WORK/run.yaml" <<YAML
 model:
   type: dhbv_adj
   hidden: 16

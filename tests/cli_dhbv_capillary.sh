@@ -6,24 +6,13 @@
 # precision). A dynamic C without hbv.capillary is refused, naming the file, line and key.
 set -euo pipefail
 BIN=$1; DATA=$2; WORK=$3
+source "$(dirname "$0")/small_config.sh"
 rm -rf "$WORK"; mkdir -p "$WORK"
 fail() { echo "FAIL: $*"; exit 1; }
-cat > "$WORK/run.yaml" <<YAML
-seed: 7
-output:
-  dir: $WORK/run
-  plots: false
-data:
-  source: caravan
-  path: $DATA/caravan_camels_us
-  basins: ['01022500', '01031500', '02046000']
-  attributes: $DATA/camels_us/camels_attributes_v2.0
-  attribute_names: [p_mean, pet_mean, aridity, frac_snow]
-periods:
-  train_start: 1981-01-01
-  train_end: 1988-12-31
-  test_start: 1991-01-01
-  test_end: 1993-12-31
+small_config seed=7 dir="$WORK/run" plots=false basins="'01022500', '01031500', '02046000'" \
+  attributes="p_mean, pet_mean, aridity, frac_snow" train="1981-01-01 1988-12-31" \
+  test="1991-01-01 1993-12-31" > "$WORK/run.yaml"
+cat >> "$WORK/run.yaml" <<YAML
 model:
   type: dhbv
   hidden: 16

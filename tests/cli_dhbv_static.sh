@@ -11,25 +11,14 @@
 # head is refused, naming file, line and key.
 set -euo pipefail
 BIN=$1; DATA=$2; WORK=$3
+source "$(dirname "$0")/small_config.sh"
 rm -rf "$WORK"; mkdir -p "$WORK"
 fail() { echo "FAIL: $*"; exit 1; }
 config() { # $1 run folder, $2 extra model keys
+small_config seed=7 dir="$1" plots=false basins="'01022500', '01031500', '02046000', '01047000'" \
+  attributes="p_mean, pet_mean, aridity, frac_snow" train="1981-01-01 1988-12-31" \
+  test="1991-01-01 1993-12-31"
 cat <<YAML
-seed: 7
-output:
-  dir: $1
-  plots: false
-data:
-  source: caravan
-  path: $DATA/caravan_camels_us
-  basins: ['01022500', '01031500', '02046000', '01047000']
-  attributes: $DATA/camels_us/camels_attributes_v2.0
-  attribute_names: [p_mean, pet_mean, aridity, frac_snow]
-periods:
-  train_start: 1981-01-01
-  train_end: 1988-12-31
-  test_start: 1991-01-01
-  test_end: 1993-12-31
 model:
   type: dhbv
   hidden: 16

@@ -6,22 +6,10 @@
 # parameter ranges, and bad input fails with a clear message.
 set -euo pipefail
 BIN=$1; DATA=$2; WORK=$3
+source "$(dirname "$0")/small_config.sh"
 rm -rf "$WORK"; mkdir -p "$WORK"
-cat > "$WORK/run.yaml" <<YAML
-seed: 5
-output:
-  dir: $WORK/run
-data:
-  source: caravan
-  path: $DATA/caravan_camels_us
-  basins: ['01022500', '01031500', '01047000']
-  attributes: $DATA/camels_us/camels_attributes_v2.0
-  attribute_names: [p_mean, aridity, frac_snow, elev_mean]
-periods:
-  train_start: 1981-01-01
-  train_end: 1990-12-31
-  test_start: 1991-01-01
-  test_end: 1993-12-31
+small_config seed=5 dir="$WORK/run" test="1991-01-01 1993-12-31" > "$WORK/run.yaml"
+cat >> "$WORK/run.yaml" <<YAML
 model:
   type: hybrid
   hidden: 16

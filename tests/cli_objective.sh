@@ -9,25 +9,14 @@
 # usage: bash cli_objective.sh TERRAGRAD_BIN SHARED_DATA WORKDIR
 set -u
 BIN=$1; DATA=$2; W=$3
+source "$(dirname "$0")/small_config.sh"
 SCRIPTS=$(cd "$(dirname "$0")/../scripts" && pwd)
 rm -rf "$W"; mkdir -p "$W"
 fail=0
 check() { if [ "$2" -eq 0 ]; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
 # training 1981-1983 only: the 1984-1990 test period has floods above its maximum
-cat > "$W/base.yaml" <<YAML
-output:
-  plots: false
-data:
-  source: caravan
-  path: $DATA/caravan_camels_us
-  basins: ['01022500', '01031500', '01047000']
-  attributes: $DATA/camels_us/camels_attributes_v2.0
-  attribute_names: [p_mean, aridity, frac_snow, elev_mean]
-periods:
-  train_start: 1981-01-01
-  train_end: 1983-12-31
-  test_start: 1984-01-01
-  test_end: 1990-12-31
+small_config seed= plots=false train="1981-01-01 1983-12-31" test="1984-01-01 1990-12-31" > "$W/base.yaml"
+cat >> "$W/base.yaml" <<YAML
 model:
   type: lstm
   hidden: 8

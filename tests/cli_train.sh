@@ -4,27 +4,15 @@
 # not learned the rainfall-runoff relation reaches (the mean-flow NSE is ~0).
 set -euo pipefail
 BIN=$1; DATA=$2; WORK=$3
+source "$(dirname "$0")/small_config.sh"
 rm -rf "$WORK"; mkdir -p "$WORK"
 # docs/config.md must document every key the schema has (it is generated from it)
 DOC="$(dirname "$0")/../docs/config.md"
 "$BIN" train --print-schema | grep -o '^| `[a-z_.]*`' | while read -r row; do
     grep -qF -- "$row" "$DOC" || { echo "docs/config.md lacks ${row#| }: regenerate it with terragrad train --print-schema"; exit 1; }
 done
-cat > "$WORK/run.yaml" <<YAML
-seed: 3
-output:
-  dir: $WORK/run
-data:
-  source: caravan
-  path: $DATA/caravan_camels_us
-  basins: ['01022500', '01031500', '01047000']
-  attributes: $DATA/camels_us/camels_attributes_v2.0
-  attribute_names: [p_mean, aridity, frac_snow, elev_mean]
-periods:
-  train_start: 1981-01-01
-  train_end: 1990-12-31
-  test_start: 1991-01-01
-  test_end: 1995-12-31
+small_config dir="$WORK/run" > "$WORK/run.yaml"
+cat >> "$WORK/run.yaml" <<YAML
 model:
   type: lstm
   hidden: 16

@@ -8,24 +8,13 @@
 # parameter-vs-attribute plots exist (with a correlation recomputed here).
 set -euo pipefail
 BIN=$1; DATA=$2; WORK=$3
+source "$(dirname "$0")/small_config.sh"
 rm -rf "$WORK"; mkdir -p "$WORK"
 fail() { echo "FAIL: $*"; exit 1; }
 mkcfg() {  # mkcfg FILE RUN_DIR EPOCHS LR
-  cat > "$1" <<YAML
-seed: 5
-output:
-  dir: $2
-data:
-  source: caravan
-  path: $DATA/caravan_camels_us
-  basins: ['01022500', '01031500', '01047000']
-  attributes: $DATA/camels_us/camels_attributes_v2.0
-  attribute_names: [p_mean, pet_mean, aridity, frac_snow, elev_mean, soil_depth_pelletier]
-periods:
-  train_start: 1981-01-01
-  train_end: 1990-12-31
-  test_start: 1991-01-01
-  test_end: 1995-12-31
+  small_config seed=5 dir="$2" \
+    attributes="p_mean, pet_mean, aridity, frac_snow, elev_mean, soil_depth_pelletier" > "$1"
+  cat >> "$1" <<YAML
 inputs:
   dynamic: [P, T, PET]
 model:
