@@ -1,5 +1,6 @@
 /* evaluate.c — `terragrad test RUN_DIR`: run the trained model over a whole period per
  * basin (with a spin-up before it), score it, and write metrics and predictions. */
+#include <assert.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -201,9 +202,7 @@ static int eval_open(eval_run *e)
     if (e->chunk > e->d.B) e->chunk = e->d.B;
     if (e->chunk > MAX_CHUNK) e->chunk = MAX_CHUNK;
     const tg_model_kind_info *k = e->m.info;
-    e->nout = k ? k->n_outputs : 1;
-    if (e->nout == TG_HBV_NOUT) /* an HBV kind: 17 outputs with the 1.1p capillary rise */
-        e->nout = tg_hbv_nout(&e->m.hbv);
+    e->nout = tg_model_nout(&e->m); /* 17 for δHBV 1.1p: the capillary flux "cap" last */
     for (int q = 0; k && k->n_outputs > 1 && q < TG_HBV_NPARAM_MAX; q++)
         if (e->m.hbv.dynamic & (1u << q)) /* par_dyn's rows: ascending parameter order */
             e->dyn_par[e->ndyn++] = q;
@@ -335,7 +334,8 @@ static int eval_basin(eval_run *e, int b, int k, int nb, const tg_model_out *mo,
         x[TG_HBV_NPARAM + 2] = kind->water_balance ? water_balance_error(e->flux, n, nout) : (double)NAN;
         if (mo->par_static) { /* (NP, nb, M): mean over components */
             const int Mc = mo->par_static->shape[2];
-            const int np = mo->par_static->shape[0]; /* kind->n_params, + C with capillary rise */
+            const int np = tg_hbv_nparam(&e->m.hbv); /* kind->n_params, + C with hbv.capillary */
+            assert(mo->par_static->shape[0] == np);
             for (int p = 0; p < np && (p < kind->n_params || p == TG_HBV_C); p++) {
                 double acc = 0;
                 for (int c = 0; c < Mc; c++)

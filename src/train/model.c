@@ -244,6 +244,14 @@ static int model_build(tg_model *m, const tg_cfg *cfg, const tg_run_config *c, c
     return tg_linear_layer_init(&m->head, ps, "head", m->hidden, n_out, 1);
 }
 
+int tg_model_nout(const tg_model *m)
+{
+    if (!m->info)
+        return 1;
+    /* the flag is set for the kinds that read hbv.capillary only (model_dhbv.c) */
+    return m->hbv.capillary ? tg_hbv_nout(&m->hbv) : m->info->n_outputs;
+}
+
 int tg_model_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_params *ps)
 {
     memset(m, 0, sizeof *m);

@@ -130,6 +130,10 @@ const char *tg_model_kind_names(void);
 int tg_model_build(tg_model *m, const tg_cfg *cfg, const tg_dataset *d, tg_params *ps);
 int tg_model_init_weights(const tg_model *m, tg_params *ps, tg_rng *rng, const tg_cfg *cfg);
 void tg_model_free(tg_model *m);
+/* Daily output rows of a built model (the columns after Q_obs of its prediction files):
+ * the kind's outputs, and with hbv.capillary (δHBV 1.1p) the capillary flux "cap" after
+ * them. Ask this, not the count: 16 rows say nothing about the 1.1p option. */
+int tg_model_nout(const tg_model *m);
 /* Batch in, streamflow out. x (L, nb, F+S) normalised; forcing (L, nb, 3) raw P,T,PET.
  * The prediction covers the last L - out->skip days of the window (process models use
  * their own warm-up). */
