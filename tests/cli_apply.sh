@@ -13,6 +13,8 @@
 #  - predict on a folder whose Q column is all missing, and on a csv folder with no Q
 #    column, gives exactly the Q of the run's own test over the same days (no observation
 #    leaks in; the warm-up comes from the data), and a δHBV run writes every flux and state;
+#  - test on basins without observed streamflow names each (stderr and the log) and points
+#    to predict, scores the others as the run's own test; with none observed it fails;
 #  - bad input: a missing folder, a basin that is not there, dates the forcing does not
 #    cover (warm-up included), a bad --set: non-zero exit and a message naming file/field,
 #    and no output folder left behind.
@@ -147,6 +149,35 @@ check "no metrics, Q_obs NA throughout" $?
 check "predict on csv files without a Q column (exit $?)" $?
 cmp -s <(cut -d, -f1,3 "$RUN/predictions_test/01031500.csv") <(cut -d, -f1,3 "$WORK/predcsv/predictions_predict/01031500.csv")
 check "csv without Q: the same Q" $?
+
+# 3b. scoring where Q is not observed: each such basin named (its file, the period and
+# `terragrad predict`) on stderr and in the log, its metrics NaN, the other basins' metrics
+# those of the run's own test; no basin with Q (all missing, or no Q column): non-zero exit
+# with that message and no output folder
+mkdir -p "$WORK/mixq/timeseries"
+cp "$WORK/noq/timeseries/01022500.csv" "$WORK/mixq/timeseries/"
+for b in 01031500 01047000; do cp "$DATA/caravan_camels_us/timeseries/$b.csv" "$WORK/mixq/timeseries/"; done
+"$BIN" test "$RUN" --data "$WORK/mixq" --out "$WORK/mixq_out" > "$WORK/mixq.out" 2> "$WORK/mixq.err"
+check "test --data with one basin without Q (exit $?)" $?
+msg="mixq/timeseries/01022500.csv: basin 01022500 has no observed streamflow (Q) in the test period 1991-01-01..1992-12-31: its metrics are NaN; .terragrad predict. is the command"
+grep -q "$msg" "$WORK/mixq.err" && grep -q "$msg" "$WORK/mixq_out/test.log" &&
+  [ "$(grep -c 'no observed streamflow' "$WORK/mixq.err")" -eq 1 ] && ! grep -q 'no observed streamflow' "$WORK/mixq.out"
+check "the basin without Q named on stderr and in test.log (it alone; not in stdout's report)" $?
+awk -F, '$1 == "01022500" { found = 1; for (i = 2; i < NF; i++) if ($i != "nan") bad = 1 } END { exit !found || bad }' \
+  "$WORK/mixq_out/metrics_test.csv"
+check "its metrics row is NaN" $?
+grep '^basin\|^01031500,\|^01047000,' "$WORK/metrics.before" > "$WORK/m_run2.csv"
+grep '^basin\|^01031500,\|^01047000,' "$WORK/mixq_out/metrics_test.csv" > "$WORK/m_mix.csv"
+close "$WORK/m_run2.csv" "$WORK/m_mix.csv" 1-NSE 1e-5 1e-7 > "$WORK/close.out"
+rc=$?; check "the other basins' NSE = the run's own test ($(cat "$WORK/close.out"))" $rc
+"$BIN" test "$RUN" --data "$WORK/noq" --out "$WORK/noq_out" > "$WORK/noq_test.out" 2>&1
+rc=$?
+[ $rc -ne 0 ] && [ ! -e "$WORK/noq_out" ] && grep -q "noq: none of the 3 basins has observed streamflow (Q) in the test period 1991-01-01..1992-12-31: nothing to score; .terragrad predict RUN" "$WORK/noq_test.out"
+check "test --data where no basin has Q: exit $rc, the message, no output folder" $?
+"$BIN" test "$RUN" --data "$WORK/csvq" --set data.source=csv --out "$WORK/csvq_out" > "$WORK/csvq_test.out" 2>&1
+rc=$?
+[ $rc -ne 0 ] && [ ! -e "$WORK/csvq_out" ] && grep -q "csvq: none of the 3 basins has observed streamflow (Q) in the test period .*terragrad predict RUN" "$WORK/csvq_test.out"
+check "test --data on files without a Q column: exit $rc, the same message" $?
 
 # 4. a δHBV run: predict writes every flux and state it has
 mkcfg "$WORK/dhbv.yaml" "$WORK/dhbv" dhbv

@@ -73,6 +73,47 @@ int tg_apply_check_coverage(const tg_dataset *d, const tg_cfg *cfg, int first, i
     return predict_only ? check_inputs_present(d, cfg, first, last) : 0;
 }
 
+/* Days of basin r with an observed Q in first..last (a file without a Q column: none). */
+static int observed_days(const tg_basin *r, int first, int last)
+{
+    const tg_real *q = r->var[TG_VAR_Q];
+    int n = 0;
+    for (int day = first; q && day <= last; day++)
+        n += day >= r->start && day < r->start + r->T && !isnan((double)q[day - r->start]);
+    return n;
+}
+
+int tg_apply_check_observed(const tg_dataset *d, const tg_cfg *cfg, int first, int last, const char *label,
+                            tg_runlog *rl)
+{
+    char d0[16], d1[16], file[4400], msg[4800];
+    int with_q = 0;
+    tg_date_format(first, d0);
+    tg_date_format(last, d1);
+    for (int b = 0; b < d->B; b++)
+        with_q += observed_days(&d->raw[b], first, last) > 0;
+    if (d->B > 0 && with_q == 0) {
+        const char *path = tg_cfg_str(cfg, "data.path");
+        return tg_error_set(TG_EINVAL,
+                            "%s: none of the %d basins has observed streamflow (Q) in the %s period %s..%s: nothing "
+                            "to score; `terragrad predict RUN --data DIR --start DATE --end DATE --out DIR` is the "
+                            "command for basins without observations",
+                            path ? path : "data.path", d->B, label, d0, d1);
+    }
+    for (int b = 0; b < d->B && tg_dist_is_root(); b++) {
+        if (observed_days(&d->raw[b], first, last) > 0)
+            continue;
+        basin_file(cfg, d->raw[b].id, file, sizeof file);
+        snprintf(msg, sizeof msg,
+                 "warning: %s: basin %s has no observed streamflow (Q) in the %s period %s..%s: its metrics are "
+                 "NaN; `terragrad predict` is the command for basins without observations\n",
+                 file, d->raw[b].id, label, d0, d1);
+        tg_log_message(TG_LOG_WARN, "%s", msg); /* stderr of the command line, not stdout's report */
+        tg_runlog_file(rl, "%s", msg);
+    }
+    return 0;
+}
+
 int tg_apply_attribute_report(const char *run_dir, const tg_dataset *d, const char *out_dir, const char *label,
                               tg_runlog *rl)
 {

@@ -176,7 +176,9 @@ static int eval_open(eval_run *e)
     e->ps = tg_params_create();
     e->ctx = tg_ctx_create();
     /* the run's normalisation (fit = 0) whatever basins are scored */
-    rc = p->apply ? tg_dataset_load_apply(&e->d, e->cfg, e->run_dir, !p->predict_only, &e->rl)
+    /* applied: a file without a Q column loads as a Q never observed, which
+     * tg_apply_check_observed then reports per basin like an all-missing one */
+    rc = p->apply ? tg_dataset_load_apply(&e->d, e->cfg, e->run_dir, 0, &e->rl)
                   : tg_dataset_load(&e->d, e->cfg, e->run_dir, 0, &e->rl);
     e->have_data = 1;
     if (!rc)
@@ -191,6 +193,8 @@ static int eval_open(eval_run *e)
     e->in = e->d.F + e->d.S;
     if (!rc && p->apply) /* other basins or dates: the forcing must cover warm-up + period */
         rc = tg_apply_check_coverage(&e->d, e->cfg, e->first - e->warm, e->last, e->warm, p->predict_only);
+    if (!rc && !p->predict_only)
+        rc = tg_apply_check_observed(&e->d, e->cfg, e->first, e->last, e->period, &e->rl);
     if (!rc && p->apply && tg_dist_is_root())
         rc = tg_apply_attribute_report(e->run_dir, &e->d, e->out_dir, e->period, &e->rl);
     snprintf(e->pred_dir, sizeof e->pred_dir, "%s/predictions_%s", e->out_dir, e->period);

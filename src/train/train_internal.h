@@ -280,6 +280,13 @@ void tg_eval_log_name(char *buf, size_t size, const char *period);
  * period): TG_EINVAL naming the basin's file and the dates otherwise; predict_only: and no
  * input the model reads is missing on those days (naming file, field and date). */
 int tg_apply_check_coverage(const tg_dataset *d, const tg_cfg *cfg, int first, int last, int warm, int predict_only);
+/* apply.c: scoring needs observed streamflow. Each basin without one observed Q on days
+ * first..last is named (its file, the period, and that `terragrad predict` is the command
+ * for such basins) in the log and on stderr; its metrics stay NaN. No basin with Q at all:
+ * TG_EINVAL naming the data folder, the period and `terragrad predict`. `label` names the
+ * period. */
+int tg_apply_check_observed(const tg_dataset *d, const tg_cfg *cfg, int first, int last, const char *label,
+                            tg_runlog *rl);
 /* apply.c: per applied basin, the static attributes outside the training basins' range
  * (the run's own config.yaml): <out_dir>/attributes_range_<label>.csv and the log. */
 int tg_apply_attribute_report(const char *run_dir, const tg_dataset *d, const char *out_dir, const char *label,
