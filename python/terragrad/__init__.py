@@ -4,6 +4,7 @@
     ds = terragrad.hbv.simulate(forcing, params, routing)      # numpy in, xarray out
     m = terragrad.metrics(sim, obs)                            # NSE, KGE, ... (dict)
     run = terragrad.train("config.yaml"); r = terragrad.open_run(run)
+    terragrad.evaluate(run, data="other/", start="2000-01-01", end="2005-12-31")  # other basins
     from terragrad.torch import HBV                            # PyTorch (needs torch)
 
 The shared library is found through $TERRAGRAD_LIB (the .so or its folder) or the

@@ -1,6 +1,7 @@
 """Training runs through the library (tg_train, tg_evaluate) and reading a run folder.
 
     run = terragrad.train("config.yaml")            # or a dict (written to a temp YAML)
+    terragrad.evaluate(run, data="other/", out="scored/")   # other basins (tg_evaluate_with)
     r = terragrad.open_run(run)                     # evaluates first if needed
     r.predictions  -> xarray.Dataset (time, basin): Q_obs, Q, fluxes, states
     r.metrics      -> pandas.DataFrame, one row per basin (metrics_<period>.csv)
@@ -26,6 +27,28 @@ L.lib.tg_train.argtypes = [ctypes.c_char_p, ctypes.POINTER(_TrainOptions)]
 L.lib.tg_train.restype = ctypes.c_int
 L.lib.tg_evaluate.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
 L.lib.tg_evaluate.restype = ctypes.c_int
+
+
+class _EvaluateOptions(ctypes.Structure):
+    # tg_evaluate_options of include/terragrad/run.h (fields may be appended there)
+    _fields_ = [("period", ctypes.c_char_p), ("start", ctypes.c_char_p), ("end", ctypes.c_char_p),
+                ("data_dir", ctypes.c_char_p), ("basins_file", ctypes.c_char_p), ("out_dir", ctypes.c_char_p),
+                ("predict_only", ctypes.c_int),
+                ("set", ctypes.POINTER(ctypes.c_char_p)), ("n_set", ctypes.c_int)]
+
+
+class _RunLock(ctypes.Structure):
+    _fields_ = [("fd", ctypes.c_int)]      # tg_run_lock
+
+
+L.lib.tg_evaluate_with.argtypes = [ctypes.c_char_p, ctypes.POINTER(_EvaluateOptions)]
+L.lib.tg_evaluate_with.restype = ctypes.c_int
+L.lib.tg_run_lock_acquire.argtypes = [ctypes.POINTER(_RunLock), ctypes.c_char_p, ctypes.c_char_p]
+L.lib.tg_run_lock_acquire.restype = ctypes.c_int
+L.lib.tg_run_lock_release.argtypes = [ctypes.POINTER(_RunLock)]
+L.lib.tg_run_lock_release.restype = None
+L.lib.tg_run_provenance_write.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p]
+L.lib.tg_run_provenance_write.restype = ctypes.c_int
 
 
 def _yaml_dump(cfg, f):
@@ -69,9 +92,87 @@ def train(config, run_dir=None, overwrite=False, resume=False):
     return os.path.join("runs", base.split(".")[0])
 
 
-def evaluate(run_dir, period="test"):
-    """Runs a trained run's model over its test (or valid) period: metrics, predictions."""
-    L.check(L.lib.tg_evaluate(os.fsencode(os.fspath(run_dir)), period.encode()), "evaluate")
+def _stem(path):
+    """The CLI's name for an output folder (cli/apply_cli.c): the last path component without
+    its extension, characters other than letters, digits and '-' as '_'."""
+    base = os.path.basename(os.fspath(path).rstrip("/")) or "/"
+    if "." in base[1:]:
+        base = base[:base.index(".", 1)]
+    return "".join(c if c.isascii() and (c.isalnum() or c == "-") else "_" for c in base)
+
+
+def evaluate(run_dir, period=None, *, data=None, basins=None, start=None, end=None, out=None, overrides=None):
+    """Runs a trained run's model and scores it; returns the folder the outputs are in.
+
+    evaluate(run_dir[, period]): the run's own basins over its test (or valid, train) period,
+    into the run folder (as `terragrad test RUN`).
+
+    With any keyword (as `terragrad test RUN --data ... --basins ... --start ... --end ...
+    --out ...`; tg_evaluate_with): other basins, dates or an output folder, always with the
+    run's own normalisation.
+      data       a data folder of the run's data.source (its basins replace the run's)
+      basins     a basin list file (one id per line) or a list of ids
+      start, end YYYY-MM-DD, both or neither (outputs named `period`, default "apply")
+      out        output folder; default, as the CLI, RUN/apply_<name of data or basins,
+                 or start_end> (never the run's own test outputs)
+      overrides  {key: value} or ["key=value", ...]: the run's config, checked as train --set
+    Outputs: metrics_<period>.csv, predictions_<period>/, predictions_<period>.nc,
+    params_<period>.csv (process models), attributes_range_<period>.csv, the log. Errors
+    (a missing folder or basin, dates the forcing does not cover, no observed streamflow)
+    raise TerragradError with the library's message, and a failed call leaves no new folder."""
+    run_dir = os.fspath(run_dir)
+    if data is None and basins is None and start is None and end is None and out is None and not overrides:
+        L.check(L.lib.tg_evaluate(os.fsencode(run_dir), (period or "test").encode()), "evaluate")
+        return run_dir
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"{run_dir}: no such run folder")
+    tmp = None
+    try:
+        if basins is not None and not isinstance(basins, (str, bytes, os.PathLike)):
+            fd, tmp = tempfile.mkstemp(prefix="terragrad-basins-", suffix=".txt")
+            with os.fdopen(fd, "w") as f:
+                f.write("".join(f"{b}\n" for b in basins))
+            basins_file = tmp
+        else:
+            basins_file = os.fspath(basins) if basins is not None else None
+        if out is None:
+            name = (_stem(data) if data is not None else _stem(basins_file) if isinstance(basins, (str, os.PathLike))
+                    else "basins" if basins is not None else f"{start}_{end}" if start is not None else None)
+            out = os.path.join(run_dir, f"apply_{name}") if name else run_dir
+        out = os.fspath(out)
+        if isinstance(overrides, dict):
+            overrides = [f"{k}={v}" for k, v in overrides.items()]
+        sets = [os.fsencode(x) for x in (overrides or [])]
+        arr = (ctypes.c_char_p * max(len(sets), 1))(*sets)
+        enc = lambda x: os.fsencode(os.fspath(x)) if x is not None else None  # noqa: E731
+        opt = _EvaluateOptions(enc(period), enc(start), enc(end), enc(data), enc(basins_file), enc(out), 0,
+                               ctypes.cast(arr, ctypes.POINTER(ctypes.c_char_p)), len(sets))
+        label = period or ("apply" if start is not None else "test")
+        existed = os.path.exists(out)
+        lock = _RunLock(-1)   # one writer per folder, as the CLI
+        st = L.lib.tg_run_lock_acquire(ctypes.byref(lock), os.fsencode(out), b"terragrad.evaluate (Python)")
+        if st == 0:
+            st = L.lib.tg_evaluate_with(os.fsencode(run_dir), ctypes.byref(opt))
+            if st == 0:   # which checkpoint the outputs came from (terragrad plot checks it)
+                st = L.lib.tg_run_provenance_write(os.fsencode(out), f"outputs_{label}.source".encode(),
+                                                   os.fsencode(os.path.join(run_dir, "last.ckpt")))
+            L.lib.tg_run_lock_release(ctypes.byref(lock))
+        if st and not existed:   # a failed first attempt leaves no folder (only the lock and log)
+            log = "test.log" if label == "test" else f"eval_{label}.log"
+            for f in (".lock", log):
+                try:
+                    os.remove(os.path.join(out, f))
+                except OSError:
+                    pass
+            try:
+                os.rmdir(out)
+            except OSError:
+                pass
+        L.check(st, "evaluate")
+        return out
+    finally:
+        if tmp:
+            os.unlink(tmp)
 
 
 class Run:
