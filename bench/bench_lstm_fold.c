@@ -7,7 +7,8 @@
  *   fold:  per step [x_t, h_{t-1}] [W_ih; W_hh]^T with K = F + H (the row copied into a
  *          (B, F+H) buffer first); backward per step dG_t [W_ih, W_hh] (N = F + H, then split
  *          into dx_t and dh_{t-1}), then one dW = dG^T [X, H_prev] over all steps, the
- *          concatenated rows built first (their copies are timed).
+ *          concatenated rows built in blocks of 8192 rows (their copies are timed), as
+ *          src/nn/lstm_kernels.c does.
  * The weight-gradient products are cut into the same K blocks as tg_nn_gemm (partials
  * summed in block order), the dX product into its row blocks. The arrangements alternate
  * --reps times; per arrangement the best and the median seconds per sequence and the rate
@@ -142,19 +143,29 @@ static void run_fold(bufs *b, double *tf, double *tbw)
         }
     }
     mark(P_BFOLD);
-    /* [X, H_prev] of every step (reuses the xh area sized T B (F + H)) */
-    for (int t = 0; t < T; t++)
-        for (int r = 0; r < B; r++) {
-            float *row = b->xh + ((size_t)t * B + r) * K;
-            memcpy(row, b->x + (size_t)t * BF + (size_t)r * F, sizeof(float) * F);
-            if (t)
-                memcpy(row + F, b->h + (size_t)(t - 1) * BH + (size_t)r * H, sizeof(float) * H);
+    /* [X, H_prev] in blocks of 8192 rows, each block's product added in block order, cut
+     * into the row blocks tg_nn_gemm uses for this shape (as lstm_kernels.c does) */
+    const size_t nr = 8192, TB = (size_t)T * B;
+    for (size_t q0 = 0; q0 < TB; q0 += nr) {
+        const size_t n = TB - q0 < nr ? TB - q0 : nr;
+        for (size_t i = 0; i < n; i++) {
+            const size_t q = q0 + i;
+            float *row = b->xh + i * K;
+            memcpy(row, b->x + q * F, sizeof(float) * F);
+            if (q >= (size_t)B)
+                memcpy(row + F, b->h + (q - B) * H, sizeof(float) * H);
             else
                 memset(row + F, 0, sizeof(float) * H);
         }
-    mark(P_XH);
-    wgrad(G, K, T * B, b->gates, G, b->xh, K, b->dw, b->part);
-    mark(P_DW);
+        mark(P_XH);
+        const int nb = G / 512 < 1 ? 1 : G / 512 > 16 ? 16 : G / 512;
+        for (int k = 0; k < nb; k++) {
+            const int m0 = G * k / nb, m1 = G * (k + 1) / nb;
+            gemm(1, 0, m1 - m0, K, (int)n, b->gates + q0 * G + m0, G, b->xh, K, q0 ? 1.0f : 0.0f,
+                 b->dw + (size_t)m0 * K, K);
+        }
+        mark(P_DW);
+    }
     *tf = t1 - t0, *tbw = bench_seconds(clk) - t1;
 }
 
