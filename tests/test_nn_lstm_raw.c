@@ -6,7 +6,9 @@
  *  - results are bit-identical with 1 and 2 threads, and nearly equal across batch
  *    partitions (chunks);
  *  - at a width where the vector paths of the cell kernels run (H = 40), forward and
- *    backward match the double reference / the double-precision gradients in float too. */
+ *    backward match the double reference / the double-precision gradients in float too;
+ *  - over 9200 rows (more than one block of the weight-gradient product), every backward
+ *    product equals its double recomputation from the dA the kernel leaves in the gates. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -283,6 +285,76 @@ static void vector_paths(void)
 #endif
 }
 
+/* Long sequences: the weight gradient [dW_ih, dW_hh] += dA^T [X, H_prev] is one product
+ * over T*B rows, built in blocks of 8192 rows (lstm_kernels.c); here 40 x 230 = 9200 rows,
+ * so a second, partial block starts in the middle of a step. After backward the gates
+ * buffer holds dA, so every product of the backward can be recomputed here in double:
+ * dW_ih, dW_hh (onto nonzero starting values: the kernel accumulates), dx (onto nonzero
+ * values) and dh0. Tolerance: |kernel - ref| <= tol * sum of |terms| — the rounding bound
+ * of a sum scales with the magnitudes summed, not with the (possibly cancelling) result
+ * (measured worst: float 1.5e-7, double 6.7e-16; tol 1e-5 / 1e-13 leaves ~100x for other
+ * BLAS kernels' summation orders; a block summed twice or dropped gives ~0.07). */
+enum { LT = 40, LB = 230, LF = 3, LH = 5, LG = 4 * LH };
+
+static void long_weight_gradient(void)
+{
+    const size_t nx = (size_t)LT * LB * LF, nh = (size_t)LT * LB * LH, ng = (size_t)LT * LB * LG;
+    tg_real *x = malloc(sizeof(tg_real) * nx), *h = malloc(sizeof(tg_real) * nh), *c = malloc(sizeof(tg_real) * nh);
+    tg_real *gates = malloc(sizeof(tg_real) * ng), *wh = malloc(sizeof(tg_real) * nh);
+    tg_real *dx = malloc(sizeof(tg_real) * nx), *dx_in = malloc(sizeof(tg_real) * nx);
+    static tg_real wih[LG * LF], whh[LG * LH], bih[LG], bhh[LG], h0[LB * LH], c0[LB * LH];
+    static tg_real dwih[LG * LF], dwhh[LG * LH], dwih_in[LG * LF], dwhh_in[LG * LH], dbih[LG], dbhh[LG];
+    static tg_real dh0[LB * LH], dc0[LB * LH];
+    tg_rng r;
+    tg_rng_seed(&r, 11);
+    fill(x, (int)nx, &r, 1.5), fill(wih, LG * LF, &r, 0.8), fill(whh, LG * LH, &r, 0.6), fill(bih, LG, &r, 0.5);
+    fill(bhh, LG, &r, 0.5), fill(h0, LB * LH, &r, 0.7), fill(c0, LB * LH, &r, 0.7), fill(wh, (int)nh, &r, 1.0);
+    fill(dx_in, (int)nx, &r, 0.3), fill(dwih_in, LG * LF, &r, 0.3), fill(dwhh_in, LG * LH, &r, 0.3);
+    memcpy(dx, dx_in, sizeof(tg_real) * nx), memcpy(dwih, dwih_in, sizeof dwih), memcpy(dwhh, dwhh_in, sizeof dwhh);
+    memset(dh0, 0, sizeof dh0), memset(dc0, 0, sizeof dc0), memset(dbih, 0, sizeof dbih), memset(dbhh, 0, sizeof dbhh);
+    tg_lstm_forward(h, c, gates, x, wih, whh, bih, bhh, h0, c0, LT, LB, LF, LH, 0);
+    CHECK(tg_lstm_backward(dx, dwih, dwhh, dbih, dbhh, dh0, dc0, gates, wh, NULL, h, c, x, wih, whh, h0, c0, LT, LB,
+                           LF, LH, 0) == 0, "long backward failed");
+#ifdef TG_DOUBLE
+    const double tol = 1e-13;
+#else
+    const double tol = 1e-5;
+#endif
+    double worst[4] = {0, 0, 0, 0};    /* dW_ih, dW_hh, dx, dh0: error / sum of |terms| */
+    for (int k = 0; k < LG; k++)
+        for (int j = 0; j < LF + LH; j++) {
+            double s = j < LF ? (double)dwih_in[k * LF + j] : (double)dwhh_in[k * LH + j - LF], sa = fabs(s);
+            for (size_t q = 0; q < (size_t)LT * LB; q++) {
+                double v = j < LF ? (double)x[q * LF + j]
+                                  : q >= LB ? (double)h[(q - LB) * LH + (size_t)(j - LF)] : (double)h0[q * LH + (size_t)(j - LF)];
+                s += (double)gates[q * LG + (size_t)k] * v, sa += fabs((double)gates[q * LG + (size_t)k] * v);
+            }
+            double got = j < LF ? (double)dwih[k * LF + j] : (double)dwhh[k * LH + j - LF];
+            worst[j < LF ? 0 : 1] = fmax(worst[j < LF ? 0 : 1], fabs(got - s) / sa);
+        }
+    for (size_t q = 0; q < (size_t)LT * LB; q++) {
+        for (int f = 0; f < LF; f++) {
+            double s = (double)dx_in[q * LF + (size_t)f], sa = fabs(s);
+            for (int k = 0; k < LG; k++)
+                s += (double)gates[q * LG + (size_t)k] * (double)wih[k * LF + f],
+                    sa += fabs((double)gates[q * LG + (size_t)k] * (double)wih[k * LF + f]);
+            worst[2] = fmax(worst[2], fabs((double)dx[q * LF + (size_t)f] - s) / sa);
+        }
+        for (int j = 0; q < LB && j < LH; j++) {
+            double s = 0.0, sa = 0.0;
+            for (int k = 0; k < LG; k++)
+                s += (double)gates[q * LG + (size_t)k] * (double)whh[k * LH + j],
+                    sa += fabs((double)gates[q * LG + (size_t)k] * (double)whh[k * LH + j]);
+            worst[3] = fmax(worst[3], fabs((double)dh0[q * LH + (size_t)j] - s) / sa);
+        }
+    }
+    static const char *name[4] = {"dW_ih", "dW_hh", "dx", "dh0"};
+    for (int i = 0; i < 4; i++)
+        CHECK(worst[i] <= tol, "long sequence %s vs dA-based reference: error %.3g of the sum of |terms| (tol %g)",
+              name[i], worst[i], tol);
+    free(x), free(h), free(c), free(gates), free(wh), free(dx), free(dx_in);
+}
+
 int main(void)
 {
     run_case(0, 0);
@@ -291,5 +363,6 @@ int main(void)
     run_case(1, 1);
     thread_determinism();
     vector_paths();
+    long_weight_gradient();
     return tg_test_summary();
 }

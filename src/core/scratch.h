@@ -24,7 +24,8 @@ enum {
     TG__SCRATCH_HBV_FW,      /* hbv_forward.c: per-thread block stores */
     TG__SCRATCH_HBV_BW,      /* hbv_backward.c: per-thread block adjoints */
     TG__SCRATCH_LSTM_SEG,    /* lstm.c: one checkpointed segment (forward or backward) */
-    TG__SCRATCH_LSTM_WHHT,   /* lstm_kernels.c: W_hh transposed */
+    TG__SCRATCH_LSTM_WHHT,   /* lstm_kernels.c: [W_ih^T; W_hh^T] or [W_ih, W_hh] packed */
+    TG__SCRATCH_LSTM_XH,     /* lstm_kernels.c: rows [x_t, h_{t-1}] (forward step, backward dW) */
     TG__SCRATCH_LSTM_REC,    /* lstm_kernels.c: recurrent and carried gradients */
     TG__SCRATCH_LSTM_DBIAS,  /* lstm_kernels.c: per-chunk bias sums (double) */
     TG__SCRATCH_GEMM_PART,   /* nn_gemm.c: split-K partial products */

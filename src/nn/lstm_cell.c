@@ -237,7 +237,7 @@ void tg_lstm_cell_forward(tg_real *a, tg_real *c, tg_real *h, const tg_real *cpr
     }
 }
 
-void tg_lstm_cell_backward(tg_real *a, tg_real *dc, const tg_real *dh_ext, const tg_real *dh_rec,
+void tg_lstm_cell_backward(tg_real *a, tg_real *dc, const tg_real *dh_ext, const tg_real *dh_rec, int ld_rec,
                            const tg_real *c, const tg_real *cprev, int R, int H, double *dbias, tg_real *tmp4h)
 {
     const size_t G = 4 * (size_t)H, Hs = (size_t)H;
@@ -250,7 +250,7 @@ void tg_lstm_cell_backward(tg_real *a, tg_real *dc, const tg_real *dh_ext, const
     for (int i = 0; i < R; i++) {
         tg_real *ai = a + (size_t)i * G;
         const size_t ro = (size_t)i * Hs;
-        brow r = {ai, ai + Hs, ai + 2 * Hs, ai + 3 * Hs, dh_ext ? dh_ext + ro : NULL, dh_rec ? dh_rec + ro : NULL,
+        brow r = {ai, ai + Hs, ai + 2 * Hs, ai + 3 * Hs, dh_ext ? dh_ext + ro : NULL, dh_rec ? dh_rec + (size_t)i * (size_t)ld_rec : NULL,
                   c + ro, cprev ? cprev + ro : NULL, dc + ro, tmp4h, tmp4h + Hs, tmp4h + 2 * Hs, tmp4h + 3 * Hs};
         int j = 0;
 #ifdef TG_CELL_SIMD

@@ -80,12 +80,12 @@ int tg_nn_gemm(int nthreads, int trans_a, int trans_b, int M, int N, int K, tg_r
 /* LSTM cell kernels on R rows (lstm_cell.c).
  * forward: a (R, 4H) holds x W_ih^T + h W_hh^T (no bias); on return the activated gates
  *   i, f, g, o (the biases b_ih + b_hh are added here). cprev (R, H) or NULL (zeros). Writes c, h (R, H).
- * backward: a (R, 4H) activated gates in, dL/da out. dh_ext / dh_rec (R, H): gradient from
- *   the output and from step t+1 (either may be NULL). dc (R, H): in dL/dc_t carried from
+ * backward: a (R, 4H) activated gates in, dL/da out. dh_ext (R, H) / dh_rec (R rows of H
+ *   values, ld_rec apart): gradient from the output and from step t+1 (either may be NULL). dc (R, H): in dL/dc_t carried from
  *   t+1, out dL/dc_{t-1}. dbias (4H) += column sums of dL/da. */
 void tg_lstm_cell_forward(tg_real *a, tg_real *c, tg_real *h, const tg_real *cprev, const tg_real *b_ih,
                           const tg_real *b_hh, int R, int H);
-void tg_lstm_cell_backward(tg_real *a, tg_real *dc, const tg_real *dh_ext, const tg_real *dh_rec,
+void tg_lstm_cell_backward(tg_real *a, tg_real *dc, const tg_real *dh_ext, const tg_real *dh_rec, int ld_rec,
                            const tg_real *c, const tg_real *cprev, int R, int H, double *dbias, tg_real *tmp4h);
 
 #endif
