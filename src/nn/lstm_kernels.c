@@ -191,6 +191,16 @@ int tg_lstm_backward(tg_real *dx, tg_real *dw_ih, tg_real *dw_hh, tg_real *db_ih
                      const tg_real *c, const tg_real *x, const tg_real *w_ih, const tg_real *w_hh,
                      const tg_real *h0, const tg_real *c0, int T, int B, int F, int H, int chunks)
 {
+    return tg__lstm_backward_store(0, dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0, gates, dh, dc_last, h, c, x, w_ih,
+                                   w_hh, h0, c0, T, B, F, H, chunks);
+}
+
+int tg__lstm_backward_store(int store_dx, tg_real *dx, tg_real *dw_ih, tg_real *dw_hh, tg_real *db_ih,
+                            tg_real *db_hh, tg_real *dh0, tg_real *dc0, tg_real *gates, const tg_real *dh,
+                            const tg_real *dc_last, const tg_real *h, const tg_real *c, const tg_real *x,
+                            const tg_real *w_ih, const tg_real *w_hh, const tg_real *h0, const tg_real *c0, int T,
+                            int B, int F, int H, int chunks)
+{
     const int G = 4 * H;
     const size_t BH = (size_t)B * (size_t)H, BG = (size_t)B * (size_t)G;
     chunks = fix_chunks(chunks, B);
@@ -256,9 +266,10 @@ int tg_lstm_backward(tg_real *dx, tg_real *dw_ih, tg_real *dw_hh, tg_real *db_ih
         rc = tg_nn_gemm(th.omp, 1, 0, G, H, (T - 1) * B, TG_R(1.0), gates + BG, G, h, H, TG_R(1.0), dw_hh, H);
     if (dw_hh && h0 && !rc)
         rc = tg_nn_gemm(th.omp, 1, 0, G, H, B, TG_R(1.0), gates, G, h0, H, TG_R(1.0), dw_hh, H);
-    /* dX += dA W_ih: (T*B, 4H) x (4H, F). */
+    /* dX += dA W_ih: (T*B, 4H) x (4H, F); dX = ... into a fresh buffer (store_dx). */
     if (dx && !rc)
-        rc = tg_nn_gemm(th.omp, 0, 0, T * B, F, G, TG_R(1.0), gates, G, w_ih, F, TG_R(1.0), dx, F);
+        rc = tg_nn_gemm(th.omp, 0, 0, T * B, F, G, TG_R(1.0), gates, G, w_ih, F, store_dx ? TG_R(0.0) : TG_R(1.0),
+                        dx, F);
     tg_nn_threads_leave(th);
     tg__scratch_put(TG__SCRATCH_LSTM_REC, rec, sizeof(tg_real) * (n_rec + n_tmp));
     tg__scratch_put(TG__SCRATCH_LSTM_DBIAS, dbias, sizeof(double) * n_tmp);
