@@ -80,8 +80,18 @@ tg_tensor *tg__tensor(tg_ctx *ctx, int ndim, const int *shape, int zero);
  * outputs requires_grad accordingly. Returns the node or NULL (nothing to record). */
 tg_node *tg__record(tg_ctx *ctx, const char *name, tg_backward_fn bw, tg_tensor *const *in,
                     int n_in, tg_tensor *const *out, int n_out);
-/* The gradient buffer of t, allocated zeroed on first use. */
+/* The gradient buffer of t, allocated zeroed on first use: for ops that add into only part
+ * of it (slices, broadcast sums, conditional routes). */
 tg_real *tg__grad(tg_ctx *ctx, tg_tensor *t);
+/* Overwrite-on-first-write (the sweep's hot path; a fresh buffer is not zeroed): for an op
+ * that writes EVERY element of t's gradient. *first = 1: the buffer is fresh and holds
+ * garbage; the op must STORE every element (beta = 0 in a product) before anything else
+ * asks for t's gradient. *first = 0: it holds valid data (another consumer's, or a
+ * parameter's accumulated gradient); the op must ADD. So t->grad != NULL always means valid
+ * data once the op that allocated it has returned. An op whose inputs may be the same
+ * tensor twice must either finish storing the first before writing the second (the second
+ * call returns *first = 0) or use tg__grad for both. NULL: out of memory. */
+tg_real *tg__grad_write(tg_ctx *ctx, tg_tensor *t, int *first);
 /* Normalises a possibly negative axis; -1 if out of range. */
 /* gemm_stats.c: products check tg__gemm_stats_on and, when set, time themselves */
 extern int tg__gemm_stats_on;
@@ -92,6 +102,20 @@ double tg__gemm_stats_clock(void);
  * in a δHBV step's profile). */
 int tg__custom(tg_ctx *ctx, const tg_custom_op *op, void *user_data, tg_tensor *const *in, int n_in, int n_out,
                const int *out_ndim, const int (*out_shape)[TG_MAX_DIMS], tg_tensor **out, int zero_outputs);
+/* The library's own custom ops whose backward writes every element of each input gradient
+ * it is given: backward_first gets first[i] = 1 when grad_in[i] is a fresh buffer (garbage)
+ * that it must STORE into, 0 when it must ADD (tg__grad_write). An input passed twice gets
+ * a zeroed buffer and first = 0 in both slots. base.backward is unused (may be NULL). */
+typedef int (*tg__backward_first_fn)(void *user_data, tg_tensor *const *in, int n_in, tg_tensor *const *out,
+                                     int n_out, const tg_real *const *grad_out, tg_real *const *grad_in,
+                                     const int *first);
+typedef struct tg__custom_op {
+    tg_custom_op base;
+    tg__backward_first_fn backward_first;
+} tg__custom_op;
+int tg__custom_first(tg_ctx *ctx, const tg__custom_op *op, void *user_data, tg_tensor *const *in, int n_in,
+                     int n_out, const int *out_ndim, const int (*out_shape)[TG_MAX_DIMS], tg_tensor **out,
+                     int zero_outputs);
 int tg__axis(int axis, int ndim);
 int tg__same_shape(const tg_tensor *a, const tg_tensor *b);
 void tg__shape_str(const tg_tensor *t, char *buf, size_t n);

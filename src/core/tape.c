@@ -7,12 +7,25 @@
 
 #include "internal.h"
 
+/* Gradient buffers: t->grad != NULL means it holds valid data (see tg__grad_write).
+ * tg__grad is for ops that add into part of a buffer (a slice, a broadcast sum, a
+ * conditional route): a fresh buffer is zeroed for them. */
 tg_real *tg__grad(tg_ctx *ctx, tg_tensor *t)
 {
     if (!t->grad) {
         t->grad = tg_ctx_alloc(ctx, t->n * sizeof(tg_real));
         if (t->grad)
             memset(t->grad, 0, t->n * sizeof(tg_real));
+    }
+    return t->grad;
+}
+
+tg_real *tg__grad_write(tg_ctx *ctx, tg_tensor *t, int *first)
+{
+    *first = 0;
+    if (!t->grad) {
+        t->grad = tg_ctx_alloc(ctx, t->n * sizeof(tg_real));
+        *first = t->grad != NULL;
     }
     return t->grad;
 }
@@ -120,10 +133,11 @@ int tg_backward_seed(tg_ctx *ctx, tg_tensor *y, const tg_real *seed)
     if (!y->requires_grad)
         return tg_error_set(TG_ESTATE, "backward: the output does not depend on anything that requires a "
                                        "gradient (no-grad mode or detached inputs?)");
-    tg_real *g = tg__grad(ctx, y);
+    int first;
+    tg_real *g = tg__grad_write(ctx, y, &first);
     if (!g)
         return tg_error_set(TG_ENOMEM, "backward: out of memory");
     for (size_t i = 0; i < y->n; i++)
-        g[i] += seed[i];
+        g[i] = first ? seed[i] : g[i] + seed[i];
     return sweep(ctx, y);
 }

@@ -38,7 +38,7 @@ static int dropout_fwd_cb(void *ud, tg_tensor *const *in, int n_in, tg_tensor *c
 }
 
 static int dropout_bwd_cb(void *ud, tg_tensor *const *in, int n_in, tg_tensor *const *out, int n_out,
-                          const tg_real *const *gout, tg_real *const *gin)
+                          const tg_real *const *gout, tg_real *const *gin, const int *first)
 {
     (void)n_in, (void)out, (void)n_out;
     const dropout_saved *s = ud;
@@ -49,13 +49,19 @@ static int dropout_bwd_cb(void *ud, tg_tensor *const *in, int n_in, tg_tensor *c
     tg_real *dx = gin[0];
     const unsigned char *keep = s->keep;
     const tg_real scale = s->scale;
+    if (first[0]) { /* a fresh buffer (tg__grad_write): store, no zeroing pass before */
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+        for (size_t i = 0; i < n; i++)
+            dx[i] = dy[i] * ((tg_real)keep[i] * scale);
+        return 0;
+    }
 #pragma omp parallel for simd schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; i++)
         dx[i] += dy[i] * ((tg_real)keep[i] * scale);
     return 0;
 }
 
-static const tg_custom_op dropout_op = {"dropout", dropout_fwd_cb, dropout_bwd_cb};
+static const tg__custom_op dropout_op = {{"dropout", dropout_fwd_cb, NULL}, dropout_bwd_cb};
 
 tg_tensor *tg_dropout(tg_ctx *ctx, tg_tensor *x, double p, int train, tg_rng *rng)
 {
@@ -86,7 +92,7 @@ tg_tensor *tg_dropout(tg_ctx *ctx, tg_tensor *x, double p, int train, tg_rng *rn
             keep[2 * k + 1] = (z >> 32) >= thr;
     }
     tg_tensor *y = NULL;
-    if (tg__custom(ctx, &dropout_op, s, &x, 1, 1, &x->ndim, (const int(*)[TG_MAX_DIMS])&x->shape, &y, 0))
+    if (tg__custom_first(ctx, &dropout_op, s, &x, 1, 1, &x->ndim, (const int(*)[TG_MAX_DIMS])&x->shape, &y, 0))
         return NULL;
     return y;
 }

@@ -19,12 +19,12 @@ void tg_linear_forward(tg_real *y, const tg_real *x, const tg_real *w, const tg_
     tg_nn_threads_leave(th);
 }
 
-/* db[j] += sum over rows r of dy[r][j], each column summed in double with its rows in order,
+/* db[j] += sum over rows r of dy[r][j] (db[j] = ... when store: a fresh buffer), each column summed in double with its rows in order,
  * so any split of the columns across threads gives the same bits. Rows outer, a block of
  * columns inner: dy is read once, contiguously (a column-outer loop strides through it once
  * per column, which for the δHBV head, 73 000 x 210, costs more than the GEMMs beside it). */
 enum { COLSUM_BLOCK = 256 };
-static void column_sums(tg_real *db, const tg_real *dy, size_t N, int out, int threads)
+static void column_sums(tg_real *db, int store, const tg_real *dy, size_t N, int out, int threads)
 {
 #pragma omp parallel num_threads(threads) if (N * (size_t)out > 65536)
     {
@@ -41,22 +41,25 @@ static void column_sums(tg_real *db, const tg_real *dy, size_t N, int out, int t
                     acc[j] += (double)row[j];
             }
             for (int j = 0; j < nj; j++)
-                db[jb + j] += (tg_real)acc[j];
+                db[jb + j] = store ? (tg_real)acc[j] : db[jb + j] + (tg_real)acc[j];
         }
     }
 }
 
-static int linear_backward_raw(tg_real *dx, tg_real *dw, tg_real *db, const tg_real *dy, const tg_real *x,
-                               const tg_real *w, size_t N, int in, int out)
+/* store[0..2] (NULL: all 0) = 1 where dx / dw / db is a fresh buffer to overwrite
+ * (tg__grad_write): the products take beta = 0 and never read it. */
+static int linear_backward_raw(tg_real *dx, tg_real *dw, tg_real *db, const int *store, const tg_real *dy,
+                               const tg_real *x, const tg_real *w, size_t N, int in, int out)
 {
     int rc = 0;
     tg_nn_threads th = tg_nn_threads_enter();
+    const tg_real beta_x = store && store[0] ? TG_R(0.0) : TG_R(1.0), beta_w = store && store[1] ? TG_R(0.0) : TG_R(1.0);
     if (dx)                 /* (N, in) += (N, out) x (out, in) */
-        rc = tg_nn_gemm(th.omp, 0, 0, (int)N, in, out, TG_R(1.0), dy, out, w, in, TG_R(1.0), dx, in);
+        rc = tg_nn_gemm(th.omp, 0, 0, (int)N, in, out, TG_R(1.0), dy, out, w, in, beta_x, dx, in);
     if (dw && !rc)          /* (out, in) += (out, N) x (N, in) */
-        rc = tg_nn_gemm(th.omp, 1, 0, out, in, (int)N, TG_R(1.0), dy, out, x, in, TG_R(1.0), dw, in);
+        rc = tg_nn_gemm(th.omp, 1, 0, out, in, (int)N, TG_R(1.0), dy, out, x, in, beta_w, dw, in);
     if (db)
-        column_sums(db, dy, N, out, th.omp);
+        column_sums(db, store && store[2], dy, N, out, th.omp);
     tg_nn_threads_leave(th);
     return rc;
 }
@@ -64,7 +67,7 @@ static int linear_backward_raw(tg_real *dx, tg_real *dw, tg_real *db, const tg_r
 void tg_linear_backward(tg_real *dx, tg_real *dw, tg_real *db, const tg_real *dy, const tg_real *x,
                         const tg_real *w, size_t N, int in, int out)
 {
-    if (linear_backward_raw(dx, dw, db, dy, x, w, N, in, out))
+    if (linear_backward_raw(dx, dw, db, NULL, dy, x, w, N, in, out))
         tg_error_set(TG_ENOMEM, "tg_linear_backward: out of memory");
 }
 
@@ -79,18 +82,19 @@ static int linear_fwd_cb(void *ud, tg_tensor *const *in, int n_in, tg_tensor *co
 }
 
 static int linear_bwd_cb(void *ud, tg_tensor *const *in, int n_in, tg_tensor *const *out, int n_out,
-                         const tg_real *const *gout, tg_real *const *gin)
+                         const tg_real *const *gout, tg_real *const *gin, const int *first)
 {
     (void)ud, (void)out, (void)n_out;
     const tg_tensor *x = in[0], *w = in[1];
     int fo = w->shape[0], fi = w->shape[1];
-    if (linear_backward_raw(gin[0], gin[1], n_in > 2 ? gin[2] : NULL, gout[0], x->data, w->data,
+    const int store[3] = {first[0], first[1], n_in > 2 ? first[2] : 0};
+    if (linear_backward_raw(gin[0], gin[1], n_in > 2 ? gin[2] : NULL, store, gout[0], x->data, w->data,
                             x->n / (size_t)fi, fi, fo))
         return tg_error_set(TG_ENOMEM, "linear: out of memory in backward");
     return 0;
 }
 
-static const tg_custom_op linear_op = {"linear", linear_fwd_cb, linear_bwd_cb};
+static const tg__custom_op linear_op = {{"linear", linear_fwd_cb, NULL}, linear_bwd_cb};
 
 tg_tensor *tg_linear_op(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b)
 {
@@ -111,7 +115,7 @@ tg_tensor *tg_linear_op(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b)
     oshape[0][x->ndim - 1] = w->shape[0];
     const int ndim[1] = {x->ndim};
     tg_tensor *in[3] = {x, w, b}, *y = NULL;
-    if (tg__custom(ctx, &linear_op, NULL, in, b ? 3 : 2, 1, ndim, (const int(*)[TG_MAX_DIMS])oshape, &y, 0))
+    if (tg__custom_first(ctx, &linear_op, NULL, in, b ? 3 : 2, 1, ndim, (const int(*)[TG_MAX_DIMS])oshape, &y, 0))
         return NULL;
     return y;
 }

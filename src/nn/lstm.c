@@ -65,7 +65,7 @@ static int lstm_fwd_ckpt(lstm_saved *s, tg_tensor *const *in, tg_real *h, tg_rea
 
 /* Checkpointed backward, last segment first (see lstm_saved). */
 static int lstm_bwd_ckpt(lstm_saved *s, tg_tensor *const *in, const tg_real *h, const tg_real *const *gout,
-                         tg_real *const *gin)
+                         tg_real *const *gin, int store_dx)
 {
     const int B = s->B, F = s->F, H = s->H, k = s->ck, nseg = nseg_of(s->T, k);
     const size_t BH = (size_t)B * (size_t)H, nscr = 7 * (size_t)k * BH + 4 * BH;
@@ -101,9 +101,10 @@ static int lstm_bwd_ckpt(lstm_saved *s, tg_tensor *const *in, const tg_real *h, 
             memset(dh_out, 0, sizeof(tg_real) * BH);
             memset(dc_out, 0, sizeof(tg_real) * BH);
         }
-        rc = tg_lstm_backward(gin[0] ? gin[0] + (size_t)t0 * B * F : NULL, gin[1], gin[2], gin[3], gin[4], dh0, dc0,
-                              gates, dhseg, g == nseg - 1 ? gout[1] : dc_in, h + off, cseg, x + (size_t)t0 * B * F,
-                              in[1]->data, in[2]->data, hp, cp, len, B, F, H, s->chunks);
+        rc = tg__lstm_backward_store(store_dx, gin[0] ? gin[0] + (size_t)t0 * B * F : NULL, gin[1], gin[2], gin[3],
+                                     gin[4], dh0, dc0, gates, dhseg, g == nseg - 1 ? gout[1] : dc_in, h + off, cseg,
+                                     x + (size_t)t0 * B * F, in[1]->data, in[2]->data, hp, cp, len, B, F, H,
+                                     s->chunks);
         tg_real *t = dh_in;
         dh_in = dh_out, dh_out = t;
         t = dc_in, dc_in = dc_out, dc_out = t;
@@ -131,24 +132,31 @@ static int lstm_fwd_cb(void *ud, tg_tensor *const *in, int n_in, tg_tensor *cons
 }
 
 static int lstm_bwd_cb(void *ud, tg_tensor *const *in, int n_in, tg_tensor *const *out, int n_out,
-                       const tg_real *const *gout, tg_real *const *gin)
+                       const tg_real *const *gout, tg_real *const *gin, const int *first)
 {
-    (void)n_in, (void)n_out;
+    (void)n_out;
     lstm_saved *s = ud;
+    /* dx (every element, by one product per segment) overwrites a fresh buffer; the
+     * others are small and accumulated over steps: a fresh one is zeroed first */
+    for (int k = 1; k < n_in; k++)
+        if (gin[k] && first[k])
+            memset(gin[k], 0, in[k]->n * sizeof(tg_real));
+    const int store_dx = gin[0] && first[0];
     if (s->ck) {
-        if (lstm_bwd_ckpt(s, in, out[0]->data, gout, gin))
+        if (lstm_bwd_ckpt(s, in, out[0]->data, gout, gin, store_dx))
             return tg_error_set(TG_ENOMEM, "lstm: out of memory in checkpointed backward");
         return 0;
     }
     const tg_real *h0 = s->i_h0 >= 0 ? in[s->i_h0]->data : NULL, *c0 = s->i_c0 >= 0 ? in[s->i_c0]->data : NULL;
     tg_real *dh0 = s->i_h0 >= 0 ? gin[s->i_h0] : NULL, *dc0 = s->i_c0 >= 0 ? gin[s->i_c0] : NULL;
-    if (tg_lstm_backward(gin[0], gin[1], gin[2], gin[3], gin[4], dh0, dc0, s->gates, gout[0], gout[1], out[0]->data,
-                         s->c, in[0]->data, in[1]->data, in[2]->data, h0, c0, s->T, s->B, s->F, s->H, s->chunks))
+    if (tg__lstm_backward_store(store_dx, gin[0], gin[1], gin[2], gin[3], gin[4], dh0, dc0, s->gates, gout[0], gout[1],
+                                out[0]->data, s->c, in[0]->data, in[1]->data, in[2]->data, h0, c0, s->T, s->B, s->F,
+                                s->H, s->chunks))
         return tg_error_set(TG_ENOMEM, "lstm: out of memory in backward");
     return 0;
 }
 
-static const tg_custom_op lstm_op = {"lstm", lstm_fwd_cb, lstm_bwd_cb};
+static const tg__custom_op lstm_op = {{"lstm", lstm_fwd_cb, NULL}, lstm_bwd_cb};
 
 static int has_shape(const tg_tensor *t, int ndim, int d0, int d1)
 {
@@ -210,7 +218,7 @@ tg_tensor *tg_lstm_op_ckpt(tg_ctx *ctx, tg_tensor *x, tg_tensor *w_ih, tg_tensor
     const int ndim[2] = {3, 2};
     const int shape[2][TG_MAX_DIMS] = {{T, B, H, 1}, {B, H, 1, 1}};
     tg_tensor *out[2] = {NULL, NULL};
-    if (tg__custom(ctx, &lstm_op, s, in, n_in, 2, ndim, shape, out, 0))
+    if (tg__custom_first(ctx, &lstm_op, s, in, n_in, 2, ndim, shape, out, 0))
         return NULL;
     if (out_c_last)
         *out_c_last = out[1];

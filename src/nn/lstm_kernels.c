@@ -178,6 +178,7 @@ typedef struct bwd_args {
     const tg_real *dh, *c, *c0, *w;
     int T, B, F, H, chunks;
     int ldr;                /* rec's row length: F + H with dx ([dx_t, dh_{t-1}] side by side), else H */
+    int store_dx;           /* dx is a fresh buffer: store dx_t instead of adding (tape's first write) */
 } bwd_args;
 
 /* The cell of step t for chunk ch: writes dL/da_t over the gates of its rows. */
@@ -207,9 +208,13 @@ static int bwd_rec(const bwd_args *a, int t, int b0, int b1)
         tg_real *d = a->rec + (size_t)b0 * (size_t)K;
         tg_nn_blas(0, 0, R, K, G, TG_R(1.0), g, G, a->w, K, TG_R(0.0), d, K);
         tg_real *dxt = a->dx + ((size_t)t * (size_t)a->B + (size_t)b0) * (size_t)F;
-        for (int r = 0; r < R; r++)
-            for (int j = 0; j < F; j++)
-                dxt[(size_t)r * F + j] += d[(size_t)r * K + j];
+        if (a->store_dx)
+            for (int r = 0; r < R; r++)
+                memcpy(dxt + (size_t)r * F, d + (size_t)r * K, sizeof(tg_real) * (size_t)F);
+        else
+            for (int r = 0; r < R; r++)
+                for (int j = 0; j < F; j++)
+                    dxt[(size_t)r * F + j] += d[(size_t)r * K + j];
         if (t > 0)
             return 1;
         if (a->dh0)
@@ -280,6 +285,16 @@ int tg_lstm_backward(tg_real *dx, tg_real *dw_ih, tg_real *dw_hh, tg_real *db_ih
                      const tg_real *c, const tg_real *x, const tg_real *w_ih, const tg_real *w_hh,
                      const tg_real *h0, const tg_real *c0, int T, int B, int F, int H, int chunks)
 {
+    return tg__lstm_backward_store(0, dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0, gates, dh, dc_last, h, c, x, w_ih,
+                                   w_hh, h0, c0, T, B, F, H, chunks);
+}
+
+int tg__lstm_backward_store(int store_dx, tg_real *dx, tg_real *dw_ih, tg_real *dw_hh, tg_real *db_ih,
+                            tg_real *db_hh, tg_real *dh0, tg_real *dc0, tg_real *gates, const tg_real *dh,
+                            const tg_real *dc_last, const tg_real *h, const tg_real *c, const tg_real *x,
+                            const tg_real *w_ih, const tg_real *w_hh, const tg_real *h0, const tg_real *c0, int T,
+                            int B, int F, int H, int chunks)
+{
     const int G = 4 * H, K = F + H, ldr = dx ? K : H;
     const size_t BH = (size_t)B * (size_t)H, BG = (size_t)B * (size_t)G;
     chunks = fix_chunks(chunks, B);
@@ -303,7 +318,7 @@ int tg_lstm_backward(tg_real *dx, tg_real *dw_ih, tg_real *dw_hh, tg_real *db_ih
     memset(dbias, 0, sizeof(double) * n_tmp);
     tg_real *dcar = rec + (size_t)B * (size_t)ldr;
     const bwd_args a = {gates, rec, dcar, dcar + BH, dh0, dx, dbias, dh, c, c0, wcat ? wcat : w_hh,
-                        T, B, F, H, chunks, ldr};
+                        T, B, F, H, chunks, ldr, store_dx};
     if (dc_last)
         memcpy(a.dcar, dc_last, sizeof(tg_real) * BH);
     else

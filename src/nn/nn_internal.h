@@ -77,6 +77,14 @@ void tg_nn_threads_leave(tg_nn_threads t);
 int tg_nn_gemm(int nthreads, int trans_a, int trans_b, int M, int N, int K, tg_real alpha, const tg_real *A,
                int lda, const tg_real *B, int ldb, tg_real beta, tg_real *C, int ldc);
 
+/* tg_lstm_backward, except that store_dx != 0 overwrites dx (a fresh tape gradient,
+ * tg__grad_write) instead of adding into it (lstm_kernels.c). */
+int tg__lstm_backward_store(int store_dx, tg_real *dx, tg_real *dw_ih, tg_real *dw_hh, tg_real *db_ih,
+                            tg_real *db_hh, tg_real *dh0, tg_real *dc0, tg_real *gates, const tg_real *dh,
+                            const tg_real *dc_last, const tg_real *h, const tg_real *c, const tg_real *x,
+                            const tg_real *w_ih, const tg_real *w_hh, const tg_real *h0, const tg_real *c0, int T,
+                            int B, int F, int H, int chunks);
+
 /* LSTM cell kernels on R rows (lstm_cell.c).
  * forward: a (R, 4H) holds x W_ih^T + h W_hh^T (no bias); on return the activated gates
  *   i, f, g, o (the biases b_ih + b_hh are added here). cprev (R, H) or NULL (zeros). Writes c, h (R, H).

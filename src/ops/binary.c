@@ -27,48 +27,55 @@ static void row_forward(int op, size_t n, const tg_real *a, size_t sa, const tg_
     }
 }
 
-/* ga/gb may be NULL (that input needs no gradient). Ties of min/max go to a. */
+/* ga/gb may be NULL (that input needs no gradient). Ties of min/max go to a. fa/fb = 1:
+ * that buffer is fresh (tg__grad_write) and every element of the row is stored, else added
+ * to (subtractions as adding the negation: the same rounding). All of a's row is written
+ * before b's, so a == b would still be right; binary_backward does not rely on it. */
+#define ROW_GRAD(G, S, F, VALUE)                                                      \
+    do {                                                                              \
+        if (!(G))                                                                     \
+            break;                                                                    \
+        if (F)                                                                        \
+            for (i = 0; i < n; i++) (G)[i * (S)] = (VALUE);                           \
+        else                                                                          \
+            for (i = 0; i < n; i++) (G)[i * (S)] += (VALUE);                          \
+    } while (0)
 static void row_backward(int op, size_t n, const tg_real *g, const tg_real *y, const tg_real *a, size_t sa,
-                         const tg_real *b, size_t sb, tg_real *ga, tg_real *gb)
+                         const tg_real *b, size_t sb, tg_real *ga, int fa, tg_real *gb, int fb)
 {
     size_t i;
     switch (op) {
     case B_ADD:
-        if (ga) for (i = 0; i < n; i++) ga[i * sa] += g[i];
-        if (gb) for (i = 0; i < n; i++) gb[i * sb] += g[i];
+        ROW_GRAD(ga, sa, fa, g[i]);
+        ROW_GRAD(gb, sb, fb, g[i]);
         break;
     case B_SUB:
-        if (ga) for (i = 0; i < n; i++) ga[i * sa] += g[i];
-        if (gb) for (i = 0; i < n; i++) gb[i * sb] -= g[i];
+        ROW_GRAD(ga, sa, fa, g[i]);
+        ROW_GRAD(gb, sb, fb, -g[i]);
         break;
     case B_MUL:
-        if (ga) for (i = 0; i < n; i++) ga[i * sa] += g[i] * b[i * sb];
-        if (gb) for (i = 0; i < n; i++) gb[i * sb] += g[i] * a[i * sa];
+        ROW_GRAD(ga, sa, fa, g[i] * b[i * sb]);
+        ROW_GRAD(gb, sb, fb, g[i] * a[i * sa]);
         break;
     case B_DIV:
-        if (ga) for (i = 0; i < n; i++) ga[i * sa] += g[i] / b[i * sb];
-        if (gb) for (i = 0; i < n; i++) gb[i * sb] -= g[i] * y[i] / b[i * sb];
+        ROW_GRAD(ga, sa, fa, g[i] / b[i * sb]);
+        ROW_GRAD(gb, sb, fb, -(g[i] * y[i] / b[i * sb]));
         break;
     case B_POW:
-        if (ga) for (i = 0; i < n; i++) ga[i * sa] += g[i] * b[i * sb] * R_POW(a[i * sa], b[i * sb] - 1);
-        if (gb) for (i = 0; i < n; i++) gb[i * sb] += g[i] * y[i] * R_LOG(a[i * sa]);
+        ROW_GRAD(ga, sa, fa, g[i] * b[i * sb] * R_POW(a[i * sa], b[i * sb] - 1));
+        ROW_GRAD(gb, sb, fb, g[i] * y[i] * R_LOG(a[i * sa]));
         break;
-    case B_MIN:
-        for (i = 0; i < n; i++) {
-            int first = a[i * sa] <= b[i * sb];
-            if (first && ga) ga[i * sa] += g[i];
-            if (!first && gb) gb[i * sb] += g[i];
-        }
+    case B_MIN: /* an element that does not get the gradient gets + 0 (stored 0 when fresh) */
+        ROW_GRAD(ga, sa, fa, a[i * sa] <= b[i * sb] ? g[i] : 0);
+        ROW_GRAD(gb, sb, fb, a[i * sa] <= b[i * sb] ? 0 : g[i]);
         break;
     case B_MAX:
-        for (i = 0; i < n; i++) {
-            int first = a[i * sa] >= b[i * sb];
-            if (first && ga) ga[i * sa] += g[i];
-            if (!first && gb) gb[i * sb] += g[i];
-        }
+        ROW_GRAD(ga, sa, fa, a[i * sa] >= b[i * sb] ? g[i] : 0);
+        ROW_GRAD(gb, sb, fb, a[i * sa] >= b[i * sb] ? 0 : g[i]);
         break;
     }
 }
+#undef ROW_GRAD
 
 /* ---------------------------------------------------------------- broadcasting geometry */
 typedef struct {
@@ -129,8 +136,17 @@ static void binary_backward(tg_ctx *ctx, tg_node *node)
 {
     int op = node->i[0];
     tg_tensor *a = node->in[0], *b = node->in[1], *y = node->out[0];
-    tg_real *ga = a->requires_grad ? tg__grad(ctx, a) : NULL;
-    tg_real *gb = b->requires_grad ? tg__grad(ctx, b) : NULL;
+    /* A full-size input's gradient is written once per element (stored when fresh); a
+     * broadcast one is a sum over the stretched dimensions and starts from zeros; so does
+     * an input passed twice (mul(x, x)). */
+    int fa = 0, fb = 0;
+    tg_real *ga = NULL, *gb = NULL;
+    if (a->requires_grad)
+        ga = a->n == y->n && a != b ? tg__grad_write(ctx, a, &fa) : tg__grad(ctx, a);
+    if (b->requires_grad)
+        gb = b->n == y->n && a != b ? tg__grad_write(ctx, b, &fb) : tg__grad(ctx, b);
+    if ((a->requires_grad && !ga) || (b->requires_grad && !gb))
+        return; /* out of memory: the context's status is set */
     if (a->n == y->n && b->n == y->n) {
         size_t n = y->n;
         if (n >= TG_PAR_MIN) {
@@ -139,10 +155,10 @@ static void binary_backward(tg_ctx *ctx, tg_node *node)
             for (int c = 0; c < nt; c++) {
                 size_t lo = n * (size_t)c / (size_t)nt, hi = n * (size_t)(c + 1) / (size_t)nt;
                 row_backward(op, hi - lo, y->grad + lo, y->data + lo, a->data + lo, 1, b->data + lo, 1,
-                             ga ? ga + lo : NULL, gb ? gb + lo : NULL);
+                             ga ? ga + lo : NULL, fa, gb ? gb + lo : NULL, fb);
             }
         } else
-            row_backward(op, n, y->grad, y->data, a->data, 1, b->data, 1, ga, gb);
+            row_backward(op, n, y->grad, y->data, a->data, 1, b->data, 1, ga, fa, gb, fb);
         return;
     }
     tg_tensor *xs[2] = {a, b};
@@ -155,7 +171,7 @@ static void binary_backward(tg_ctx *ctx, tg_node *node)
                 size_t oa = i0 * bc.stride[0][0] + i1 * bc.stride[0][1] + i2 * bc.stride[0][2];
                 size_t ob = i0 * bc.stride[1][0] + i1 * bc.stride[1][1] + i2 * bc.stride[1][2];
                 row_backward(op, row, y->grad + k, y->data + k, a->data + oa, bc.stride[0][3], b->data + ob,
-                             bc.stride[1][3], ga ? ga + oa : NULL, gb ? gb + ob : NULL);
+                             bc.stride[1][3], ga ? ga + oa : NULL, fa, gb ? gb + ob : NULL, fb);
             }
 }
 

@@ -20,9 +20,34 @@ static void custom_backward(tg_ctx *ctx, tg_node *node)
             return;
         }
     }
-    for (int k = 0; k < node->n_in; k++)
-        gin[k] = node->in[k]->requires_grad ? tg__grad(ctx, node->in[k]) : NULL;
-    int rc = node->custom->backward(node->user_data, node->in, node->n_in, node->out, node->n_out, gout, gin);
+    int rc;
+    if (node->i[0]) { /* a tg__custom_first op: fresh input gradients are stored into, not zeroed */
+        int *first = tg_ctx_alloc(ctx, (size_t)node->n_in * sizeof *first);
+        if (!first) {
+            tg__fail(ctx, TG_ENOMEM, "%s: out of memory in backward", node->custom->name);
+            return;
+        }
+        for (int k = 0; k < node->n_in; k++) {
+            first[k] = 0;
+            gin[k] = NULL;
+            if (!node->in[k]->requires_grad)
+                continue;
+            int twice = 0; /* the callback may write the slots in any order: both must add */
+            for (int j = 0; j < node->n_in; j++)
+                twice |= j != k && node->in[j] == node->in[k];
+            gin[k] = twice ? tg__grad(ctx, node->in[k]) : tg__grad_write(ctx, node->in[k], &first[k]);
+            if (!gin[k]) {
+                tg__fail(ctx, TG_ENOMEM, "%s: out of memory in backward", node->custom->name);
+                return;
+            }
+        }
+        const tg__custom_op *op = (const tg__custom_op *)node->custom;
+        rc = op->backward_first(node->user_data, node->in, node->n_in, node->out, node->n_out, gout, gin, first);
+    } else {
+        for (int k = 0; k < node->n_in; k++)
+            gin[k] = node->in[k]->requires_grad ? tg__grad(ctx, node->in[k]) : NULL;
+        rc = node->custom->backward(node->user_data, node->in, node->n_in, node->out, node->n_out, gout, gin);
+    }
     if (rc) /* as in forward: a returned TG_* code is kept (out of memory stays TG_ENOMEM) */
         tg__fail(ctx, rc > 0 && rc <= TG_EEXTERNAL ? rc : TG_EEXTERNAL, "custom op '%s': backward callback returned %d%s%s",
                  node->custom->name, rc, tg_error_code() ? ": " : "", tg_error_code() ? tg_error_message() : "");
@@ -34,8 +59,27 @@ int tg_custom(tg_ctx *ctx, const tg_custom_op *op, void *user_data, tg_tensor *c
     return tg__custom(ctx, op, user_data, in, n_in, n_out, out_ndim, out_shape, out, 1);
 }
 
+static int custom_record(tg_ctx *ctx, const tg_custom_op *op, int first_mode, void *user_data, tg_tensor *const *in,
+                         int n_in, int n_out, const int *out_ndim, const int (*out_shape)[TG_MAX_DIMS], tg_tensor **out,
+                         int zero_outputs);
+
 int tg__custom(tg_ctx *ctx, const tg_custom_op *op, void *user_data, tg_tensor *const *in, int n_in, int n_out,
                const int *out_ndim, const int (*out_shape)[TG_MAX_DIMS], tg_tensor **out, int zero_outputs)
+{
+    return custom_record(ctx, op, 0, user_data, in, n_in, n_out, out_ndim, out_shape, out, zero_outputs);
+}
+
+int tg__custom_first(tg_ctx *ctx, const tg__custom_op *op, void *user_data, tg_tensor *const *in, int n_in,
+                     int n_out, const int *out_ndim, const int (*out_shape)[TG_MAX_DIMS], tg_tensor **out,
+                     int zero_outputs)
+{
+    return custom_record(ctx, op ? &op->base : NULL, 1, user_data, in, n_in, n_out, out_ndim, out_shape, out,
+                         zero_outputs);
+}
+
+static int custom_record(tg_ctx *ctx, const tg_custom_op *op, int first_mode, void *user_data, tg_tensor *const *in,
+                         int n_in, int n_out, const int *out_ndim, const int (*out_shape)[TG_MAX_DIMS], tg_tensor **out,
+                         int zero_outputs)
 {
     if (!ctx)
         return tg_error_set(TG_EINVAL, "tg_custom: no context");
@@ -66,7 +110,8 @@ int tg__custom(tg_ctx *ctx, const tg_custom_op *op, void *user_data, tg_tensor *
     int any = 0;
     for (int k = 0; k < n_in; k++)
         any |= in[k]->requires_grad;
-    if (any && ctx->grad_enabled && !op->backward) {
+    const int has_backward = first_mode ? ((const tg__custom_op *)op)->backward_first != NULL : op->backward != NULL;
+    if (any && ctx->grad_enabled && !has_backward) {
         tg__fail(ctx, TG_EINVAL, "custom op '%s' has no backward but an input requires a gradient", op->name);
         return ctx->status;
     }
@@ -74,6 +119,7 @@ int tg__custom(tg_ctx *ctx, const tg_custom_op *op, void *user_data, tg_tensor *
     if (node) {
         node->custom = op;
         node->user_data = user_data;
+        node->i[0] = first_mode;
     }
     return ctx->status;
 }

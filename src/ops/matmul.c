@@ -7,18 +7,25 @@ static void matmul_backward(tg_ctx *ctx, tg_node *node)
 {
     tg_tensor *a = node->in[0], *b = node->in[1], *c = node->out[0];
     int nb = node->i[0], M = node->i[1], K = node->i[2], N = node->i[3], shared = node->i[4];
-    tg_real *ga = a->requires_grad ? tg__grad(ctx, a) : NULL;
-    tg_real *gb = b->requires_grad ? tg__grad(ctx, b) : NULL;
+    /* Each product writes all of its block: a fresh gradient takes beta = 0 (the kernels
+     * then never read it), one that holds data beta = 1. matmul(x, x) adds into zeros. */
+    int fa = 0, fb = 0;
+    tg_real *ga = NULL, *gb = NULL;
+    if (a->requires_grad)
+        ga = a != b ? tg__grad_write(ctx, a, &fa) : tg__grad(ctx, a);
+    if (b->requires_grad)
+        gb = a != b ? tg__grad_write(ctx, b, &fb) : tg__grad(ctx, b);
+    const tg_real beta_a = fa ? 0 : 1, beta_b = fb ? 0 : 1;
     if (shared) { /* one product over all B*M rows */
-        if (ga) tg_gemm(0, 1, nb * M, K, N, 1, c->grad, N, b->data, N, 1, ga, K);
-        if (gb) tg_gemm(1, 0, K, N, nb * M, 1, a->data, K, c->grad, N, 1, gb, N);
+        if (ga) tg_gemm(0, 1, nb * M, K, N, 1, c->grad, N, b->data, N, beta_a, ga, K);
+        if (gb) tg_gemm(1, 0, K, N, nb * M, 1, a->data, K, c->grad, N, beta_b, gb, N);
         return;
     }
     for (int bi = 0; bi < nb; bi++) {
         const tg_real *A = a->data + (size_t)bi * M * K, *B = b->data + (size_t)bi * K * N;
         const tg_real *G = c->grad + (size_t)bi * M * N;
-        if (ga) tg_gemm(0, 1, M, K, N, 1, G, N, B, N, 1, ga + (size_t)bi * M * K, K);
-        if (gb) tg_gemm(1, 0, K, N, M, 1, A, K, G, N, 1, gb + (size_t)bi * K * N, N);
+        if (ga) tg_gemm(0, 1, M, K, N, 1, G, N, B, N, beta_a, ga + (size_t)bi * M * K, K);
+        if (gb) tg_gemm(1, 0, K, N, M, 1, A, K, G, N, beta_b, gb + (size_t)bi * K * N, N);
     }
 }
 

@@ -6,12 +6,17 @@
 static void sum_all_backward(tg_ctx *ctx, tg_node *node)
 {
     tg_tensor *x = node->in[0];
-    tg_real *gx = tg__grad(ctx, x);
+    int first;
+    tg_real *gx = tg__grad_write(ctx, x, &first);
     if (!gx)
         return;
     tg_real g = node->out[0]->grad[0] * node->s[0];
-    for (size_t i = 0; i < x->n; i++)
-        gx[i] += g;
+    if (first)
+        for (size_t i = 0; i < x->n; i++)
+            gx[i] = g;
+    else
+        for (size_t i = 0; i < x->n; i++)
+            gx[i] += g;
 }
 
 static tg_tensor *reduce_all(tg_ctx *ctx, tg_tensor *x, int mean)
@@ -51,16 +56,24 @@ static void split_axis(const tg_tensor *x, int axis, size_t *outer, size_t *len,
 static void sum_axis_backward(tg_ctx *ctx, tg_node *node)
 {
     tg_tensor *x = node->in[0], *y = node->out[0];
-    tg_real *gx = tg__grad(ctx, x);
+    int first;
+    tg_real *gx = tg__grad_write(ctx, x, &first);
     if (!gx)
         return;
     size_t outer, len, inner;
     split_axis(x, node->i[0], &outer, &len, &inner);
     tg_real scale = node->s[0];
     for (size_t o = 0; o < outer; o++)
-        for (size_t l = 0; l < len; l++)
-            for (size_t i = 0; i < inner; i++)
-                gx[(o * len + l) * inner + i] += y->grad[o * inner + i] * scale;
+        for (size_t l = 0; l < len; l++) {
+            tg_real *row = gx + (o * len + l) * inner;
+            const tg_real *gy = y->grad + o * inner;
+            if (first)
+                for (size_t i = 0; i < inner; i++)
+                    row[i] = gy[i] * scale;
+            else
+                for (size_t i = 0; i < inner; i++)
+                    row[i] += gy[i] * scale;
+        }
 }
 
 static tg_tensor *reduce_axis(tg_ctx *ctx, tg_tensor *x, int axis, int keepdim, int mean)

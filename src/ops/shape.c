@@ -17,8 +17,11 @@ static size_t prod(const int *s, int from, int to)
 static void reshape_backward(tg_ctx *ctx, tg_node *node)
 {
     tg_tensor *x = node->in[0], *y = node->out[0];
-    tg_real *gx = tg__grad(ctx, x);
-    if (gx)
+    int first;
+    tg_real *gx = tg__grad_write(ctx, x, &first);
+    if (gx && first)
+        memcpy(gx, y->grad, x->n * sizeof(tg_real));
+    else if (gx)
         for (size_t i = 0; i < x->n; i++)
             gx[i] += y->grad[i];
 }
@@ -83,13 +86,14 @@ static void swap_copy(const tg_real *src, const int *s, int p, int q, tg_real *d
 static void transpose_backward(tg_ctx *ctx, tg_node *node)
 {
     tg_tensor *x = node->in[0], *y = node->out[0];
-    tg_real *gx = tg__grad(ctx, x);
+    int first;
+    tg_real *gx = tg__grad_write(ctx, x, &first);
     if (!gx)
         return;
     int off = 4 - y->ndim, s[4];
     for (int d = 0; d < 4; d++)
         s[d] = d < off ? 1 : y->shape[d - off];
-    swap_copy(y->grad, s, node->i[0] + off, node->i[1] + off, gx, 1);
+    swap_copy(y->grad, s, node->i[0] + off, node->i[1] + off, gx, !first); /* a permutation: every element */
 }
 
 tg_tensor *tg_transpose(tg_ctx *ctx, tg_tensor *a, int axis0, int axis1)
@@ -193,14 +197,20 @@ static void concat_backward(tg_ctx *ctx, tg_node *node)
         tg_tensor *x = node->in[k];
         size_t len = x->n / (outer * inner);
         if (x->requires_grad) {
-            tg_real *gx = tg__grad(ctx, x);
+            /* every element of x's gradient once; an input passed twice is done with the
+             * first slot before the second asks (and adds) */
+            int first;
+            tg_real *gx = tg__grad_write(ctx, x, &first);
             if (!gx)
                 return;
             for (size_t o = 0; o < outer; o++) {
                 const tg_real *src = y->grad + (o * ylen + at) * inner;
                 tg_real *dst = gx + o * len * inner;
-                for (size_t i = 0; i < len * inner; i++)
-                    dst[i] += src[i];
+                if (first)
+                    memcpy(dst, src, len * inner * sizeof(tg_real));
+                else
+                    for (size_t i = 0; i < len * inner; i++)
+                        dst[i] += src[i];
             }
         }
         at += len;

@@ -57,36 +57,50 @@ static void forward_range(int op, const tg_real *s, size_t n, const tg_real *x, 
     }
 }
 
-/* gx += g * dy/dx */
-static void backward_range(int op, const tg_real *s, size_t n, const tg_real *x, const tg_real *y,
+/* Kinks as selects of values already loaded: with g[i] read only on one side, the compiler
+ * may not load it unconditionally and leaves a branchy scalar loop (a mispredicted branch
+ * per element of relu's random signs); as values the select vectorises. Same results. */
+static inline tg_real pass_if(int keep, tg_real g) { return keep ? g : 0; }
+static inline tg_real abs_grad(tg_real x, tg_real g) { return x > 0 ? g : (x < 0 ? -g : 0); }
+
+/* gx = g * dy/dx (first: the fresh buffer is stored into) or gx += g * dy/dx. Subtractions
+ * are written as adding the negation, which IEEE arithmetic rounds identically. */
+#define UNARY_BACKWARD_CASES(ACC)                                                                    \
+    switch (op) {                                                                                    \
+    case U_ADDS: case U_COPY: for (i = 0; i < n; i++) gx[i] ACC g[i]; break;                          \
+    case U_MULS: for (i = 0; i < n; i++) gx[i] ACC g[i] * s0; break;                                  \
+    case U_RSUBS: case U_NEG: for (i = 0; i < n; i++) gx[i] ACC -g[i]; break;                         \
+    case U_RDIVS: for (i = 0; i < n; i++) gx[i] ACC -(g[i] * y[i] / x[i]); break;                     \
+    case U_POWS:                                                                                     \
+        if (s0 == 2) for (i = 0; i < n; i++) gx[i] ACC g[i] * 2 * x[i];                               \
+        else for (i = 0; i < n; i++) gx[i] ACC g[i] * s0 * R_POW(x[i], s0 - 1);                       \
+        break;                                                                                       \
+    case U_EXP: for (i = 0; i < n; i++) gx[i] ACC g[i] * y[i]; break;                                 \
+    case U_LOG: for (i = 0; i < n; i++) gx[i] ACC g[i] / x[i]; break;                                 \
+    case U_LOG1P: for (i = 0; i < n; i++) gx[i] ACC g[i] / (1 + x[i]); break;                         \
+    case U_SQRT: for (i = 0; i < n; i++) gx[i] ACC g[i] / (2 * y[i]); break;                          \
+    case U_ABS: for (i = 0; i < n; i++) gx[i] ACC abs_grad(x[i], g[i]); break;                         \
+    case U_TANH: for (i = 0; i < n; i++) gx[i] ACC g[i] * (1 - y[i] * y[i]); break;                   \
+    case U_SIGMOID: for (i = 0; i < n; i++) gx[i] ACC g[i] * y[i] * (1 - y[i]); break;                \
+    case U_RELU: for (i = 0; i < n; i++) gx[i] ACC pass_if(x[i] > 0, g[i]); break;                    \
+    case U_SOFTPLUS: for (i = 0; i < n; i++) gx[i] ACC g[i] * sigmoid1(x[i]); break;                  \
+    case U_SIN: for (i = 0; i < n; i++) gx[i] ACC g[i] * R_COS(x[i]); break;                          \
+    case U_COS: for (i = 0; i < n; i++) gx[i] ACC -(g[i] * R_SIN(x[i])); break;                       \
+    case U_CLAMP: for (i = 0; i < n; i++) gx[i] ACC pass_if(x[i] >= s0 && x[i] <= s1, g[i]); break;  \
+    case U_STEP: for (i = 0; i < n; i++) gx[i] ACC 0; break; /* never recorded */                     \
+    }
+
+static void backward_range(int op, const tg_real *s, int first, size_t n, const tg_real *x, const tg_real *y,
                            const tg_real *g, tg_real *gx)
 {
     size_t i;
     tg_real s0 = s[0], s1 = s[1];
-    switch (op) {
-    case U_ADDS: case U_COPY: for (i = 0; i < n; i++) gx[i] += g[i]; break;
-    case U_MULS: for (i = 0; i < n; i++) gx[i] += g[i] * s0; break;
-    case U_RSUBS: case U_NEG: for (i = 0; i < n; i++) gx[i] -= g[i]; break;
-    case U_RDIVS: for (i = 0; i < n; i++) gx[i] -= g[i] * y[i] / x[i]; break;
-    case U_POWS:
-        if (s0 == 2) for (i = 0; i < n; i++) gx[i] += g[i] * 2 * x[i];
-        else for (i = 0; i < n; i++) gx[i] += g[i] * s0 * R_POW(x[i], s0 - 1);
-        break;
-    case U_EXP: for (i = 0; i < n; i++) gx[i] += g[i] * y[i]; break;
-    case U_LOG: for (i = 0; i < n; i++) gx[i] += g[i] / x[i]; break;
-    case U_LOG1P: for (i = 0; i < n; i++) gx[i] += g[i] / (1 + x[i]); break;
-    case U_SQRT: for (i = 0; i < n; i++) gx[i] += g[i] / (2 * y[i]); break;
-    case U_ABS: for (i = 0; i < n; i++) gx[i] += x[i] > 0 ? g[i] : (x[i] < 0 ? -g[i] : 0); break;
-    case U_TANH: for (i = 0; i < n; i++) gx[i] += g[i] * (1 - y[i] * y[i]); break;
-    case U_SIGMOID: for (i = 0; i < n; i++) gx[i] += g[i] * y[i] * (1 - y[i]); break;
-    case U_RELU: for (i = 0; i < n; i++) gx[i] += x[i] > 0 ? g[i] : 0; break;
-    case U_SOFTPLUS: for (i = 0; i < n; i++) gx[i] += g[i] * sigmoid1(x[i]); break;
-    case U_SIN: for (i = 0; i < n; i++) gx[i] += g[i] * R_COS(x[i]); break;
-    case U_COS: for (i = 0; i < n; i++) gx[i] -= g[i] * R_SIN(x[i]); break;
-    case U_CLAMP: for (i = 0; i < n; i++) gx[i] += (x[i] >= s0 && x[i] <= s1) ? g[i] : 0; break;
-    case U_STEP: break;
-    }
+    if (first)
+        UNARY_BACKWARD_CASES(=)
+    else
+        UNARY_BACKWARD_CASES(+=)
 }
+#undef UNARY_BACKWARD_CASES
 
 /* Splits [0, n) over threads when it is large enough to pay. */
 #define PAR_RANGE(n, body)                                                                \
@@ -105,12 +119,13 @@ static void backward_range(int op, const tg_real *s, size_t n, const tg_real *x,
 static void unary_backward(tg_ctx *ctx, tg_node *node)
 {
     tg_tensor *x = node->in[0], *y = node->out[0];
-    tg_real *gx = tg__grad(ctx, x);
+    int first;
+    tg_real *gx = tg__grad_write(ctx, x, &first);
     if (!gx)
         return;
     int op = node->i[0];
     const tg_real *s = node->s;
-    PAR_RANGE(x->n, backward_range(op, s, hi - lo, x->data + lo, y->data + lo, y->grad + lo, gx + lo));
+    PAR_RANGE(x->n, backward_range(op, s, first, hi - lo, x->data + lo, y->data + lo, y->grad + lo, gx + lo));
 }
 
 static tg_tensor *unary(tg_ctx *ctx, int op, tg_tensor *x, tg_real s0, tg_real s1)
