@@ -16,7 +16,7 @@ WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1 /proc/loadavg)"
 echo "| config | threads | epoch s (median of $REPS) | all runs | speed-up |"
 echo "|---|---|---|---|---|"
-for cfg in dhbv_caravan200 lstm_caravan200; do
+for cfg in dhbv10_caravan200 lstm_caravan200; do
   sed -e "s/^  epochs: .*/  epochs: 1/" -e "s/^  iterations: .*/  iterations: $ITERS/" \
       -e "s/^  schedule: table/  schedule: constant/" -e "/table_epochs\|table_lrs/d" \
       "examples/$cfg.yaml" > "$WORK/$cfg.yaml"
