@@ -94,6 +94,11 @@ done
 sed -e '/attribute/d' -e "s#$WORK/run\$#$WORK/run_bad#" "$WORK/run.yaml" > "$WORK/bad.yaml"
 if "$BIN" train "$WORK/bad.yaml" > "$WORK/bad.out" 2>&1; then fail "static_head mlp without attributes accepted"; fi
 grep -q "bad.yaml:[0-9]*: model.static_head needs static attributes" "$WORK/bad.out" || { cat "$WORK/bad.out"; fail "error message"; }
+# the parameter map shows the learned multiplier first, with its unit (cli_train_dhbv: FC first without it)
+"$BIN" plot "$WORK/run" > "$WORK/plot.out" 2>&1 || { cat "$WORK/plot.out"; fail "plot"; }
+awk '/params_map/ { m = 1 } m && /^set title/ { print; exit }' "$WORK/run/plots/plots.gp" | grep -q "'PCORR'" \
+  || fail "params_map: PCORR is not the first map"
+grep -q "PCORR (-)" "$WORK/run/plots/plots.gp" || fail "params_map: PCORR colour bar without its unit"
 pc=$(awk -F, 'NR > 1 { printf "%s%s", s, $15; s = " " }' "$WORK/run/params_test.csv")
 echo "cli_dhbv_static: loss $first -> $last, PCORR $pc"
 echo "1 passed, 0 failed"
