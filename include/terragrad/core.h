@@ -106,7 +106,7 @@ TG_API void tg_log_message(int level, const char *fmt, ...) TG_PRINTF(2, 3);
 TG_API void tg_log_vmessage(int level, const char *fmt, va_list ap);
 
 /* ===================================================================== version and ABI */
-/* The library's version ("0.2.0"), as a number (major*10000 + minor*100 + patch), and the
+/* The library's version (e.g. "0.3.0"), as a number (major*10000 + minor*100 + patch), and the
  * size of its tg_real (4: float build, 8: double build). */
 TG_API const char *tg_version(void);
 TG_API int tg_version_number(void);

@@ -1,2 +1,2 @@
 # The library version this package is written for (checked at import against tg_version()).
-__version__ = "0.2.0"
+__version__ = "0.3.0"
