@@ -18,10 +18,14 @@ double=0; grep -q 'TG_DOUBLE:BOOL=ON' "$BUILD/CMakeCache.txt" && double=1
 sfx=; [ $double = 1 ] && sfx=-double
 name=terragrad$sfx hydro=terragrad-hydro$sfx
 libdir=$(dirname "$(find "$PREFIX" -name "lib$name.so" | head -1)")
+# the version the source declares (project(terragrad VERSION x.y.z)): SONAME carries x.y
+version=$(sed -n 's/^project(terragrad VERSION \([0-9]*\.[0-9]*\.[0-9]*\).*/\1/p' "$SRC/CMakeLists.txt")
+[ -n "$version" ] && ok || bad "no project(terragrad VERSION x.y.z) in $SRC/CMakeLists.txt"
+abi=${version%.*}
 for l in $name $hydro; do
   [ -n "$libdir" ] && [ -f "$libdir/lib$l.so" ] && [ -f "$libdir/lib$l.a" ] && ok || bad "lib$l.so and .a not installed"
   soname=$(objdump -p "$libdir/lib$l.so" 2>/dev/null | awk '/SONAME/{print $2}')
-  [ "$soname" = "lib$l.so.0.2" ] && ok || bad "SONAME is '$soname', expected lib$l.so.0.2"
+  [ "$soname" = "lib$l.so.$abi" ] && ok || bad "SONAME is '$soname', expected lib$l.so.$abi"
   [ -f "$libdir/pkgconfig/$l.pc" ] && ok || bad "$l.pc not installed"
 done
 # the engine needs neither NetCDF nor libyaml nor MPI
@@ -36,7 +40,7 @@ done
 # nothing private installed
 [ -z "$(find "$PREFIX/include" -name '*internal*')" ] && ok || bad "a private header was installed"
 ver=$("$PREFIX/bin/$name" --version 2>&1)
-echo "$ver" | grep -q "^terragrad 0\.2\.0 (\(float\|double\) build" && ok || bad "--version printed '$ver'"
+echo "$ver" | grep -q "^terragrad ${version//./\\.} (\(float\|double\) build" && ok || bad "--version printed '$ver', expected terragrad $version"
 [ -f "$libdir/cmake/terragrad/terragradConfig.cmake" ] && ok || bad "CMake package not installed"
 
 export PKG_CONFIG_PATH=$libdir/pkgconfig
