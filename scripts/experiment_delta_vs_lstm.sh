@@ -55,6 +55,7 @@ if [ "$stage" = search ] || [ "$stage" = all ]; then
     run dX_nopc $D10 $NK $E30 --set model.hidden=96 $MLP
     run dX_nomlp $D10 $NK $E30 --set model.hidden=96 $PC
     run dK_a5_pr2 $BEST --set loss.weights.alpha=0.5 --set loss.weights.beta=0.5 --set model.precip_range=[0.5,2.0]
+    run dK_a5_pr2_e40 $BEST --set loss.weights.alpha=0.5 --set loss.weights.beta=0.5 --set model.precip_range=[0.5,2.0] --set training.epochs=40 --set optim.table_epochs=[0,24,34]
     run dK_a7_pr2 $BEST --set loss.weights.alpha=0.7 --set loss.weights.beta=0.7 --set model.precip_range=[0.5,2.0]
     run lstm_nk $LSTM $NK
 fi
