@@ -328,7 +328,7 @@ static const char *param_label(const char *name, char *buf, size_t n)
             snprintf(buf, n, "%s (%s)", name, tg_hbv_param_units[p]);
             return buf;
         }
-    snprintf(buf, n, "%s%s", name, strcmp(name, "PCORR") ? "" : " (-)");
+    snprintf(buf, n, "%s%s", name, strcmp(name, "PCORR") && strcmp(name, "SFCF") ? "" : " (-)");
     return buf;
 }
 
@@ -510,9 +510,9 @@ static int params_plots(const char *run, const char *period, const char *plots, 
     if (lon < 0)
         lon = tg_attributes_column(&a, "lon");
     if (lat >= 0 && lon >= 0) {
-        /* the learned precipitation multiplier first when the run has one (it is what the
-         * variant learns), then the HBV parameters with the clearest geography */
-        static const char *const maps[] = {"PCORR", "FC", "BETA", "K2", "PERC", "TT", "CFMAX"};
+        /* the learned precipitation multiplier and snowfall factor first when the run has them
+         * (they are what the variant learns), then the HBV parameters with the clearest geography */
+        static const char *const maps[] = {"PCORR", "SFCF", "FC", "BETA", "K2", "PERC", "TT", "CFMAX"};
         int mp[PP_MAPS], n_maps = 0;
         for (int i = 0; i < (int)(sizeof maps / sizeof maps[0]) && n_maps < PP_MAPS; i++)
             if ((mp[n_maps] = table_col(&t, maps[i])) >= 0)

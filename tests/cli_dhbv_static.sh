@@ -8,7 +8,10 @@
 # head (the control run) the static ones differ between the periods too. The water balance
 # (with the corrected P HBV received) closes in every basin, and each basin's PCORR is
 # sum(rain + snow) / sum(raw P of the data file) over the test period. Without attributes the MLP
-# head is refused, naming file, line and key.
+# head is refused, naming file, line and key. With the snowfall factor as well
+# (model.snow_correction), params has PCORR then SFCF (in its range), and each basin's HBV
+# received sum(PCORR P (1 + (SFCF - 1) s(T))), s(T) = 1 / (1 + exp(T / 1 degC)), recomputed
+# here from the data file; its balance closes and the parameter map shows SFCF.
 set -euo pipefail
 BIN=$1; DATA=$2; WORK=$3
 source "$(dirname "$0")/small_config.sh"
@@ -45,7 +48,12 @@ config "$WORK/run" "  static_head: mlp
   precip_correction: true
   precip_range: [0.6, 1.6]" > "$WORK/run.yaml"
 config "$WORK/ctl" "  precip_correction: true" > "$WORK/ctl.yaml"
-for r in run ctl; do
+config "$WORK/snow" "  static_head: mlp
+  static_hidden: 16
+  precip_correction: true
+  snow_correction: true
+  snow_range: [0.5, 1.5]" > "$WORK/snow.yaml"
+for r in run ctl snow; do
   "$BIN" train "$WORK/$r.yaml" > "$WORK/$r.train.out" 2>&1 || { cat "$WORK/$r.train.out"; fail "train $r"; }
   for p in test train; do
     "$BIN" test "$WORK/$r" --period $p > "$WORK/$r.$p.out" 2>&1 || { cat "$WORK/$r.$p.out"; fail "test $r $p"; }
@@ -73,6 +81,26 @@ tail -n +2 "$WORK/run/params_test.csv" | while IFS=, read -r b rest; do
     if (!(d <= 1e-6 * p)) { print b ": rain + snow " h " mm / raw P " r " mm = " h / r ", PCORR " p; exit 1 } }' \
     || fail "PCORR of $b is not the multiplier HBV received"
 done
+# the snowfall factor: header, range, and the P each HBV received
+[ "$(head -1 "$WORK/snow/params_test.csv")" = basin,BETA,FC,K0,K1,K2,LP,PERC,UZL,TT,CFMAX,CFR,CWH,BETAET,PCORR,SFCF,route_a,route_theta ] \
+  || fail "snow params_test.csv header: $(head -1 "$WORK/snow/params_test.csv")"
+tail -n +2 "$WORK/snow/params_test.csv" | while IFS=, read -r b rest; do
+  read -r pc sf < <(awk -F, -v b="$b" 'NR > 1 && $1 == b { print $15, $16 }' "$WORK/snow/params_test.csv")
+  awk -v s="$sf" 'BEGIN { exit !(s >= 0.5 && s <= 1.5) }' || fail "SFCF of $b out of [0.5, 1.5]: $sf"
+  hbv=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } { s += $(c["rain"]) + $(c["snow"]) } END { printf "%.9g", s }' \
+    "$WORK/snow/predictions_test/$b.csv")
+  n=$(( $(wc -l < "$WORK/snow/predictions_test/$b.csv") - 1 ))
+  want=$(awk -F, -v a="$off" -v n="$n" -v pc="$pc" -v sf="$sf" \
+    'NR > a && NR <= a + n { s += pc * $1 * (1 + (sf - 1) / (1 + exp($2))) } END { printf "%.9g", s }' \
+    "$DATA/caravan_camels_us/timeseries/$b.csv")
+  # float sums of a few thousand days, parameters printed to 9 digits: 1e-5 relative
+  awk -v h="$hbv" -v w="$want" -v b="$b" 'BEGIN { d = h / w - 1; if (d < 0) d = -d
+    if (!(d <= 1e-5)) { print b ": rain + snow " h " mm, PCORR P (1 + (SFCF - 1) s(T)) " w " mm"; exit 1 } }' \
+    || fail "the snowfall factor of $b is not what HBV received"
+done
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+  { w = $(c["water_balance_rel"]); if (!(w < 1e-4 && w > -1e-4)) { print "water balance " w " in " $1; exit 1 } }' \
+  "$WORK/snow/metrics_test.csv" || fail "water balance (snow)"
 # columns 3..13 (FC .. CWH), 15 (PCORR), 16-17 (routing) are static; 2 (BETA) and 14 (BETAET) dynamic
 statics() { cut -d, -f1,3-13,15-17 "$1"; }
 dynamic() { cut -d, -f1,2 "$1"; }
@@ -99,6 +127,9 @@ grep -q "bad.yaml:[0-9]*: model.static_head needs static attributes" "$WORK/bad.
 awk '/params_map/ { m = 1 } m && /^set title/ { print; exit }' "$WORK/run/plots/plots.gp" | grep -q "'PCORR'" \
   || fail "params_map: PCORR is not the first map"
 grep -q "PCORR (-)" "$WORK/run/plots/plots.gp" || fail "params_map: PCORR colour bar without its unit"
+"$BIN" plot "$WORK/snow" > "$WORK/plot_snow.out" 2>&1 || { cat "$WORK/plot_snow.out"; fail "plot (snow)"; }
+grep -q "SFCF (-)" "$WORK/snow/plots/plots.gp" || fail "params_map: no SFCF map"
 pc=$(awk -F, 'NR > 1 { printf "%s%s", s, $15; s = " " }' "$WORK/run/params_test.csv")
-echo "cli_dhbv_static: loss $first -> $last, PCORR $pc"
+sf=$(awk -F, 'NR > 1 { printf "%s%s", s, $16; s = " " }' "$WORK/snow/params_test.csv")
+echo "cli_dhbv_static: loss $first -> $last, PCORR $pc; SFCF $sf"
 echo "1 passed, 0 failed"

@@ -7,10 +7,14 @@
  *   - model.precip_correction: PCORR in [pmin, pmax]; the rain + snow HBV receives equals
  *     PCORR x P day by day, and P_corr = ET + Q0 + Q1 + Q2 + change in storage (water
  *     balance with the corrected P, to round-off);
- *   - gradients of sum(w q) with respect to every weight of the static MLP (PCORR output
- *     included), the LSTM head's dynamic rows and the multiplier's own linear layer (LSTM
- *     static head) match central finite differences (double build);
- *   - config errors: attributes missing, a bad precip_range, the keys on model.type lstm. */
+ *   - model.snow_correction: SFCF in [smin, smax]; HBV receives PCORR x P x (1 + (SFCF - 1)
+ *     s(T)) with s(T) = 1 / (1 + exp(T / 1 degC)) computed here independently (SFCF pushed
+ *     away from 1, so a factor on all of P, or on the rain, fails), and the balance closes;
+ *   - gradients of sum(w q) with respect to every weight of the static MLP (PCORR and SFCF
+ *     outputs included), the LSTM head's dynamic rows and the multipliers' own linear layers
+ *     (LSTM static head) match central finite differences (double build);
+ *   - config errors: attributes missing, a bad precip_range or snow_range, the keys on
+ *     model.type lstm. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +27,7 @@
 extern const tg_model_kind tg_model_kind_dhbv;
 
 enum { NB = 3, F = 3, S = 4, L = 24, W = 6, M = 2 };
-static const double PMIN = 0.6, PMAX = 1.6;
+static const double PMIN = 0.6, PMAX = 1.6, SMIN = 0.5, SMAX = 1.5;
 
 /* smooth thresholds and the gradient through the warm-up: the loss is then a smooth
  * function whose exact gradient the tape computes (without warmup_grad the stores at the
@@ -82,8 +86,8 @@ typedef struct result {
     double loss;
     double par[TG_HBV_NPARAM_MAX * NB * M];   /* par_static (NP, NB, M) */
     double route[2 * NB];
-    double pcorr[NB];
-    int has_pcorr;
+    double pcorr[NB], sfcf[NB];
+    int has_pcorr, has_sfcf;
     double flux[(L - W) * TG_HBV_NOUT * NB];  /* (L-W, NOUT, NB) */
 } result;
 
@@ -113,6 +117,9 @@ static int run(fixture *fx, const tg_real *x, const tg_real *f, const double *w,
         r->has_pcorr = out.pcorr != NULL;
         for (int b = 0; b < NB && out.pcorr; b++)
             r->pcorr[b] = (double)out.pcorr->data[b];
+        r->has_sfcf = out.sfcf != NULL;
+        for (int b = 0; b < NB && out.sfcf; b++)
+            r->sfcf[b] = (double)out.sfcf->data[b];
         for (int i = 0; i < (L - W) * TG_HBV_NOUT * NB; i++)
             r->flux[i] = (double)out.fluxes->data[i];
         if (grad)
@@ -163,6 +170,8 @@ static void compare_statics(const result *a, const result *b, int want_same, con
         diff_static += a->route[i] != b->route[i];
     for (int i = 0; i < NB && a->has_pcorr; i++)
         diff_static += a->pcorr[i] != b->pcorr[i];
+    for (int i = 0; i < NB && a->has_sfcf; i++)
+        diff_static += a->sfcf[i] != b->sfcf[i];
     if (want_same)
         CHECK(diff_static == 0, "%s: %d static values changed with the daily inputs", what, diff_static);
     else
@@ -170,16 +179,19 @@ static void compare_statics(const result *a, const result *b, int want_same, con
     CHECK(diff_dyn > 0, "%s: the dynamic parameters did not change with the daily inputs", what);
 }
 
-/* P_corr = rain + snow day by day, and the balance over days 1..n-1 closes. */
+/* P_corr = PCORR P (1 + (SFCF - 1) s(T)) = rain + snow day by day, and the balance over
+ * days 1..n-1 closes. */
 static void check_balance(const result *r, const tg_real *f, const char *what)
 {
     const int n = L - W;
     for (int b = 0; b < NB; b++) {
-        const double pc = r->has_pcorr ? r->pcorr[b] : 1.0;
+        const double pc = r->has_pcorr ? r->pcorr[b] : 1.0, sf = r->has_sfcf ? r->sfcf[b] : 1.0;
         double worst = 0, psum = 0, out = 0, ds = 0;
         for (int t = 0; t < n; t++) {
             const double *row = r->flux + (size_t)t * TG_HBV_NOUT * NB;
-            const double p = pc * (double)f[((size_t)(W + t) * NB + (size_t)b) * 3];
+            const tg_real *fr = f + ((size_t)(W + t) * NB + (size_t)b) * 3;
+            const double snow_frac = 1 / (1 + exp((double)fr[1] / 1.0)); /* 0 degC, 1 degC wide */
+            const double p = pc * (double)fr[0] * (1 + (sf - 1) * snow_frac);
             const double e = fabs(row[TG_HBV_RAIN * NB + b] + row[TG_HBV_SNOW * NB + b] - p);
             worst = e > worst ? e : worst;
             if (t > 0) {
@@ -192,9 +204,10 @@ static void check_balance(const result *r, const tg_real *f, const char *what)
         for (int i = 0; i < 5; i++)
             ds += r->flux[((size_t)(n - 1) * TG_HBV_NOUT + (size_t)stores[i]) * NB + (size_t)b] -
                   r->flux[(size_t)stores[i] * NB + (size_t)b];
-        /* one rounding of P x PCORR and of the rain/snow split per day: atol 8 eps x 25 mm */
-        CHECK(worst <= 8 * TG_TEST_EPS * 25, "%s basin %d: rain + snow vs PCORR x P: worst day off by %.3g mm", what, b,
-              worst);
+        /* a few roundings per day (P x PCORR, the snow factor, the rain/snow split) of up to
+         * 25 x 1.6 x 1.5 mm: atol 16 eps x 60 mm */
+        CHECK(worst <= 16 * TG_TEST_EPS * 60, "%s basin %d: rain + snow vs the corrected P: worst day off by %.3g mm",
+              what, b, worst);
         /* sums of ~20 days of fluxes of up to ~40 mm: 200 roundings of the inputs' size */
         CHECK_CLOSE(psum, out + ds, 200 * TG_TEST_EPS, 200 * TG_TEST_EPS * 40);
         CHECK(psum > 50, "%s basin %d: only %.3g mm of precipitation in the test batch", what, b, psum);
@@ -326,6 +339,60 @@ int main(void)
     }
     teardown(&fx);
 
+    /* ---- static MLP head with both multipliers: PCORR is output K, SFCF output K + 1 */
+    rc = setup(&fx, "  static_head: mlp\n  static_hidden: 6\n  precip_correction: true\n  snow_correction: true\n", S);
+    CHECK(rc == 0, "build (mlp, pcorr, sfcf): %s", tg_error_message());
+    if (!rc) {
+        const int K = TG_HBV_NPARAM * M + 2;
+        int l1 = tg_params_find(fx.ps, "static.1.weight");
+        CHECK(l1 >= 0 && fx.ps->shape[l1][0] == K + 2, "static MLP output layer (K + 2 = %d)", K + 2);
+        CHECK(run(&fx, x, f, w, 0, r1) == 0 && run(&fx, x2, f, w, 0, r2) == 0, "forward: %s", tg_error_message());
+        compare_statics(r1, r2, 1, "mlp head, sfcf");
+        int inside = r1->has_sfcf && r1->has_pcorr;
+        for (int b = 0; b < NB; b++)
+            inside &= r1->sfcf[b] >= SMIN && r1->sfcf[b] <= SMAX && fabs(r1->sfcf[b] - 1) < 0.2;
+        CHECK(inside, "SFCF in [%g, %g] and near 1 at the start: %g %g %g", SMIN, SMAX, r1->sfcf[0], r1->sfcf[1],
+              r1->sfcf[2]);
+        check_balance(r1, f, "mlp+pcorr+sfcf");
+        /* move SFCF up and PCORR down: the snow factor then matters day by day */
+        int pl = tg_params_find(fx.ps, "static.1.bias");
+        tg_params_data(fx.ps, pl)[K] -= (tg_real)1.5;
+        tg_params_data(fx.ps, pl)[K + 1] += (tg_real)2.0;
+        CHECK(run(&fx, x, f, w, 0, r1) == 0, "forward");
+        CHECK(r1->sfcf[0] > 1.25 && r1->pcorr[0] < 0.9, "SFCF raised (%g), PCORR lowered (%g) by the biases",
+              r1->sfcf[0], r1->pcorr[0]);
+        check_balance(r1, f, "mlp+pcorr+sfcf (SFCF > 1.25)");
+#ifdef TG_DOUBLE
+        const char *names[] = {"static.0.weight", "static.0.bias", "static.1.weight", "static.1.bias", "head.bias"};
+        fd_check(&fx, x, f, w, names, 5, "mlp+pcorr+sfcf");
+#endif
+    }
+    teardown(&fx);
+
+    /* ---- LSTM static head with the snow factor alone (its own linear layer) */
+    rc = setup(&fx, "  snow_correction: true\n  snow_range: [0.7, 1.9]\n", S);
+    CHECK(rc == 0, "build (lstm, sfcf): %s", tg_error_message());
+    if (!rc) {
+        CHECK(tg_params_find(fx.ps, "pcorr.weight") < 0 && tg_params_find(fx.ps, "sfcf.weight") >= 0 && fx.m.attrs_needed,
+              "LSTM static head: an sfcf layer, no pcorr layer, attributes needed");
+        int sb = tg_params_find(fx.ps, "sfcf.bias");
+        tg_params_data(fx.ps, sb)[0] += (tg_real)1.5;
+        CHECK(run(&fx, x, f, w, 0, r1) == 0 && run(&fx, x2, f, w, 0, r2) == 0, "forward: %s", tg_error_message());
+        int same = r1->has_sfcf && !r1->has_pcorr, inside = 1;
+        for (int b = 0; b < NB; b++) {
+            same &= r1->sfcf[b] == r2->sfcf[b];
+            inside &= r1->sfcf[b] >= 0.7 && r1->sfcf[b] <= 1.9;
+        }
+        CHECK(same && inside && r1->sfcf[0] > 1.1, "SFCF from the attributes only, in [0.7, 1.9], raised: %g %g %g",
+              r1->sfcf[0], r1->sfcf[1], r1->sfcf[2]);
+        check_balance(r1, f, "lstm+sfcf");
+#ifdef TG_DOUBLE
+        const char *names[] = {"sfcf.weight", "sfcf.bias"};
+        fd_check(&fx, x, f, w, names, 2, "lstm+sfcf");
+#endif
+    }
+    teardown(&fx);
+
     /* ---- defaults: no multiplier, P as given */
     rc = setup(&fx, "", S);
     CHECK(rc == 0 && !fx.m.attrs_needed && tg_params_find(fx.ps, "pcorr.weight") < 0, "defaults build");
@@ -344,6 +411,14 @@ int main(void)
     rc = setup(&fx, "  precip_correction: true\n  precip_range: [1.3, 0.8]\n", S);
     CHECK(rc != 0 && strstr(tg_error_message(), "test.yaml:") && strstr(tg_error_message(), "model.precip_range"),
           "reversed range: %s", tg_error_message());
+    teardown(&fx);
+    rc = setup(&fx, "  snow_correction: true\n  snow_range: [0, 1.5]\n", S);
+    CHECK(rc != 0 && strstr(tg_error_message(), "test.yaml:") && strstr(tg_error_message(), "model.snow_range"),
+          "snow_range from 0: %s", tg_error_message());
+    teardown(&fx);
+    rc = setup(&fx, "  snow_correction: true\n", 0);
+    CHECK(rc != 0 && strstr(tg_error_message(), "model.snow_correction") && strstr(tg_error_message(), "attributes"),
+          "snow correction without attributes: %s", tg_error_message());
     teardown(&fx);
     {
         const char *text = "data:\n  source: csv\n  path: /x\n"

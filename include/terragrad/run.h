@@ -114,6 +114,8 @@ typedef struct tg_run_config {
         long static_hidden;             /* model.static_hidden: width of that MLP */
         int precip_correction;          /* model.precip_correction: learned per-basin multiplier on HBV's P (dhbv) */
         tg_run_numbers precip_range;    /* model.precip_range: its [min, max] */
+        int snow_correction;            /* model.snow_correction: learned per-basin snowfall factor SFCF (dhbv) */
+        tg_run_numbers snow_range;      /* model.snow_range: its [min, max] */
     } model;
     struct {                            /* HBV-based kinds (dhbv, dhbv_adj, hybrid) */
         long components;                /* hbv.components: parallel HBV components per basin (M) */

@@ -69,7 +69,8 @@ static double water_balance_error(const tg_real *fl /* (n, nout) */, int n, int 
 static int write_params(const char *path, const tg_dataset *d, const tg_model_kind_info *kind,
                         const double *par /* (B, stride) */, int routing, int stride,
                         int cap /* the 1.1p C, at column stride - 1 */,
-                        int pcorr /* the precipitation multiplier, at column TG_HBV_NPARAM + 3 */)
+                        int pcorr /* the precipitation multiplier, at column TG_HBV_NPARAM + 3 */,
+                        int sfcf /* the snowfall correction factor, at column TG_HBV_NPARAM + 4 */)
 {
     char tmp[4300];
     FILE *f;
@@ -83,6 +84,8 @@ static int write_params(const char *path, const tg_dataset *d, const tg_model_ki
         fprintf(f, ",%s", tg_hbv_param_names[TG_HBV_C]);
     if (pcorr)
         fprintf(f, ",PCORR");
+    if (sfcf)
+        fprintf(f, ",SFCF");
     fprintf(f, routing ? ",route_a,route_theta\n" : "\n");
     for (int b = 0; b < d->B; b++) {
         fprintf(f, "%s", d->raw[b].id);
@@ -92,6 +95,8 @@ static int write_params(const char *path, const tg_dataset *d, const tg_model_ki
             fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + stride - 1]);
         if (pcorr)
             fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + TG_HBV_NPARAM + 3]);
+        if (sfcf)
+            fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + TG_HBV_NPARAM + 4]);
         for (int p = 0; p < (routing ? 2 : 0); p++) /* after the kind's parameters */
             fprintf(f, "," TG_REAL_FMT_CSV, par[(size_t)b * stride + TG_HBV_NPARAM + p]);
         fputc('\n', f);
@@ -126,8 +131,8 @@ static int write_metrics(const char *path, const tg_dataset *d, const tg_metrics
  * tg_evaluate: the run's config, data, model and checkpoint; then chunks of basins (shared
  * out over the ranks), each run forward over warm-up + period; per basin the metrics,
  * learned parameters and predictions; finally the files and the summary. */
-/* per basin: static parameters (<= NP), route a, theta, water balance, PCORR, the 1.1p C */
-enum { NEXTRA = TG_HBV_NPARAM + 5 };
+/* per basin: static parameters (<= NP), route a, theta, water balance, PCORR, SFCF, the 1.1p C */
+enum { NEXTRA = TG_HBV_NPARAM + 6 };
 enum { MAX_CHUNK = 1024 };
 
 typedef struct eval_run {
@@ -349,6 +354,8 @@ static int eval_basin(eval_run *e, int b, int k, int nb, const tg_model_out *mo,
         }
         if (mo->pcorr) /* (nb) */
             x[TG_HBV_NPARAM + 3] = (double)mo->pcorr->data[k];
+        if (mo->sfcf) /* (nb) */
+            x[TG_HBV_NPARAM + 4] = (double)mo->sfcf->data[k];
         if (mo->routing) /* (2, nb) */
             for (int j = 0; j < 2; j++)
                 x[TG_HBV_NPARAM + j] = (double)mo->routing->data[(size_t)j * nb + k];
@@ -475,7 +482,7 @@ static int eval_write(eval_run *e)
     if (!rc && e->has_fluxes) {
         snprintf(e->path, sizeof e->path, "%s/params_%s.csv", e->out_dir, e->period);
         rc = write_params(e->path, &e->d, e->m.info, e->extra, e->has_routing, NEXTRA, e->m.hbv.capillary,
-                          e->c.model.precip_correction);
+                          e->c.model.precip_correction, e->c.model.snow_correction);
     }
     if (!rc) {
         char cfg_path[4200];
@@ -486,7 +493,7 @@ static int eval_write(eval_run *e)
                            .q_sim = e->all_sim, .series = e->has_fluxes ? e->all_series : NULL, .nout = e->nout,
                            .extra = e->has_fluxes ? e->extra : NULL, .extra_stride = NEXTRA,
                            .routing = e->has_routing, .capillary = e->m.hbv.capillary,
-                           .pcorr = e->c.model.precip_correction, .met = e->plan->predict_only ? NULL : e->met,
+                           .pcorr = e->c.model.precip_correction, .sfcf = e->c.model.snow_correction, .met = e->plan->predict_only ? NULL : e->met,
                            .wb = wb, .dyn = e->has_dyn ? e->all_dyn : NULL, .ndyn = e->ndyn, .dyn_par = e->dyn_par};
         rc = tg_results_netcdf_write(&r);
     }

@@ -22,15 +22,17 @@ static const char *const q_only[] = {"Q"};
 static const char *const q_unit[] = {"mm/day"};
 static const char *const lstm_uses[] = {"model.dropout"};
 #define HBV_KEYS "hbv.components", "hbv.dynamic", "hbv.warmup_grad", "hbv.routing", "hbv.smooth"
-/* model.static_head / precip_*: δHBV 2.0-style static MLP and the precipitation multiplier
- * (dhbv_static.c), dhbv only */
+/* model.static_head / precip_* / snow_*: δHBV 2.0-style static MLP, the precipitation
+ * multiplier and the snowfall factor (dhbv_static.c), dhbv only */
 static const char *const dhbv_uses[] = {HBV_KEYS,
                                         "hbv.capillary",
                                         "physics.",
                                         "model.static_head",
                                         "model.static_hidden",
                                         "model.precip_correction",
-                                        "model.precip_range"};
+                                        "model.precip_range",
+                                        "model.snow_correction",
+                                        "model.snow_range"};
 static const char *const dhbv_adj_uses[] = {HBV_KEYS, "hbv_adj."};
 static const char *const hybrid_uses[] = {HBV_KEYS, "hybrid.", "physics."};
 static const char *const surrogate_uses[] = {"surrogate."};

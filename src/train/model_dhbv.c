@@ -158,14 +158,15 @@ static int dhbv_forward(const tg_model *m, tg_ctx *ctx, tg_params *ps, tg_tensor
 {
     (void)train;
     const dhbv_impl *im = m->impl;
-    tg_tensor *par_static, *par_dyn, *last, *stat, *pcorr;
-    int rc = tg_dhbv_static_forward(&im->st, ctx, ps, out->attrs, nb, &stat, &pcorr);
+    tg_tensor *par_static, *par_dyn, *last, *stat, *pcorr, *sfcf;
+    int rc = tg_dhbv_static_forward(&im->st, ctx, ps, out->attrs, nb, &stat, &pcorr, &sfcf);
     if (!rc)
         rc = tg_model_dhbv_params_from(m, ctx, ps, h, stat, L, nb, &par_static, &par_dyn, &last);
     if (rc)
         return rc;
-    forcing = tg_dhbv_correct_precip(ctx, forcing, pcorr, nb); /* HBV's P only: the network saw raw P */
+    forcing = tg_dhbv_correct_precip(ctx, forcing, pcorr, sfcf, nb); /* HBV's P only: the network saw raw P */
     out->pcorr = pcorr;
+    out->sfcf = sfcf;
     tg_hbv_config c = m->hbv;
     c.T = L;
     c.warmup = m->hbv_warmup;

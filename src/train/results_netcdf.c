@@ -74,6 +74,7 @@ static const struct {
     {"route_a", "shape of the gamma unit hydrograph", "1"},
     {"route_theta", "scale of the gamma unit hydrograph", "day"},
     {"PCORR", "learned multiplier on the precipitation HBV receives", "1"},
+    {"SFCF", "learned snowfall correction factor on the precipitation below 0 degC", "1"},
 };
 
 static const struct {
@@ -158,8 +159,8 @@ int tg_results_netcdf_write(const tg_results_nc *r)
     int nc = -1, d_b, d_t, d_p = -1, d_m, v_time, v_id, v_lat, v_lon, v_qo, v_q, v_ser[TG_HBV_NOUT_MAX];
     int v_par = -1, v_pname = -1, v_punits = -1, v_pln = -1, d_dyn = -1, v_dyn = -1, v_dname = -1, v_dunits = -1, v_met, v_mname, v_munits;
     /* parameter columns as params_<period>.csv: the kind's, C (1.1p), route_a, route_theta */
-    const char *pname[TG_HBV_NPARAM_MAX + 3];
-    int pcol[TG_HBV_NPARAM_MAX + 3], np = 0;
+    const char *pname[TG_HBV_NPARAM_MAX + 4];
+    int pcol[TG_HBV_NPARAM_MAX + 4], np = 0;
     if (r->series && r->extra) {
         for (int p = 0; p < kind->n_params; p++)
             pname[np] = kind->params[p], pcol[np++] = p;
@@ -167,6 +168,8 @@ int tg_results_netcdf_write(const tg_results_nc *r)
             pname[np] = tg_hbv_param_names[TG_HBV_C], pcol[np++] = r->extra_stride - 1;
         if (r->pcorr) /* evaluate.c keeps it after the water balance */
             pname[np] = "PCORR", pcol[np++] = TG_HBV_NPARAM + 3;
+        if (r->sfcf)
+            pname[np] = "SFCF", pcol[np++] = TG_HBV_NPARAM + 4;
         for (int j = 0; j < (r->routing ? 2 : 0); j++)
             pname[np] = j ? "route_theta" : "route_a", pcol[np++] = TG_HBV_NPARAM + j;
     }

@@ -45,6 +45,8 @@ static const field fields[] = {
     FLD("model.static_hidden", F_LONG, model.static_hidden),
     FLD("model.precip_correction", F_BOOL, model.precip_correction),
     FLD("model.precip_range", F_NUMS, model.precip_range),
+    FLD("model.snow_correction", F_BOOL, model.snow_correction),
+    FLD("model.snow_range", F_NUMS, model.snow_range),
     FLD("hbv.components", F_LONG, hbv.components),
     FLD("hbv.dynamic", F_LIST, hbv.dynamic),
     FLD("hbv.warmup", F_LONG, hbv.warmup),

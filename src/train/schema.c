@@ -54,6 +54,12 @@ const tg_cfg_key tg_train_schema[] = {
      NULL},
     {"model.precip_range", TG_CFG_FLOATS, 0, "0.6,1.6", "[min, max] of the learned precipitation multiplier PCORR",
      NULL},
+    {"model.snow_correction", TG_CFG_BOOL, 0, "false",
+     "dhbv: learn a per-basin snowfall correction factor SFCF on the part of HBV's P that falls below 0 degC "
+     "(logistic phase split, scale 1 degC), from the attributes; on top of PCORR when both are on",
+     NULL},
+    {"model.snow_range", TG_CFG_FLOATS, 0, "0.5,1.5", "[min, max] of the learned snowfall correction factor SFCF",
+     NULL},
     {"hbv.components", TG_CFG_INT, 0, "16", "parallel HBV components per basin (M)", NULL},
     {"hbv.dynamic", TG_CFG_LIST, 0, "BETA,BETAET", "HBV parameters that vary per day (others static)", NULL},
     {"hbv.warmup", TG_CFG_INT, 0, "365", "HBV warm-up days that initialise the stores (no loss)", NULL},

@@ -77,6 +77,7 @@ typedef struct tg_model_out {
     tg_tensor *penalty;     /* scalar physics-guided penalty already weighted, or NULL */
     int skip;               /* the first `skip` days of the window have no prediction */
     tg_tensor *pcorr;       /* (nb) learned precipitation multiplier (model.precip_correction), or NULL */
+    tg_tensor *sfcf;        /* (nb) learned snowfall correction factor (model.snow_correction), or NULL */
     /* INPUT, set by tg_model_forward before the kind's forward: the batch's normalised
      * static attributes (nb, S), or NULL without attributes */
     tg_tensor *attrs;
@@ -308,6 +309,7 @@ typedef struct tg_results_nc {
     int nout;
     const double *extra;        /* (B, extra_stride) parameters as evaluate.c keeps them, or NULL */
     int extra_stride, routing, capillary, pcorr; /* pcorr: PCORR at extra column TG_HBV_NPARAM + 3 */
+    int sfcf;                   /* SFCF at extra column TG_HBV_NPARAM + 4 */
     const tg_metrics *met;      /* (B), or NULL (predict: no observations; metrics written as NaN) */
     const double *wb;           /* (B) water-balance error, or NULL */
     const double *dyn;          /* (B, n, ndyn) daily parameters of hbv.dynamic, or NULL */
