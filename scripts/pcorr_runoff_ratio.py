@@ -9,19 +9,11 @@ observed runoff ratio is sum(Q_obs) / sum(P) over the days with an observation. 
 line per basin to RUN_DIR/pcorr_runoff_<PERIOD>.csv and, on stdout, the median PCORR, the
 median runoff ratio and the Pearson and Spearman correlations over basins.
 """
-import csv, math, os, sys
+import csv, os, sys
+from statistics import correlation, median
 
 
-def pearson(x, y):
-    n = len(x)
-    mx, my = sum(x) / n, sum(y) / n
-    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
-    sxx = sum((a - mx) ** 2 for a in x)
-    syy = sum((b - my) ** 2 for b in y)
-    return sxy / math.sqrt(sxx * syy)
-
-
-def ranks(v):
+def ranks(v):  # statistics.correlation(method="ranked") needs Python 3.12; Debian 12 has 3.11
     order = sorted(range(len(v)), key=lambda i: v[i])
     r = [0.0] * len(v)
     i = 0
@@ -35,12 +27,6 @@ def ranks(v):
     return r
 
 
-def median(v):
-    s = sorted(v)
-    n = len(s)
-    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
-
-
 def main():
     if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
@@ -51,6 +37,8 @@ def main():
         rows = list(csv.DictReader(f))
     if not rows or "PCORR" not in rows[0]:
         sys.exit(f"{params_path}: line 1: no column PCORR (train with model.precip_correction: true)")
+    if "SFCF" in rows[0]:  # rain + snow = PCORR P (1 + (SFCF - 1) s(T)): P is not recoverable here
+        sys.exit(f"{params_path}: line 1: column SFCF: with the snowfall factor rain + snow is not PCORR * P")
     out = []
     for row in rows:
         basin, pcorr = row["basin"], float(row["PCORR"])
@@ -75,8 +63,8 @@ def main():
     pc = [o[1] for o in out]
     rr = [o[2] for o in out]
     print(f"basins {len(out)}  median PCORR {median(pc):.3f} (range {min(pc):.3f}..{max(pc):.3f})  "
-          f"median runoff ratio {median(rr):.3f}  Pearson r {pearson(pc, rr):+.3f}  "
-          f"Spearman {pearson(ranks(pc), ranks(rr)):+.3f}  -> {dst}")
+          f"median runoff ratio {median(rr):.3f}  Pearson r {correlation(pc, rr):+.3f}  "
+          f"Spearman {correlation(ranks(pc), ranks(rr)):+.3f}  -> {dst}")
 
 
 if __name__ == "__main__":
