@@ -54,10 +54,11 @@ static int is_missing(const char *s, size_t l)
     return 0;
 }
 
-/* One predictions file into *b (id set by the caller). Returns 1, 0 when the header has no
- * column ET (not an HBV run), or a negative status (tg_error set). */
-static int read_basin(const char *path, fm_basin *b)
+/* One predictions file into *b (id set by the caller); *fluxes = 0 (and nothing read) when
+ * the header has no column ET (not an HBV run). Returns a status (tg_error set). */
+static int read_basin(const char *path, fm_basin *b, int *fluxes)
 {
+    *fluxes = 0;
     FILE *f = fopen(path, "r");
     if (!f)
         return tg_error_set(TG_EIO, "%s: cannot open", path);
@@ -86,6 +87,7 @@ static int read_basin(const char *path, fm_basin *b)
             free(line);
             return 0;
         }
+        *fluxes = 1;
         for (int k = 0; k < N_COL && !rc; k++)
             if (idx[k] < 0)
                 rc = tg_error_set(TG_EINVAL, "%s: line 1: no column '%s' (HBV predictions have Q, Q0, Q1, Q2, ET, rain, "
@@ -140,7 +142,7 @@ static int read_basin(const char *path, fm_basin *b)
     b->v[V_SNOW] = p > 0 ? s[C_SNOW] / p : nan;
     b->v[V_SWE] = n > 0 ? s[C_SWE] / n : nan;
     b->v[V_SM] = n > 0 ? s[C_SM] / n : nan;
-    return 1;
+    return 0;
 }
 
 static int cmp_basin(const void *a, const void *b)
@@ -316,14 +318,14 @@ int tg_plot_fluxes_map(const char *run, const char *period, const char *plots, F
         return -1;
     for (int i = 0; i < n; i++) {
         snprintf(path, sizeof path, "%s/%s.csv", dir, bs[i].id);
-        int r = read_basin(path, &bs[i]);
-        if (r == 0 && i == 0) { /* not an HBV run (an LSTM's predictions): nothing to map */
+        int fluxes, r = read_basin(path, &bs[i], &fluxes);
+        if (!r && !fluxes && i == 0) { /* not an HBV run (an LSTM's predictions): nothing to map */
             free(bs);
             return 0;
         }
-        if (r == 0)
-            tg_error_set(TG_EINVAL, "%s: line 1: no column ET, unlike %s/%s.csv", path, dir, bs[0].id);
-        if (r <= 0) {
+        if (!r && !fluxes)
+            r = tg_error_set(TG_EINVAL, "%s: line 1: no column ET, unlike %s/%s.csv", path, dir, bs[0].id);
+        if (r) {
             free(bs);
             return -1;
         }
