@@ -33,6 +33,12 @@ YAML
 } > "$WORK/run.yaml"
 "$BIN" train "$WORK/run.yaml" > "$WORK/train.out" 2>&1 || { cat "$WORK/train.out"; fail "train"; }
 "$BIN" test "$WORK/run" > "$WORK/test.out" 2>&1 || { cat "$WORK/test.out"; fail "test"; }
+# a missing value (as a file edited by hand or another tool may have): that day leaves every
+# sum of its basin
+B0=01022500
+awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ET") c = i } NR == 10 { $c = "NA" } { print }' \
+  "$WORK/run/predictions_test/$B0.csv" > "$WORK/na.csv"
+cp "$WORK/na.csv" "$WORK/run/predictions_test/$B0.csv"
 "$BIN" plot "$WORK/run" > "$WORK/plot.out" 2>&1 || { cat "$WORK/plot.out"; fail "plot"; }
 M="$WORK/run/plots/fluxes_map.csv"
 [ -s "$M" ] || fail "no $M"
@@ -49,8 +55,9 @@ tail -n +2 "$M" | while IFS=, read -r b lat lon days rest; do
   # (~1e-13); rtol 1e-7 leaves room for that and nothing else, atol 0 (a zero, e.g. no snow,
   # is an exact zero in both)
   awk -F, -v b="$b" -v row="$(awk -F, -v b="$b" '$1 == b' "$M")" '
-    NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
-    { n++; q += $(c["Q"]); q0 += $(c["Q0"]); q1 += $(c["Q1"]); q2 += $(c["Q2"]); et += $(c["ET"])
+    NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; split("Q Q0 Q1 Q2 ET rain snow SWE SM", use, " "); next }
+    { for (k = 1; k <= 9; k++) if ($(c[use[k]]) !~ /^-?[0-9]/) next
+      n++; q += $(c["Q"]); q0 += $(c["Q0"]); q1 += $(c["Q1"]); q2 += $(c["Q2"]); et += $(c["ET"])
       rain += $(c["rain"]); snow += $(c["snow"]); swe += $(c["SWE"]); sm += $(c["SM"]) }
     function near(name, a, w) { d = a - w; if (d < 0) d = -d; m = (a < 0 ? -a : a); if ((w < 0 ? -w : w) > m) m = (w < 0 ? -w : w)
       if (!(d <= 1e-7 * m)) { printf "%s: %s %.10g in fluxes_map.csv, recomputed %.10g\n", b, name, a, w; bad = 1 } }
@@ -66,6 +73,7 @@ tail -n +2 "$M" | while IFS=, read -r b lat lon days rest; do
     END { if (!f) { print b " not in camels_topo.txt"; exit 1 } }' "$DATA/camels_us/camels_attributes_v2.0/camels_topo.txt" \
     || fail "gauge coordinates of $b"
 done
+[ "$(awk -F, -v b=$B0 '$1 == b { print $4 }' "$M")" = 1095 ] || fail "the day with a missing ET counted in $B0"
 # physical ranges: fractions of P (ET and Q can exceed P a little through storage change
 # over 3 years: up to 1.5), shares in [0, 1], stores non-negative, SM <= FC's upper bound 1000 mm
 awk -F, 'NR > 1 { if (!($4 > 300 && $5 > 0 && $6 >= 0 && $6 <= 1.5 && $7 >= 0 && $7 <= 1.5 && $8 >= 0 && $8 <= 1 &&
