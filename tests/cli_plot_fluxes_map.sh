@@ -2,10 +2,11 @@
 # `terragrad plot` on a δHBV run draws fluxes_map.png and writes plots/fluxes_map.csv: one
 # row per basin of predictions_test/, each period quantity recomputed here from that
 # basin's predictions file (ET / P, Q / P, Q2 / (Q0 + Q1 + Q2), snow / P with P = rain +
-# snow, mean P, SWE and SM, days used), the gauge lat/lon those of camels_topo.txt, every
-# value in its physical range, and plots.gp has the six map panels with their units. A
-# predictions file with a non-number is refused naming file, line and field, and the old
-# fluxes_map.csv survives. The run is tiny (one epoch of two iterations: only the
+# snow, mean P, SWE and SM, days used; a day with a missing value left out of every sum),
+# the gauge lat/lon those of camels_topo.txt, every value in its physical range, and
+# plots.gp has the six map panels with their units. A predictions file with a non-number
+# is refused naming file, line and field, and the old fluxes_map.csv survives; `train
+# --overwrite` removes it. The run is tiny (one epoch of two iterations: only the
 # bookkeeping is tested, not the model's skill).
 set -euo pipefail
 BIN=$1; DATA=$2; WORK=$3
@@ -97,5 +98,9 @@ if "$BIN" plot "$WORK/run" > "$WORK/bad.out" 2>&1; then fail "plot accepted a pr
 grep -qF "predictions_test/$B1.csv: line 5, field 'SM': '12abc' is not a number" "$WORK/bad.out" \
   || { cat "$WORK/bad.out"; fail "error message for a non-number"; }
 cmp -s "$M" "$WORK/fluxes_map.before" || fail "a refused plot changed fluxes_map.csv"
-echo "cli_plot_fluxes_map: $(tail -n +2 "$M" | cut -d, -f1,6-9 | tr '\n' ' ')"
+summary=$(tail -n +2 "$WORK/fluxes_map.before" | cut -d, -f1,6-9 | tr '\n' ' ')
+# train --overwrite removes it with the other plot outputs (it describes the old model)
+"$BIN" train "$WORK/run.yaml" --overwrite > "$WORK/ow.out" 2>&1 || { cat "$WORK/ow.out"; fail "train --overwrite"; }
+[ ! -e "$M" ] || fail "train --overwrite left plots/fluxes_map.csv"
+echo "cli_plot_fluxes_map (basin,ET_P,Q_P,baseflow_index,snow_fraction): $summary"
 echo "1 passed, 0 failed"
