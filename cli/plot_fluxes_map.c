@@ -243,15 +243,22 @@ static int write_csv(const char *path, const fm_basin *bs, int n)
     return tg_io_commit(f, tmp, path);
 }
 
-/* Longitude ticks at a 1-2-5 step, about three across: a map panel is narrow (its aspect
- * is fixed) and autoscaled ticks of every degree run together. */
-static void lon_ticks(FILE *g, const fm_basin *bs, int n)
+static int located(const fm_basin *b)
 {
-    double lo = INFINITY, hi = -INFINITY;
+    return isfinite(b->lat) && isfinite(b->lon);
+}
+
+/* Axis ranges around the gauges (autoscaling to whole ticks would widen a map of the
+ * CONUS from 58 to 80 degrees of longitude), longitude ticks at a 1-2-5 step, about three
+ * across (a map panel is narrow: its aspect is fixed). */
+static void map_axes(FILE *g, const fm_basin *bs, int n)
+{
+    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
     for (int i = 0; i < n; i++)
-        if (isfinite(bs[i].lat) && isfinite(bs[i].lon))
-            lo = fmin(lo, bs[i].lon), hi = fmax(hi, bs[i].lon);
-    double raw = hi > lo ? (hi - lo) / 3 : 1, mag = pow(10, floor(log10(raw))), step = mag;
+        if (located(&bs[i]))
+            x0 = fmin(x0, bs[i].lon), x1 = fmax(x1, bs[i].lon), y0 = fmin(y0, bs[i].lat), y1 = fmax(y1, bs[i].lat);
+    double px = fmax(0.03 * (x1 - x0), 0.25), py = fmax(0.03 * (y1 - y0), 0.25);
+    double raw = x1 > x0 ? (x1 - x0) / 3 : 1, mag = pow(10, floor(log10(raw))), step = mag;
     if (raw > 5 * mag)
         step = 10 * mag;
     else if (raw > 2 * mag)
@@ -259,52 +266,84 @@ static void lon_ticks(FILE *g, const fm_basin *bs, int n)
     else if (raw > mag)
         step = 2 * mag;
     int digits = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
-    fprintf(g, "set xtics %.10g\nset format x '%%.%df°'\n", step, digits);
+    fprintf(g, "set xrange [%.6f:%.6f]\nset yrange [%.6f:%.6f]\nset xtics %.10g\nset format x '%%.%df°'\n", x0 - px,
+            x1 + px, y0 - py, y1 + py, step, digits);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Colour range and labelled colour bar of one panel from its m > 0 values v (sorted here).
+ * One value everywhere (e.g. no snow in any basin): a range around it, not gnuplot's "empty
+ * cb range". With 20 or more basins, when the values above the 95th percentile would take
+ * more of the scale than all the others (a glacier's SWE of metres), the scale ends at that
+ * percentile (3 digits) and the bar says so; larger values take the top colour. */
+static void colour_range(FILE *g, const char *label, double *v, int m)
+{
+    qsort(v, (size_t)m, sizeof *v, cmp_double);
+    double lo = v[0], hi = v[m - 1], q = v[(int)floor(0.95 * (m - 1))];
+    char lab[200];
+    snprintf(lab, sizeof lab, "%s", label);
+    if (!(lo < hi)) {
+        double d = fmax(0.05 * fabs(lo), 0.01);
+        fprintf(g, "set cbrange [%.9g:%.9g]\n", lo - d, hi + d);
+    } else if (m >= 20 && hi - q > q - lo) {
+        char qs[32];
+        snprintf(qs, sizeof qs, "%.3g", q);
+        q = strtod(qs, NULL);
+        if (!(q > lo)) /* the percentile rounded down onto the minimum */
+            q = v[(int)floor(0.95 * (m - 1))];
+        snprintf(qs, sizeof qs, "%.9g", q);
+        fprintf(g, "set cbrange [%.9g:%s]\n", lo, qs);
+        snprintf(lab, sizeof lab, "%s, top colour ≥ %.3g", label, q);
+    } else
+        fprintf(g, "set cbrange [*:*]\n");
+    tg_fig_viridis(g, lab);
 }
 
 /* The multiplot: one panel per quantity with a value at a located gauge; 1 if drawn. */
 static int draw(FILE *g, tg_fig_format fmt, const char *plots, const char *csv, const char *period, const fm_basin *bs,
-                 int n)
+                int n)
 {
-    int show[N_VAL], n_show = 0, located = 0;
-    double lo[N_VAL], hi[N_VAL], lat_sum = 0;
+    int show[N_VAL], n_show = 0, n_loc = 0;
+    double lat_sum = 0;
     for (int i = 0; i < n; i++)
-        if (isfinite(bs[i].lat) && isfinite(bs[i].lon))
-            lat_sum += bs[i].lat, located++;
+        if (located(&bs[i]))
+            lat_sum += bs[i].lat, n_loc++;
     for (int k = 0; k < N_VAL; k++) {
-        lo[k] = INFINITY, hi[k] = -INFINITY;
+        int m = 0;
         for (int i = 0; i < n; i++)
-            if (isfinite(bs[i].lat) && isfinite(bs[i].lon) && isfinite(bs[i].v[k]))
-                lo[k] = fmin(lo[k], bs[i].v[k]), hi[k] = fmax(hi[k], bs[i].v[k]);
-        if (vals[k].title && lo[k] <= hi[k]) /* a panel without a point would stop gnuplot */
+            m += located(&bs[i]) && isfinite(bs[i].v[k]);
+        if (vals[k].title && m > 0) /* a panel without a point would stop gnuplot */
             show[n_show++] = k;
     }
-    if (!n_show)
+    double *v = n_show ? malloc((size_t)n * sizeof *v) : NULL;
+    if (!v)
         return 0;
     int cols = n_show <= 2 ? n_show : n_show <= 4 ? 2 : 3, rows = (n_show + cols - 1) / cols;
     /* as params_map: a degree of longitude drawn cos(mean latitude) as long as one of latitude */
-    double aspect = cos(lat_sum / located * M_PI / 180.0);
+    double aspect = cos(lat_sum / n_loc * M_PI / 180.0);
     tg_fig_begin(g, fmt, cols * 600, rows * 340 + 40, plots, "fluxes_map");
     fprintf(g, "set datafile missing 'nan'\nset multiplot layout %d,%d title 'δHBV water balance at the gauges (%s period "
                "means, %d basins; P = rain + snow, what HBV received)'\n"
                "set xlabel 'longitude (°E)'\nset ylabel 'latitude (°N)'\nset format y '%%.1f°'\n"
                "set size ratio -%.4f\n",
-            rows, cols, period, located, 1.0 / (aspect > 0.1 ? aspect : 0.1));
-    lon_ticks(g, bs, n);
+            rows, cols, period, n_loc, 1.0 / (aspect > 0.1 ? aspect : 0.1));
+    map_axes(g, bs, n);
     for (int j = 0; j < n_show; j++) {
-        int k = show[j];
-        /* one value everywhere (e.g. no snow in any basin): a range around it, not gnuplot's
-         * "empty cb range" warning */
-        double d = lo[k] < hi[k] ? 0 : fmax(0.05 * fabs(lo[k]), 0.01);
-        if (d > 0)
-            fprintf(g, "set cbrange [%.9g:%.9g]\n", lo[k] - d, hi[k] + d);
-        else
-            fprintf(g, "set cbrange [*:*]\n");
-        tg_fig_viridis(g, vals[k].label);
+        int k = show[j], m = 0;
+        for (int i = 0; i < n; i++)
+            if (located(&bs[i]) && isfinite(bs[i].v[k]))
+                v[m++] = bs[i].v[k];
+        colour_range(g, vals[k].label, v, m);
         fprintf(g, "set title '%s'\nplot '%s' skip 1 using 3:2:%d with points pt 7 ps 0.9 palette notitle\n",
                 vals[k].title, csv, 5 + k);
     }
     fprintf(g, "unset multiplot\n");
+    free(v);
     return 1;
 }
 
@@ -334,14 +373,14 @@ int tg_plot_fluxes_map(const char *run, const char *period, const char *plots, F
         free(bs);
         return 0;
     }
-    int located = locate(run, bs, n);
+    int n_loc = locate(run, bs, n);
     snprintf(csv, sizeof csv, "%s/fluxes_map.csv", plots);
     if (write_csv(csv, bs, n)) {
         free(bs);
         return -1;
     }
-    int drawn = located > 0 ? draw(g, fmt, plots, csv, period, bs, n) : 0;
-    printf("fluxes map: %d basins (%d located), period means in %s\n", n, located, csv);
+    int drawn = n_loc > 0 ? draw(g, fmt, plots, csv, period, bs, n) : 0;
+    printf("fluxes map: %d basins (%d located), period means in %s\n", n, n_loc, csv);
     free(bs);
     return drawn;
 }

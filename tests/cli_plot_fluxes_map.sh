@@ -15,7 +15,11 @@ source "$(dirname "$0")/png_check.sh"
 rm -rf "$WORK"; mkdir -p "$WORK"
 fail() { echo "FAIL: $*"; exit 1; }
 require_gnuplot
-{ small_config seed=7 dir="$WORK/run" plots=false basins="'01022500', '01031500', '02046000', '01047000'" \
+# every tenth basin of the 200: the CONUS from Maine to the Cascades, some with snow
+BASINS="'01022500', '01413500', '01580000', '02051500', '02112360', '02299950', '03010655', '03280700', '04015330',
+  '04296000', '05503800', '06406000', '06892000', '07335700', '08150800', '09081600', '10173450', '11274630',
+  '12082500', '13331500'"
+{ small_config seed=7 dir="$WORK/run" plots=false basins="$BASINS" \
     attributes="p_mean, frac_snow" train="1981-01-01 1982-12-31" test="1991-01-01 1993-12-31"
   cat <<YAML
 model:
@@ -40,6 +44,11 @@ B0=01022500
 awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ET") c = i } NR == 10 { $c = "NA" } { print }' \
   "$WORK/run/predictions_test/$B0.csv" > "$WORK/na.csv"
 cp "$WORK/na.csv" "$WORK/run/predictions_test/$B0.csv"
+# a basin with a glacier's SWE (metres): the SWE colour scale must end at the 95th percentile
+B2=04296000
+awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "SWE") c = i } NR > 1 { $c = 1000 * $c + 5000 } { print }' \
+  "$WORK/run/predictions_test/$B2.csv" > "$WORK/glacier.csv"
+cp "$WORK/glacier.csv" "$WORK/run/predictions_test/$B2.csv"
 "$BIN" plot "$WORK/run" > "$WORK/plot.out" 2>&1 || { cat "$WORK/plot.out"; fail "plot"; }
 M="$WORK/run/plots/fluxes_map.csv"
 [ -s "$M" ] || fail "no $M"
@@ -48,7 +57,7 @@ M="$WORK/run/plots/fluxes_map.csv"
 want=$(cd "$WORK/run/predictions_test" && ls *.csv | sed 's/\.csv$//' | sort | tr '\n' ' ')
 have=$(tail -n +2 "$M" | cut -d, -f1 | tr '\n' ' ')
 [ "$want" = "$have" ] || fail "fluxes_map.csv basins '$have', predictions_test/ has '$want'"
-[ "$(echo $have | wc -w)" -eq 4 ] || fail "expected 4 basins, got '$have'"
+[ "$(echo $have | wc -w)" -eq 20 ] || fail "expected 20 basins, got '$have'"
 tail -n +2 "$M" | while IFS=, read -r b lat lon days rest; do
   pred="$WORK/run/predictions_test/$b.csv"
   # the same 9-digit values summed in double in the same order as the C code: the two
@@ -84,10 +93,17 @@ awk -F, 'NR > 1 { if (!($4 > 300 && $5 > 0 && $6 >= 0 && $6 <= 1.5 && $7 >= 0 &&
 G="$WORK/run/plots/plots.gp"
 png_check "$WORK/run/plots/fluxes_map.png" 1800 720 || fail "fluxes_map.png"
 for lab in "ET / P (-)" "Q / P (-)" "Q2 / (Q0 + Q1 + Q2) (-)" "snow / P (-)" "SWE (mm)" "SM (mm)"; do
-  grep -qF "set cblabel '$lab'" "$G" || fail "plots.gp: no colour bar '$lab'"
+  grep -qF "set cblabel '$lab" "$G" || fail "plots.gp: no colour bar '$lab'"
 done
 cols=$(grep -o "fluxes_map.csv' skip 1 using 3:2:[0-9]*" "$G" | sed 's/.*://' | tr '\n' ' ')
 [ "$cols" = "6 7 8 9 10 11 " ] || fail "plots.gp: fluxes_map panels draw columns '$cols' (expected 6 .. 11)"
+# the SWE colour bar: from the smallest mean SWE to the 95th percentile of the 20 (the 19th
+# smallest, in 3 digits), so the other basins are not all one colour; the bar says so
+read -r lo q < <(tail -n +2 "$M" | cut -d, -f10 | sort -g | awk '{ v[NR] = $1 } END { printf "%.9g %.3g\n", v[1], v[int(0.95 * (NR - 1)) + 1] }')
+grep -qF "set cblabel 'SWE (mm), top colour ≥ $q'" "$G" || fail "plots.gp: SWE colour bar not clipped at $q"
+awk -v lo="$lo" -v q="$q" '/^set cbrange/ { r = $3 } /^set cblabel .SWE/ { gsub(/[][]/, "", r); split(r, a, ":")
+    if ((a[1] - lo)^2 > (1e-8 * lo)^2 || (a[2] - q)^2 > (1e-8 * q)^2) { print "SWE cbrange " r ", expected " lo ":" q; bad = 1 } }
+  END { exit bad }' "$G" || fail "SWE colour range"
 # bad input: refused with file, line and field; the previous fluxes_map.csv is kept
 cp "$M" "$WORK/fluxes_map.before"
 B1=$(echo $have | cut -d' ' -f2)
