@@ -1,7 +1,8 @@
 /* cmd_plot.c — `terragrad plot RUN_DIR`: PNG figures with gnuplot — training loss,
  * hydrographs (observed vs simulated), CDF of NSE over basins, and for δHBV the internal
  * fluxes (ET, SWE, soil moisture), and for runs that wrote params_<period>.csv the learned
- * parameters against basin attributes (scatter grid) and on a lon/lat map. */
+ * parameters against basin attributes (scatter grid) and on a lon/lat map; the δHBV flux
+ * map (period means per basin) is plot_fluxes_map.c's. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "plot_maps.h"
 #include "plot_style.h"
 #include "terragrad.h"
 
@@ -259,7 +261,7 @@ static int table_col(const param_table *t, const char *name)
 }
 
 /* Attributes of the run's config (data.attributes): every numeric column of the source. */
-static int run_attributes(const char *run, tg_attributes *a, char (*use)[TG_NAME_MAX], int *n_use, int max_use)
+int tg_plot_run_attributes(const char *run, tg_attributes *a, char (*use)[TG_NAME_MAX], int *n_use, int max_use)
 {
     tg_run_config cfg;
     if (tg_run_load(run, &cfg, NULL))
@@ -371,7 +373,7 @@ static int params_plots(const char *run, const char *period, const char *plots, 
         fprintf(stderr, "terragrad plot: %s (no parameter plots)\n", tg_error_message());
         return 0;
     }
-    if (run_attributes(run, &a, use, &n_use, 64)) {
+    if (tg_plot_run_attributes(run, &a, use, &n_use, 64)) {
         fprintf(stderr, "terragrad plot: %s (no parameter plots)\n", tg_error_message());
         param_table_free(&t);
         return 0;
@@ -575,6 +577,9 @@ int tg_cmd_plot(int argc, char **argv)
                    "test): params_attributes.png (learned parameters against the attributes of the run's\n"
                    "data.attributes, with Pearson and Spearman r; all pairs in params_attributes_corr.csv)\n"
                    "and params_map.png (gauge lon/lat coloured by parameter, if the attributes have them).\n"
+                   "For δHBV runs, fluxes_map.png: per basin, period means of ET / P, Q / P, the baseflow\n"
+                   "index Q2 / (Q0 + Q1 + Q2), the snow fraction snow / P (P = rain + snow, what HBV\n"
+                   "received), SWE and soil moisture at the gauges; the values in plots/fluxes_map.csv.\n"
                    "Refuses test outputs that came from another checkpoint than RUN_DIR/last.ckpt (run\n"
                    "terragrad test again after training on); plots/plots.source names the checkpoint drawn.\n");
             return 0;
@@ -739,7 +744,7 @@ static int plot_run(const char *run, const char *period, const char **basins, in
             snprintf(name, sizeof name, "fluxes_%s", basins[i]);
             tg_fig_begin(g, fmt, 1000, 700, plots, name);
             fprintf(g, "set xdata time\nset timefmt '%%Y-%%m-%%d'\nset format x '%%Y-%%m'\n"
-                       "set key outside right top vertical samplen 2\nset lmargin 10\nset rmargin 16\n"
+                       "set key outside right top vertical samplen 2\nset lmargin 10\nset rmargin 19\n"
                        "set multiplot layout 2,1 title 'basin %s: δHBV fluxes and stores (%s period, last 3 years)'\n"
                        "set ylabel 'flux (mm/d)'\nunset xlabel\n"
                        "plot '%s' every ::%d using 1:(column('PET')) with lines lc rgb '#9e9e9e' title 'PET', "
@@ -758,6 +763,13 @@ static int plot_run(const char *run, const char *period, const char **basins, in
         }
     }
     drawn += params_plots(run, period, plots, g, fmt);
+    int fm = tg_plot_fluxes_map(run, period, plots, g, fmt);
+    if (fm < 0) {
+        fclose(g);
+        fprintf(stderr, "terragrad plot: %s\n", tg_error_message());
+        return 1;
+    }
+    drawn += fm;
     fclose(g);
     if (!drawn) {
         fprintf(stderr, "terragrad plot: nothing to draw in %s (train and test first)\n", run);

@@ -127,7 +127,7 @@ int tg_run_remove_outputs(const char *dir)
                                       "test.log",          "eval_*.log",         "metrics_*.csv",
                                       "params_*.csv",      "predictions_*.nc",   "surrogate_params_*.csv",
                                       "surrogate_metrics_*.csv", "*.source", "*.csv.tmp", "*.nc.tmp"};
-    static const char *const plots[] = {"*.png", "*.pdf", "*.svg", "*.dat", "plots.gp", "*_corr.csv", "*.source"};
+    static const char *const plots[] = {"*.png", "*.pdf", "*.svg", "*.dat", "plots.gp", "*_corr.csv", "fluxes_map.csv", "*.source"};
     static const char *const preds[] = {"*.csv", "*.csv.tmp"};
     int n = 0, rc = remove_matching(dir, top, sizeof top / sizeof top[0], &n);
     char sub[4200];
