@@ -26,8 +26,8 @@ void tg_cli_command_line(char *buf, size_t size, int argc, char **argv);
  * (n entries so far). 0, or 2 after a message naming the command when the list is full. */
 enum { TG_CLI_MAX_SET = 64 };
 int tg_cli_add_set(const char *command, const char **sets, int *n, const char *value);
-/* apply_cli.c: `terragrad test RUN --data ...` / `terragrad predict`: the output folder
- * (opt->out_dir, or RUN/apply_<name of --data, --basins or the dates> when other basins or
- * dates are given), its lock, tg_evaluate_with, provenance. Returns the exit status. */
+/* apply_cli.c: `terragrad test RUN --data ...` / `terragrad predict`: tg_apply_run (the output
+ * folder, its lock, tg_evaluate_with, provenance) with the command line as the lock's holder;
+ * prints the error or the folder. Returns the exit status. */
 int tg_cli_apply(const char *cmd, const char *run, const tg_evaluate_options *opt, int argc, char **argv);
 #endif

@@ -225,6 +225,17 @@ typedef struct tg_evaluate_options {
  * run's are scored, attributes_range_<p>.csv: per basin, the static attributes outside the
  * training basins' range (min..max per attribute), also listed in the log. */
 TG_API int tg_evaluate_with(const char *run_dir, const tg_evaluate_options *opt);
+/* tg_evaluate_with as one transaction on its output folder, as `terragrad test RUN --data`,
+ * `terragrad predict` and terragrad.evaluate run it: the folder is opt->out_dir or, when
+ * other basins or dates are given, RUN/apply_<name of data_dir, of basins_file, or
+ * start_end> (never the run's own test outputs; tg_apply_default_out); it is locked
+ * (tg_run_lock_acquire with `command`), the outputs' checkpoint is recorded
+ * (outputs_<period>.source, see tg_run_provenance_write), and a failed first attempt
+ * leaves no new folder. out_used (may be NULL) receives the folder. */
+TG_API int tg_apply_run(const char *run_dir, const tg_evaluate_options *opt, const char *command, char *out_used,
+                        size_t out_size);
+/* The folder tg_apply_run writes to (into out, size bytes). */
+TG_API int tg_apply_default_out(const char *run_dir, const tg_evaluate_options *opt, char *out, size_t size);
 /* Spatial k-fold cross-validation (`terragrad cv`): the basins of the config are split
  * into folds (deterministic from the config's seed; with by, each value of that static
  * attribute is spread over the folds in turn), fold k is trained in out_dir/fold_<k> on

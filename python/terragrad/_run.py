@@ -37,18 +37,11 @@ class _EvaluateOptions(ctypes.Structure):
                 ("set", ctypes.POINTER(ctypes.c_char_p)), ("n_set", ctypes.c_int)]
 
 
-class _RunLock(ctypes.Structure):
-    _fields_ = [("fd", ctypes.c_int)]      # tg_run_lock
-
-
 L.lib.tg_evaluate_with.argtypes = [ctypes.c_char_p, ctypes.POINTER(_EvaluateOptions)]
 L.lib.tg_evaluate_with.restype = ctypes.c_int
-L.lib.tg_run_lock_acquire.argtypes = [ctypes.POINTER(_RunLock), ctypes.c_char_p, ctypes.c_char_p]
-L.lib.tg_run_lock_acquire.restype = ctypes.c_int
-L.lib.tg_run_lock_release.argtypes = [ctypes.POINTER(_RunLock)]
-L.lib.tg_run_lock_release.restype = None
-L.lib.tg_run_provenance_write.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p]
-L.lib.tg_run_provenance_write.restype = ctypes.c_int
+L.lib.tg_apply_run.argtypes = [ctypes.c_char_p, ctypes.POINTER(_EvaluateOptions), ctypes.c_char_p,
+                               ctypes.c_char_p, ctypes.c_size_t]
+L.lib.tg_apply_run.restype = ctypes.c_int
 
 
 def _yaml_dump(cfg, f):
@@ -92,15 +85,6 @@ def train(config, run_dir=None, overwrite=False, resume=False):
     return os.path.join("runs", base.split(".")[0])
 
 
-def _stem(path):
-    """The CLI's name for an output folder (cli/apply_cli.c): the last path component without
-    its extension, characters other than letters, digits and '-' as '_'."""
-    base = os.path.basename(os.fspath(path).rstrip("/")) or "/"
-    if "." in base[1:]:
-        base = base[:base.index(".", 1)]
-    return "".join(c if c.isascii() and (c.isalnum() or c == "-") else "_" for c in base)
-
-
 def evaluate(run_dir, period=None, *, data=None, basins=None, start=None, end=None, out=None, overrides=None):
     """Runs a trained run's model and scores it; returns the folder the outputs are in.
 
@@ -133,13 +117,10 @@ def evaluate(run_dir, period=None, *, data=None, basins=None, start=None, end=No
             with os.fdopen(fd, "w") as f:
                 f.write("".join(f"{b}\n" for b in basins))
             basins_file = tmp
+            if out is None and data is None:   # not the temporary file's name
+                out = os.path.join(run_dir, "apply_basins")
         else:
             basins_file = os.fspath(basins) if basins is not None else None
-        if out is None:
-            name = (_stem(data) if data is not None else _stem(basins_file) if isinstance(basins, (str, os.PathLike))
-                    else "basins" if basins is not None else f"{start}_{end}" if start is not None else None)
-            out = os.path.join(run_dir, f"apply_{name}") if name else run_dir
-        out = os.fspath(out)
         if isinstance(overrides, dict):
             overrides = [f"{k}={v}" for k, v in overrides.items()]
         sets = [os.fsencode(x) for x in (overrides or [])]
@@ -147,29 +128,11 @@ def evaluate(run_dir, period=None, *, data=None, basins=None, start=None, end=No
         enc = lambda x: os.fsencode(os.fspath(x)) if x is not None else None  # noqa: E731
         opt = _EvaluateOptions(enc(period), enc(start), enc(end), enc(data), enc(basins_file), enc(out), 0,
                                ctypes.cast(arr, ctypes.POINTER(ctypes.c_char_p)), len(sets))
-        label = period or ("apply" if start is not None else "test")
-        existed = os.path.exists(out)
-        lock = _RunLock(-1)   # one writer per folder, as the CLI
-        st = L.lib.tg_run_lock_acquire(ctypes.byref(lock), os.fsencode(out), b"terragrad.evaluate (Python)")
-        if st == 0:
-            st = L.lib.tg_evaluate_with(os.fsencode(run_dir), ctypes.byref(opt))
-            if st == 0:   # which checkpoint the outputs came from (terragrad plot checks it)
-                st = L.lib.tg_run_provenance_write(os.fsencode(out), f"outputs_{label}.source".encode(),
-                                                   os.fsencode(os.path.join(run_dir, "last.ckpt")))
-            L.lib.tg_run_lock_release(ctypes.byref(lock))
-        if st and not existed:   # a failed first attempt leaves no folder (only the lock and log)
-            log = "test.log" if label == "test" else f"eval_{label}.log"
-            for f in (".lock", log):
-                try:
-                    os.remove(os.path.join(out, f))
-                except OSError:
-                    pass
-            try:
-                os.rmdir(out)
-            except OSError:
-                pass
+        used = ctypes.create_string_buffer(4200)
+        st = L.lib.tg_apply_run(os.fsencode(run_dir), ctypes.byref(opt), b"terragrad.evaluate (Python)",
+                                used, len(used))
         L.check(st, "evaluate")
-        return out
+        return os.fsdecode(used.value)
     finally:
         if tmp:
             os.unlink(tmp)
