@@ -14,7 +14,7 @@ from ._version import __version__
 from ._lib import TerragradError, library_version, real_name, dtype, path as library_path
 from . import hbv
 from ._eval import metrics, METRIC_NAMES
-from ._run import train, evaluate, open_run, Run  # noqa: E402
+from ._run import train, evaluate, predict, open_run, Run  # noqa: E402
 
-__all__ = ["__version__", "hbv", "metrics", "METRIC_NAMES", "train", "evaluate", "open_run", "Run",
+__all__ = ["__version__", "hbv", "metrics", "METRIC_NAMES", "train", "evaluate", "predict", "open_run", "Run",
            "TerragradError", "library_version", "real_name", "dtype", "library_path"]

@@ -110,6 +110,27 @@ def evaluate(run_dir, period=None, *, data=None, basins=None, start=None, end=No
         return run_dir
     if not os.path.isdir(run_dir):
         raise FileNotFoundError(f"{run_dir}: no such run folder")
+    return _apply(run_dir, period, data, basins, start, end, out, overrides, 0)
+
+
+def predict(run_dir, data, start, end, out, *, basins=None, overrides=None):
+    """A trained run's streamflow, fluxes and states where no streamflow is observed (as
+    `terragrad predict RUN --data ... --start ... --end ... --out ...`); returns `out`.
+      data        a data folder of the run's data.source (a Q column absent or all missing is fine)
+      start, end  YYYY-MM-DD; the warm-up before start (training.warmup days) must be in the forcing
+      out         output folder: predictions_predict/<basin>.csv (Q_obs NA where not observed),
+                  predictions_predict.nc, params_predict.csv (process models), eval_predict.log
+      basins      a basin list file or a list of ids (default: every basin in data)
+      overrides   {key: value} or ["key=value", ...] of the run's config
+    Forcing missing over warm-up + period raises TerragradError naming the file, field and dates."""
+    run_dir = os.fspath(run_dir)
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"{run_dir}: no such run folder")
+    return _apply(run_dir, "predict", data, basins, start, end, out, overrides, 1)
+
+
+def _apply(run_dir, period, data, basins, start, end, out, overrides, predict_only):
+    """tg_apply_run with these arguments (a list of basins goes through a temporary file)."""
     tmp = None
     try:
         if basins is not None and not isinstance(basins, (str, bytes, os.PathLike)):
@@ -126,12 +147,13 @@ def evaluate(run_dir, period=None, *, data=None, basins=None, start=None, end=No
         sets = [os.fsencode(x) for x in (overrides or [])]
         arr = (ctypes.c_char_p * max(len(sets), 1))(*sets)
         enc = lambda x: os.fsencode(os.fspath(x)) if x is not None else None  # noqa: E731
-        opt = _EvaluateOptions(enc(period), enc(start), enc(end), enc(data), enc(basins_file), enc(out), 0,
+        opt = _EvaluateOptions(enc(period), enc(start), enc(end), enc(data), enc(basins_file), enc(out), predict_only,
                                ctypes.cast(arr, ctypes.POINTER(ctypes.c_char_p)), len(sets))
         used = ctypes.create_string_buffer(4200)
-        st = L.lib.tg_apply_run(os.fsencode(run_dir), ctypes.byref(opt), b"terragrad.evaluate (Python)",
+        what = "predict" if predict_only else "evaluate"
+        st = L.lib.tg_apply_run(os.fsencode(run_dir), ctypes.byref(opt), f"terragrad.{what} (Python)".encode(),
                                 used, len(used))
-        L.check(st, "evaluate")
+        L.check(st, what)
         return os.fsdecode(used.value)
     finally:
         if tmp:

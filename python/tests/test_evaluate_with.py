@@ -108,6 +108,34 @@ def test_default_folder_and_overrides_equal_cli(tg, cli, setup):
     assert not os.path.exists(run / "metrics_test.csv")
 
 
+def test_predict_without_observations_equal_cli_and_evaluate(tg, cli, setup):
+    """terragrad.predict on basins whose Q column is all NA: the same files as `terragrad
+    predict`, and the same simulated Q, day by day, as evaluate on the observed copy."""
+    base, run, other = setup
+    noq = base / "noq_pred"
+    (noq / "timeseries").mkdir(parents=True)
+    for b in OTHER[:2]:
+        with open(os.path.join(CARAVAN, b + ".csv")) as f, open(noq / "timeseries" / f"{b}.csv", "w") as g:
+            g.writelines(",".join(line.split(",")[:3]) + ",NA\n" for line in f)
+    got = tg.predict(run, noq, "1987-01-01", "1987-06-30", base / "pp")
+    assert got == str(base / "pp")
+    assert not os.path.exists(base / "pp" / "metrics_predict.csv")     # nothing to score
+    _cli(cli, "predict", run, "--data", noq, "--start", "1987-01-01", "--end", "1987-06-30", "--out", base / "pc")
+    tg.evaluate(run, data=other, basins=OTHER[:2], start="1987-01-01", end="1987-06-30", out=base / "pe")
+    for b in OTHER[:2]:
+        p = _same(base / "pc" / "predictions_predict" / f"{b}.csv", base / "pp" / "predictions_predict" / f"{b}.csv")
+        assert len(p) == 181
+        _, e = _table(base / "pe" / "predictions_apply" / f"{b}.csv")
+        q_pred = np.array([v[1] for v in p.values()])
+        q_eval = np.array([v[1] for v in e.values()])
+        assert np.all(np.isnan([v[0] for v in p.values()]))         # Q_obs: NA everywhere
+        assert np.all(np.isfinite(q_pred))
+        np.testing.assert_array_equal(q_pred, q_eval)
+    with pytest.raises(tg.TerragradError, match="1900"):            # forcing does not cover the warm-up
+        tg.predict(run, noq, "1900-01-01", "1900-12-31", base / "pbad")
+    assert not os.path.exists(base / "pbad")
+
+
 def test_errors_raise_and_leave_nothing(tg, setup):
     base, run, other = setup
     noq = base / "noq"
