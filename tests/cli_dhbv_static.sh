@@ -9,7 +9,7 @@
 # (with the corrected P HBV received) closes in every basin, and each basin's PCORR is
 # sum(rain + snow) / sum(raw P of the data file) over the test period. Without attributes the MLP
 # head is refused, naming file, line and key. With the snowfall factor as well
-# (model.snow_correction), params has PCORR then SFCF (in its range), and each basin's HBV
+# (model.snow_correction) and capillary rise, params has C, PCORR, SFCF (in its range), and each basin's HBV
 # received sum(PCORR P (1 + (SFCF - 1) s(T))), s(T) = 1 / (1 + exp(T / 1 degC)), recomputed
 # here from the data file; its balance closes and the parameter map shows SFCF.
 set -euo pipefail
@@ -53,6 +53,8 @@ config "$WORK/snow" "  static_head: mlp
   precip_correction: true
   snow_correction: true
   snow_range: [0.5, 1.5]" > "$WORK/snow.yaml"
+# with capillary rise too: every optional parameter column at once (params CSV and NetCDF)
+sed -i 's/^  routing: true$/  routing: true\n  capillary: true/' "$WORK/snow.yaml"
 for r in run ctl snow; do
   "$BIN" train "$WORK/$r.yaml" > "$WORK/$r.train.out" 2>&1 || { cat "$WORK/$r.train.out"; fail "train $r"; }
   for p in test train; do
@@ -82,10 +84,10 @@ tail -n +2 "$WORK/run/params_test.csv" | while IFS=, read -r b rest; do
     || fail "PCORR of $b is not the multiplier HBV received"
 done
 # the snowfall factor: header, range, and the P each HBV received
-[ "$(head -1 "$WORK/snow/params_test.csv")" = basin,BETA,FC,K0,K1,K2,LP,PERC,UZL,TT,CFMAX,CFR,CWH,BETAET,PCORR,SFCF,route_a,route_theta ] \
+[ "$(head -1 "$WORK/snow/params_test.csv")" = basin,BETA,FC,K0,K1,K2,LP,PERC,UZL,TT,CFMAX,CFR,CWH,BETAET,C,PCORR,SFCF,route_a,route_theta ] \
   || fail "snow params_test.csv header: $(head -1 "$WORK/snow/params_test.csv")"
 tail -n +2 "$WORK/snow/params_test.csv" | while IFS=, read -r b rest; do
-  read -r pc sf < <(awk -F, -v b="$b" 'NR > 1 && $1 == b { print $15, $16 }' "$WORK/snow/params_test.csv")
+  read -r pc sf < <(awk -F, -v b="$b" 'NR > 1 && $1 == b { print $16, $17 }' "$WORK/snow/params_test.csv")
   awk -v s="$sf" 'BEGIN { exit !(s >= 0.5 && s <= 1.5) }' || fail "SFCF of $b out of [0.5, 1.5]: $sf"
   hbv=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } { s += $(c["rain"]) + $(c["snow"]) } END { printf "%.9g", s }' \
     "$WORK/snow/predictions_test/$b.csv")
@@ -101,6 +103,12 @@ done
 awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
   { w = $(c["water_balance_rel"]); if (!(w < 1e-4 && w > -1e-4)) { print "water balance " w " in " $1; exit 1 } }' \
   "$WORK/snow/metrics_test.csv" || fail "water balance (snow)"
+# the NetCDF file names every parameter column, in the CSV's order, with its units
+ncdump -v parameter,parameter_units "$WORK/snow/predictions_test.nc" | tr -d ' \n' > "$WORK/snow.cdl"
+grep -q 'parameter="BETA","FC",.*"BETAET","C","PCORR","SFCF","route_a","route_theta";' "$WORK/snow.cdl" \
+  || fail "NetCDF parameter names: $(grep -o 'parameter=[^;]*;' "$WORK/snow.cdl")"
+grep -q 'parameter_units=.*"1","1","1","day";' "$WORK/snow.cdl" \
+  || fail "NetCDF parameter units: $(grep -o 'parameter_units=[^;]*;' "$WORK/snow.cdl")"
 # columns 3..13 (FC .. CWH), 15 (PCORR), 16-17 (routing) are static; 2 (BETA) and 14 (BETAET) dynamic
 statics() { cut -d, -f1,3-13,15-17 "$1"; }
 dynamic() { cut -d, -f1,2 "$1"; }
@@ -130,6 +138,6 @@ grep -q "PCORR (-)" "$WORK/run/plots/plots.gp" || fail "params_map: PCORR colour
 "$BIN" plot "$WORK/snow" > "$WORK/plot_snow.out" 2>&1 || { cat "$WORK/plot_snow.out"; fail "plot (snow)"; }
 grep -q "SFCF (-)" "$WORK/snow/plots/plots.gp" || fail "params_map: no SFCF map"
 pc=$(awk -F, 'NR > 1 { printf "%s%s", s, $15; s = " " }' "$WORK/run/params_test.csv")
-sf=$(awk -F, 'NR > 1 { printf "%s%s", s, $16; s = " " }' "$WORK/snow/params_test.csv")
+sf=$(awk -F, 'NR > 1 { printf "%s%s", s, $17; s = " " }' "$WORK/snow/params_test.csv")
 echo "cli_dhbv_static: loss $first -> $last, PCORR $pc; SFCF $sf"
 echo "1 passed, 0 failed"

@@ -158,9 +158,11 @@ int tg_results_netcdf_write(const tg_results_nc *r)
     const nc_type real_type = sizeof(tg_real) == sizeof(float) ? NC_FLOAT : NC_DOUBLE;
     int nc = -1, d_b, d_t, d_p = -1, d_m, v_time, v_id, v_lat, v_lon, v_qo, v_q, v_ser[TG_HBV_NOUT_MAX];
     int v_par = -1, v_pname = -1, v_punits = -1, v_pln = -1, d_dyn = -1, v_dyn = -1, v_dname = -1, v_dunits = -1, v_met, v_mname, v_munits;
-    /* parameter columns as params_<period>.csv: the kind's, C (1.1p), route_a, route_theta */
-    const char *pname[TG_HBV_NPARAM_MAX + 4];
-    int pcol[TG_HBV_NPARAM_MAX + 4], np = 0;
+    /* parameter columns as params_<period>.csv: the kind's and C (1.1p) (at most
+     * TG_HBV_NPARAM_MAX), PCORR, SFCF, route_a, route_theta */
+    enum { MAX_PCOLS = TG_HBV_NPARAM_MAX + 4 };
+    const char *pname[MAX_PCOLS];
+    int pcol[MAX_PCOLS], np = 0;
     if (r->series && r->extra) {
         for (int p = 0; p < kind->n_params; p++)
             pname[np] = kind->params[p], pcol[np++] = p;
@@ -282,7 +284,7 @@ int tg_results_netcdf_write(const tg_results_nc *r)
         NCTRY(put_text(nc, v_par, "units", "see parameter_units"), "params");
         NCTRY(put_text(nc, v_par, "coordinates", "parameter_units parameter_long_name basin_id lat lon"), "params");
         NCTRY(nc_enddef(nc), "enddef");
-        const char *pu[TG_HBV_NPARAM_MAX + 2], *pl[TG_HBV_NPARAM_MAX + 2];
+        const char *pu[MAX_PCOLS], *pl[MAX_PCOLS];
         for (int p = 0; p < np; p++)
             pu[p] = par_units(pname[p]), pl[p] = par_long(pname[p]);
         NCTRY(nc_put_var_string(nc, v_pname, pname), "parameter");
