@@ -299,6 +299,16 @@ int tg_plot_run_attributes(const char *run, tg_attributes *a, char (*use)[TG_NAM
     return rc;
 }
 
+double tg_plot_nice_step(double raw)
+{
+    double mag = pow(10, floor(log10(raw)));
+    if (raw > 5 * mag)
+        return 10 * mag;
+    if (raw > 2 * mag)
+        return 5 * mag;
+    return raw > mag ? 2 * mag : mag;
+}
+
 /* About four x ticks at a 1-2-5 step over the finite values of v: autoscaled gnuplot
  * ticks of a narrow range run together ("0.245 0.25 0.255 ..."). */
 static void set_x_ticks(FILE *g, const double *v, int n)
@@ -311,13 +321,7 @@ static void set_x_ticks(FILE *g, const double *v, int n)
         fprintf(g, "set xtics autofreq\nset xrange [*:*]\n");
         return;
     }
-    double raw = (hi - lo) / 4, mag = pow(10, floor(log10(raw))), step = mag;
-    if (raw > 5 * mag)
-        step = 10 * mag;
-    else if (raw > 2 * mag)
-        step = 5 * mag;
-    else if (raw > mag)
-        step = 2 * mag;
+    const double step = tg_plot_nice_step((hi - lo) / 4);
     double x0 = floor(lo / step) * step, x1 = ceil(hi / step) * step;
     fprintf(g, "set xrange [%.10g:%.10g]\nset xtics %.10g, %.10g, %.10g\n", x0, x1, x0, step, x1);
 }

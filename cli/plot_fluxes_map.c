@@ -258,13 +258,7 @@ static void map_axes(FILE *g, const fm_basin *bs, int n)
         if (located(&bs[i]))
             x0 = fmin(x0, bs[i].lon), x1 = fmax(x1, bs[i].lon), y0 = fmin(y0, bs[i].lat), y1 = fmax(y1, bs[i].lat);
     double px = fmax(0.03 * (x1 - x0), 0.25), py = fmax(0.03 * (y1 - y0), 0.25);
-    double raw = x1 > x0 ? (x1 - x0) / 3 : 1, mag = pow(10, floor(log10(raw))), step = mag;
-    if (raw > 5 * mag)
-        step = 10 * mag;
-    else if (raw > 2 * mag)
-        step = 5 * mag;
-    else if (raw > mag)
-        step = 2 * mag;
+    const double step = tg_plot_nice_step(x1 > x0 ? (x1 - x0) / 3 : 1);
     int digits = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
     fprintf(g, "set xrange [%.6f:%.6f]\nset yrange [%.6f:%.6f]\nset xtics %.10g\nset format x '%%.%df°'\n", x0 - px,
             x1 + px, y0 - py, y1 + py, step, digits);

@@ -12,6 +12,9 @@
  * run's parent folders) into *a, and the names of data.attribute_names (at most max_use)
  * into use. Defined in cmd_plot.c. */
 int tg_plot_run_attributes(const char *run, tg_attributes *a, char (*use)[TG_NAME_MAX], int *n_use, int max_use);
+/* The 1-2-5 step (1, 2, 5 or 10 times a power of ten) at or just above raw > 0: tick
+ * spacing that reads well. Defined in cmd_plot.c. */
+double tg_plot_nice_step(double raw);
 
 /* For runs whose predictions_<period>/<basin>.csv carry the HBV fluxes (a column ET):
  * per-basin period means (evaporative fraction, runoff ratio, baseflow index, snow fraction,

@@ -85,21 +85,17 @@ if [ "$stage" = best ] || [ "$stage" = all ]; then
     run dM_a5_e40 $NSEV $E40 --set loss.weights.alpha=0.5 --set loss.weights.beta=0.5
     run dM_a3_pr2_e40 $NSEV $E40 --set loss.weights.alpha=0.3 --set loss.weights.beta=0.3 --set model.precip_range=[0.5,2.0]
 fi
+variants() { # variants run|cv SEED: δHBV 1.0, 1.1p, 2.0 style, each with and without P correction
+    local f=$1 s=$2
+    $f d10_base_s$s $D10 --set seed=$s
+    $f d11p_s$s $D10 --set hbv.capillary=true --set seed=$s
+    $f d20_s$s $D10 $MLP --set seed=$s
+    $f d10_pc_s$s $D10 $PC --set seed=$s
+    $f d20_pc_s$s $D10 $MLP $PC --set seed=$s
+}
 if [ "$stage" = variants ] || [ "$stage" = all ]; then
-    for s in 2 3; do # seed 1: the search above
-        run d10_base_s$s $D10 --set seed=$s
-        run d11p_s$s $D10 --set hbv.capillary=true --set seed=$s
-        run d20_s$s $D10 $MLP --set seed=$s
-        run d10_pc_s$s $D10 $PC --set seed=$s
-        run d20_pc_s$s $D10 $MLP $PC --set seed=$s
-    done
-    for s in 1 2 3; do
-        cv d10_base_s$s $D10 --set seed=$s
-        cv d11p_s$s $D10 --set hbv.capillary=true --set seed=$s
-        cv d20_s$s $D10 $MLP --set seed=$s
-        cv d10_pc_s$s $D10 $PC --set seed=$s
-        cv d20_pc_s$s $D10 $MLP $PC --set seed=$s
-    done
+    for s in 2 3; do variants run $s; done # seed 1: the search above
+    for s in 1 2 3; do variants cv $s; done
 fi
 if [ "$stage" = snow ] || [ "$stage" = all ]; then
     # run with a build that has model.snow_correction (session 9, after 699f672); n_dK_s1 is

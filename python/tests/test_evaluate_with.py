@@ -60,6 +60,15 @@ def _same(a, b):
     return ta
 
 
+def _without_q(folder, basins):
+    """A Caravan folder of these basins' files with the Q column all NA (P, T, PET kept)."""
+    (folder / "timeseries").mkdir(parents=True)
+    for b in basins:
+        with open(os.path.join(CARAVAN, b + ".csv")) as f, open(folder / "timeseries" / f"{b}.csv", "w") as g:
+            g.writelines(",".join(line.split(",")[:3]) + ",NA\n" for line in f)
+    return folder
+
+
 def _cli(cli, *args):
     p = subprocess.run([cli, *map(str, args)], capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
@@ -112,11 +121,7 @@ def test_predict_without_observations_equal_cli_and_evaluate(tg, cli, setup):
     """terragrad.predict on basins whose Q column is all NA: the same files as `terragrad
     predict`, and the same simulated Q, day by day, as evaluate on the observed copy."""
     base, run, other = setup
-    noq = base / "noq_pred"
-    (noq / "timeseries").mkdir(parents=True)
-    for b in OTHER[:2]:
-        with open(os.path.join(CARAVAN, b + ".csv")) as f, open(noq / "timeseries" / f"{b}.csv", "w") as g:
-            g.writelines(",".join(line.split(",")[:3]) + ",NA\n" for line in f)
+    noq = _without_q(base / "noq_pred", OTHER[:2])
     got = tg.predict(run, noq, "1987-01-01", "1987-06-30", base / "pp")
     assert got == str(base / "pp")
     assert not os.path.exists(base / "pp" / "metrics_predict.csv")     # nothing to score
@@ -138,11 +143,7 @@ def test_predict_without_observations_equal_cli_and_evaluate(tg, cli, setup):
 
 def test_errors_raise_and_leave_nothing(tg, setup):
     base, run, other = setup
-    noq = base / "noq"
-    (noq / "timeseries").mkdir(parents=True)
-    for b in OTHER[:2]:
-        with open(os.path.join(CARAVAN, b + ".csv")) as f, open(noq / "timeseries" / f"{b}.csv", "w") as g:
-            g.writelines(",".join(line.split(",")[:3]) + ",NA\n" for line in f)
+    noq = _without_q(base / "noq", OTHER[:2])
     with pytest.raises(tg.TerragradError, match="none of the 2 basins has observed streamflow .*terragrad predict"):
         tg.evaluate(run, data=noq, out=base / "e1")
     assert not os.path.exists(base / "e1")
